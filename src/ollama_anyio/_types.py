@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar, Union
 
 import msgspec
@@ -60,6 +60,8 @@ JsonSchema = dict[str, Any]
 Format = Union[Literal["", "json"], JsonSchema]
 Think = Union[bool, Literal["low", "medium", "high", "max"]]
 KeepAlive = Union[float, str]
+ImageLike = Union[str, bytes, "os.PathLike[str]", "Image"]
+ToolLike = Union["Tool", Mapping[str, Any], Callable[..., Any]]
 
 
 class SubscriptableStruct(msgspec.Struct, kw_only=True):

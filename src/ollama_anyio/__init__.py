@@ -1,0 +1,120 @@
+"""ollama-anyio: an Ollama client native to anyio, for trio, asyncio and blocking code.
+
+Switch from the official client by changing one import::
+
+    import ollama_anyio as ollama
+
+    response = ollama.chat("llama3.2", messages=[{"role": "user", "content": "Hi"}])
+    print(response.message.content)
+"""
+
+from ._async_client import AsyncClient as AsyncClient
+from ._async_stream import AsyncStream as AsyncStream
+from ._default import chat as chat
+from ._default import copy as copy
+from ._default import create as create
+from ._default import create_blob as create_blob
+from ._default import delete as delete
+from ._default import embed as embed
+from ._default import embeddings as embeddings
+from ._default import generate as generate
+from ._default import list as list
+from ._default import ps as ps
+from ._default import pull as pull
+from ._default import push as push
+from ._default import show as show
+from ._default import web_fetch as web_fetch
+from ._default import web_search as web_search
+from ._errors import IncompleteStreamError as IncompleteStreamError
+from ._errors import OllamaConnectionError as OllamaConnectionError
+from ._errors import OllamaError as OllamaError
+from ._errors import OllamaTimeoutError as OllamaTimeoutError
+from ._errors import ProtocolError as ProtocolError
+from ._errors import RequestError as RequestError
+from ._errors import ResponseError as ResponseError
+from ._sync_client import Client as Client
+from ._sync_client import Stream as Stream
+from ._types import ChatResponse as ChatResponse
+from ._types import EmbeddingsResponse as EmbeddingsResponse
+from ._types import EmbedResponse as EmbedResponse
+from ._types import GenerateResponse as GenerateResponse
+from ._types import Image as Image
+from ._types import ListResponse as ListResponse
+from ._types import Logprob as Logprob
+from ._types import Message as Message
+from ._types import ModelDetails as ModelDetails
+from ._types import Options as Options
+from ._types import ProcessResponse as ProcessResponse
+from ._types import ProgressResponse as ProgressResponse
+from ._types import ShowResponse as ShowResponse
+from ._types import StatusResponse as StatusResponse
+from ._types import TokenLogprob as TokenLogprob
+from ._types import Tool as Tool
+from ._types import ToolCall as ToolCall
+from ._types import WebFetchResponse as WebFetchResponse
+from ._types import WebSearchResponse as WebSearchResponse
+from ._types import WebSearchResult as WebSearchResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncClient",
+    "AsyncStream",
+    "ChatResponse",
+    "Client",
+    "EmbedResponse",
+    "EmbeddingsResponse",
+    "GenerateResponse",
+    "Image",
+    "IncompleteStreamError",
+    "ListResponse",
+    "Logprob",
+    "Message",
+    "ModelDetails",
+    "OllamaConnectionError",
+    "OllamaError",
+    "OllamaTimeoutError",
+    "Options",
+    "ProcessResponse",
+    "ProgressResponse",
+    "ProtocolError",
+    "RequestError",
+    "ResponseError",
+    "ShowResponse",
+    "StatusResponse",
+    "Stream",
+    "TokenLogprob",
+    "Tool",
+    "ToolCall",
+    "WebFetchResponse",
+    "WebSearchResponse",
+    "WebSearchResult",
+    "chat",
+    "copy",
+    "create",
+    "create_blob",
+    "delete",
+    "embed",
+    "embeddings",
+    "generate",
+    "list",
+    "ps",
+    "pull",
+    "push",
+    "show",
+    "web_fetch",
+    "web_search",
+]
+
+# Public objects show their public path in reprs and tracebacks. The msgspec Structs keep theirs:
+# msgspec resolves their annotations in the module that defines them.
+for _name in __all__:
+    _obj = globals()[_name]
+    if getattr(_obj, "__module__", "").startswith("ollama_anyio.") and not isinstance(
+        _obj, type(Message)
+    ):
+        try:
+            _obj.__module__ = "ollama_anyio"
+        except (AttributeError, TypeError):  # pragma: no cover
+            pass
+del _name, _obj

@@ -1,0 +1,649 @@
+"""`AsyncClient`: every endpoint of the Ollama API, on anyio (trio or asyncio).
+
+This is the only module that does network I/O. Each endpoint is three steps: build and check the
+body (`_requests`, pure), send it (`AsyncClient._send`, the one place that talks to httpx), and
+decode the answer (a msgspec decoder, or an `AsyncStream` for streamed answers).
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import hashlib
+import os
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypeVar, overload
+
+import anyio
+import anyio.to_thread
+import httpx
+import msgspec
+
+from . import _config, _requests
+from ._async_stream import AsyncStream
+from ._errors import ProtocolError, RequestError, response_error, translate_errors
+from ._types import (
+    ChatResponse,
+    EmbeddingsResponse,
+    EmbedResponse,
+    Format,
+    GenerateResponse,
+    ImageLike,
+    KeepAlive,
+    ListResponse,
+    Message,
+    OptionsArg,
+    ProcessResponse,
+    ProgressResponse,
+    ShowResponse,
+    StatusResponse,
+    Think,
+    ToolLike,
+    VersionResponse,
+    WebFetchResponse,
+    WebSearchResponse,
+)
+
+__all__ = ["AsyncClient"]
+
+T = TypeVar("T")
+
+_WEB_URL = "https://ollama.com"
+_BLOB_CHUNK = 1 << 20
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+
+
+def _decode(type: type[T], data: bytes, url: str) -> T:
+    decoder = _decoders.get(type)
+    if decoder is None:
+        decoder = _decoders[type] = msgspec.json.Decoder(type)
+    try:
+        result: T = decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        start = data[:80].decode("utf-8", errors="replace")
+        raise ProtocolError(f"malformed response from {url} ({exc}): {start!r}") from exc
+    return result
+
+
+def _is_done(chunk: GenerateResponse | ChatResponse) -> bool:
+    return chunk.done
+
+
+def _is_success(chunk: ProgressResponse) -> bool:
+    return chunk.status == "success"
+
+
+class AsyncClient:
+    """A client for one Ollama server, for trio and asyncio applications.
+
+    Args:
+        host: the server, in any form ``OLLAMA_HOST`` accepts (``"localhost:11434"``,
+            ``"https://example.com/ollama"``); default ``OLLAMA_HOST``, else
+            ``http://127.0.0.1:11434``.
+        timeout: an ``httpx.Timeout``, a number of seconds, or None for no timeout. The default
+            gives up connecting after 10 s and waits up to 600 s between bytes, as a local
+            model may take minutes to load.
+        headers: headers sent with every request.
+        api_key: a key for ollama.com (default ``OLLAMA_API_KEY``). From the environment it is
+            sent only to https://ollama.com; given here, it is sent to ``host`` as well.
+        follow_redirects, **kwargs: passed on to ``httpx.AsyncClient`` (e.g. ``transport``,
+            ``verify``, ``proxy``).
+
+    Use it as ``async with AsyncClient() as client:``, or call ``aclose()`` when done.
+    """
+
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        follow_redirects: bool = True,
+        timeout: Any = _config.DEFAULT,
+        headers: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._base_url = _config.host_from_env(host)
+        self._headers = _config.build_headers(headers)
+        self._api_key = _config.api_key_from_env(api_key)
+        self._api_key_to_host = api_key is not None
+        self._timeout = _config.default_timeout() if timeout is _config.DEFAULT else timeout
+        self._http = httpx.AsyncClient(
+            follow_redirects=follow_redirects, timeout=self._timeout, **kwargs
+        )
+        self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, e.g. ``http://127.0.0.1:11434``."""
+        return self._base_url
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._base_url}>"
+
+    def with_options(self, *, timeout: Any = _config.DEFAULT) -> AsyncClient:
+        """A view of this client, sharing its connections, whose calls use other options.
+
+        ``client.with_options(timeout=5).chat(...)`` gives one call its own timeout.
+        """
+        clone = _copy.copy(self)
+        if timeout is not _config.DEFAULT:
+            clone._timeout = timeout
+        return clone
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every stream still open and every connection."""
+        for stream in list(self._streams):
+            await stream.aclose()
+        with anyio.CancelScope(shield=True):
+            await self._http.aclose()
+
+    # -----------------------------------------------------------------------------------------
+    # Transport: the one place that sends requests
+
+    def _request_headers(self, url: str) -> dict[str, str]:
+        headers = self._headers
+        if self._api_key and "authorization" not in headers and (
+            _config.is_ollama_com(url) or self._api_key_to_host
+        ):
+            headers = {**headers, "authorization": f"Bearer {self._api_key}"}
+        return headers
+
+    async def _send(self, method: str, url: str, content: Any) -> httpx.Response:
+        request = self._http.build_request(
+            method, url, content=content, headers=self._request_headers(url), timeout=self._timeout
+        )
+        with translate_errors(url):
+            response = await self._http.send(request, stream=True)
+        if response.status_code >= 400:
+            try:
+                with translate_errors(url):
+                    body = await response.aread()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
+            raise response_error(body, response.status_code)
+        return response
+
+    async def _read(self, method: str, url: str, content: Any = None) -> httpx.Response:
+        response = await self._send(method, url, content)
+        try:
+            with translate_errors(url):
+                await response.aread()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+        return response
+
+    async def _call(self, type: type[T], method: str, path: str, body: Any = None) -> T:
+        url = self._base_url + path
+        content = None if body is None else _requests.encoder.encode(body)
+        response = await self._read(method, url, content)
+        return _decode(type, response.content, url)
+
+    def _stream(
+        self, type: type[T], path: str, body: Any, is_final: Callable[[T], bool]
+    ) -> AsyncStream[T]:
+        url = self._base_url + path
+        content = _requests.encoder.encode(body)
+        stream = AsyncStream(lambda: self._send("POST", url, content), type, is_final, url)
+        self._streams.add(stream)
+        return stream
+
+    async def _maybe_stream(
+        self, type: type[T], path: str, body: Any, stream: bool, is_final: Callable[[T], bool]
+    ) -> T | AsyncStream[T]:
+        if stream:
+            return self._stream(type, path, body, is_final)
+        return await self._call(type, "POST", path, body)
+
+    @staticmethod
+    async def _build(build: Callable[..., T], needs_io: bool, *args: Any, **kwargs: Any) -> T:
+        # Reading image files must not block the event loop.
+        if needs_io:
+            return await anyio.to_thread.run_sync(lambda: build(*args, **kwargs))
+        return build(*args, **kwargs)
+
+    # -----------------------------------------------------------------------------------------
+    # Generation
+
+    @overload
+    async def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format | None = None,
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> GenerateResponse: ...
+
+    @overload
+    async def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[True],
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format | None = None,
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> AsyncStream[GenerateResponse]: ...
+
+    async def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: bool = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format | None = None,
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> GenerateResponse | AsyncStream[GenerateResponse]:
+        """Complete a prompt (``POST /api/generate``).
+
+        With ``stream=True``, returns an `AsyncStream` of chunks; else the whole answer.
+        An empty prompt only loads the model (``keep_alive=0``: unloads it).
+
+        Raises:
+            RequestError: an argument is invalid (nothing was sent).
+            ResponseError: the server answered with an error.
+        """
+        body = await self._build(
+            _requests.generate,
+            _requests.needs_io(images=images),
+            model,
+            prompt,
+            suffix,
+            system=system,
+            template=template,
+            context=context,
+            stream=stream,
+            think=think,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
+            raw=raw,
+            format=format,
+            images=images,
+            options=options,
+            keep_alive=keep_alive,
+            truncate=truncate,
+            shift=shift,
+            width=width,
+            height=height,
+            steps=steps,
+        )
+        return await self._maybe_stream(GenerateResponse, "/api/generate", body, stream, _is_done)
+
+    @overload
+    async def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ChatResponse: ...
+
+    @overload
+    async def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: Literal[True],
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> AsyncStream[ChatResponse]: ...
+
+    async def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: bool = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ChatResponse | AsyncStream[ChatResponse]:
+        """Answer a conversation (``POST /api/chat``).
+
+        ``messages`` are mappings or `Message` objects; ``tools`` are `Tool` objects, mappings,
+        or plain Python functions (described from their signature and docstring). With
+        ``stream=True``, returns an `AsyncStream` of chunks; else the whole answer.
+
+        Raises:
+            RequestError: an argument is invalid (nothing was sent).
+            ResponseError: the server answered with an error.
+        """
+        body = await self._build(
+            _requests.chat,
+            _requests.needs_io(messages=messages),
+            model,
+            messages,
+            tools=tools,
+            stream=stream,
+            think=think,
+            logprobs=logprobs,
+            top_logprobs=top_logprobs,
+            format=format,
+            options=options,
+            keep_alive=keep_alive,
+            truncate=truncate,
+            shift=shift,
+        )
+        return await self._maybe_stream(ChatResponse, "/api/chat", body, stream, _is_done)
+
+    async def embed(
+        self,
+        model: str = "",
+        input: str | Sequence[str] = "",
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> EmbedResponse:
+        """Embed one text or several (``POST /api/embed``): one vector per input, in order."""
+        body = _requests.embed(
+            model,
+            input,
+            truncate=truncate,
+            options=options,
+            keep_alive=keep_alive,
+            dimensions=dimensions,
+        )
+        return await self._call(EmbedResponse, "POST", "/api/embed", body)
+
+    async def embeddings(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> EmbeddingsResponse:
+        """Embed one text with the legacy endpoint (``POST /api/embeddings``)."""
+        body = _requests.embeddings(model, prompt, options=options, keep_alive=keep_alive)
+        return await self._call(EmbeddingsResponse, "POST", "/api/embeddings", body)
+
+    # -----------------------------------------------------------------------------------------
+    # Models
+
+    @overload
+    async def pull(
+        self, model: str, *, insecure: bool = False, stream: Literal[False] = False
+    ) -> ProgressResponse: ...
+
+    @overload
+    async def pull(
+        self, model: str, *, insecure: bool = False, stream: Literal[True]
+    ) -> AsyncStream[ProgressResponse]: ...
+
+    async def pull(
+        self, model: str, *, insecure: bool = False, stream: bool = False
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]:
+        """Download a model from a registry (``POST /api/pull``), with progress if streamed."""
+        body = _requests.pull(model, insecure=insecure, stream=stream)
+        return await self._maybe_stream(ProgressResponse, "/api/pull", body, stream, _is_success)
+
+    @overload
+    async def push(
+        self, model: str, *, insecure: bool = False, stream: Literal[False] = False
+    ) -> ProgressResponse: ...
+
+    @overload
+    async def push(
+        self, model: str, *, insecure: bool = False, stream: Literal[True]
+    ) -> AsyncStream[ProgressResponse]: ...
+
+    async def push(
+        self, model: str, *, insecure: bool = False, stream: bool = False
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]:
+        """Upload a model to a registry (``POST /api/push``), with progress if streamed."""
+        body = _requests.push(model, insecure=insecure, stream=stream)
+        return await self._maybe_stream(ProgressResponse, "/api/push", body, stream, _is_success)
+
+    @overload
+    async def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: Mapping[str, str] | None = None,
+        adapters: Mapping[str, str] | None = None,
+        template: str | None = None,
+        license: str | Sequence[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg | None = None,
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        stream: Literal[False] = False,
+    ) -> ProgressResponse: ...
+
+    @overload
+    async def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: Mapping[str, str] | None = None,
+        adapters: Mapping[str, str] | None = None,
+        template: str | None = None,
+        license: str | Sequence[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg | None = None,
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        stream: Literal[True],
+    ) -> AsyncStream[ProgressResponse]: ...
+
+    async def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: Mapping[str, str] | None = None,
+        adapters: Mapping[str, str] | None = None,
+        template: str | None = None,
+        license: str | Sequence[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg | None = None,
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        stream: bool = False,
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]:
+        """Create a model from an existing one (``from_``) or from uploaded blobs (``files``)."""
+        body = await self._build(
+            _requests.create,
+            _requests.needs_io(messages=messages),
+            model,
+            quantize=quantize,
+            from_=from_,
+            files=files,
+            adapters=adapters,
+            template=template,
+            license=license,
+            system=system,
+            parameters=parameters,
+            messages=messages,
+            stream=stream,
+        )
+        return await self._maybe_stream(ProgressResponse, "/api/create", body, stream, _is_success)
+
+    async def create_blob(self, path: str | os.PathLike[str]) -> str:
+        """Upload a file as a blob (``POST /api/blobs/:digest``) and return its digest.
+
+        The file is hashed and sent in pieces, in a worker thread, never whole in memory.
+        """
+        if not isinstance(path, (str, os.PathLike)):
+            raise RequestError(f"path must be a str or a path, got {type(path).__name__}")
+        file = Path(path)
+
+        def digest_file() -> str:
+            sha256 = hashlib.sha256()
+            with file.open("rb") as f:
+                while chunk := f.read(_BLOB_CHUNK):
+                    sha256.update(chunk)
+            return f"sha256:{sha256.hexdigest()}"
+
+        try:
+            digest = await anyio.to_thread.run_sync(digest_file)
+        except OSError as exc:
+            raise RequestError(f"cannot read {str(file)!r}: {exc.strerror or exc}") from exc
+
+        async def content() -> Any:
+            async with await anyio.open_file(file, "rb") as f:
+                while chunk := await f.read(_BLOB_CHUNK):
+                    yield chunk
+
+        await self._read("POST", f"{self._base_url}/api/blobs/{digest}", content())
+        return digest
+
+    async def blob_exists(self, digest: str) -> bool:
+        """Whether the server holds the blob ``digest`` (``HEAD /api/blobs/:digest``)."""
+        url = f"{self._base_url}/api/blobs/{_requests.check_digest(digest)}"
+        request = self._http.build_request(
+            "HEAD", url, headers=self._request_headers(url), timeout=self._timeout
+        )
+        with translate_errors(url):
+            response = await self._http.send(request)
+        if response.status_code == 404:
+            return False
+        if response.status_code >= 400:
+            raise response_error(response.content, response.status_code)
+        return True
+
+    async def list(self) -> ListResponse:
+        """The models stored on the server (``GET /api/tags``)."""
+        return await self._call(ListResponse, "GET", "/api/tags")
+
+    async def show(self, model: str, *, verbose: bool | None = None) -> ShowResponse:
+        """A model's details, template, parameters and metadata (``POST /api/show``).
+
+        ``verbose=True`` also returns large array metadata such as the tokenizer vocabulary.
+        """
+        body = _requests.show(model, verbose=verbose)
+        return await self._call(ShowResponse, "POST", "/api/show", body)
+
+    async def ps(self) -> ProcessResponse:
+        """The models loaded in memory (``GET /api/ps``)."""
+        return await self._call(ProcessResponse, "GET", "/api/ps")
+
+    async def copy(self, source: str, destination: str) -> StatusResponse:
+        """Copy a model under a new name (``POST /api/copy``)."""
+        body = _requests.encoder.encode(_requests.copy(source, destination))
+        await self._read("POST", self._base_url + "/api/copy", body)
+        return StatusResponse(status="success")
+
+    async def delete(self, model: str) -> StatusResponse:
+        """Delete a model (``DELETE /api/delete``)."""
+        body = _requests.encoder.encode(_requests.delete(model))
+        await self._read("DELETE", self._base_url + "/api/delete", body)
+        return StatusResponse(status="success")
+
+    async def version(self) -> str:
+        """The server's version, e.g. ``"0.12.6"`` (``GET /api/version``)."""
+        return (await self._call(VersionResponse, "GET", "/api/version")).version
+
+    # -----------------------------------------------------------------------------------------
+    # Web search through ollama.com
+
+    def _check_web_auth(self) -> None:
+        if not self._api_key and "authorization" not in self._headers:
+            raise RequestError(
+                "web_search and web_fetch need an ollama.com API key: set OLLAMA_API_KEY or "
+                "pass api_key="
+            )
+
+    async def web_search(self, query: str, max_results: int = 3) -> WebSearchResponse:
+        """Search the web through ollama.com (needs an API key)."""
+        body = _requests.web_search(query, max_results)
+        self._check_web_auth()
+        url = _WEB_URL + "/api/web_search"
+        response = await self._read("POST", url, _requests.encoder.encode(body))
+        return _decode(WebSearchResponse, response.content, url)
+
+    async def web_fetch(self, url: str) -> WebFetchResponse:
+        """Fetch a web page's title, text and links through ollama.com (needs an API key)."""
+        body = _requests.web_fetch(url)
+        self._check_web_auth()
+        endpoint = _WEB_URL + "/api/web_fetch"
+        response = await self._read("POST", endpoint, _requests.encoder.encode(body))
+        return _decode(WebFetchResponse, response.content, endpoint)
+
+

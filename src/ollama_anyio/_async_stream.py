@@ -1,0 +1,164 @@
+"""`AsyncStream`: the chunks of one streamed response, read in the consumer's own task.
+
+The HTTP request is sent when the stream is first entered or iterated, not before, so a stream
+that is never used holds nothing. The response is closed when the stream ends, when the server
+reports an error, when the consumer's task is cancelled, when a read fails, and when the
+consumer leaves ``async with`` or calls ``aclose()`` early. A plain ``async for`` loop that
+``break``s cannot be noticed by the stream (Python gives it no signal): use ``async with``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import Generic, TypeVar
+
+import anyio
+import httpx
+
+from ._errors import IncompleteStreamError, translate_errors
+from ._ndjson import NDJSONDecoder
+
+__all__ = ["AsyncStream"]
+
+T = TypeVar("T")
+
+
+class AsyncStream(Generic[T]):
+    """An async iterator of decoded chunks that is also an async context manager.
+
+    Iterate it (``async for part in stream``) or use it as ``async with stream as parts``.
+    It raises `ResponseError` for an error status or an error line (after the chunks before
+    it), `IncompleteStreamError` if the stream ends without its final chunk, and
+    `OllamaConnectionError` / `OllamaTimeoutError` if the connection fails.
+    """
+
+    def __init__(
+        self,
+        open: Callable[[], Awaitable[httpx.Response]],
+        type: type[T],
+        is_final: Callable[[T], bool],
+        url: str,
+    ) -> None:
+        self._open = open
+        self._type = type
+        self._is_final = is_final
+        self._url = url
+        self._response: httpx.Response | None = None
+        self._chunks: AsyncIterator[bytes] | None = None
+        self._decoder: NDJSONDecoder[T] | None = None
+        self._buffer: deque[T] = deque()
+        self._finished = False  # the final chunk was seen
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether the stream has ended or was closed; its response is then closed too."""
+        return self._closed
+
+    async def __aenter__(self) -> AsyncStream[T]:
+        if self._response is None and not self._closed:
+            try:
+                await self._start()
+            except BaseException:
+                await self.aclose()
+                raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncStream[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        while not self._buffer:
+            if not await self._fill():
+                raise StopAsyncIteration
+        return self._buffer.popleft()
+
+    async def _fill(self) -> bool:
+        batch = await self.next_batch()
+        self._buffer.extend(batch)
+        return bool(batch)
+
+    async def next_batch(self) -> list[T]:
+        """The chunks decoded from the next read of the response; ``[]`` once it has ended.
+
+        This is how the blocking `Stream` takes every chunk ready in one crossing; chunks
+        already handed out one by one through ``__anext__`` are not returned again.
+        """
+        if self._buffer:
+            batch = list(self._buffer)
+            self._buffer.clear()
+            return batch
+        if self._closed:
+            return []
+        try:
+            if self._response is None:
+                await self._start()
+            assert self._chunks is not None and self._decoder is not None
+            while True:
+                try:
+                    with translate_errors(self._url):
+                        chunk = await self._chunks.__anext__()
+                except StopAsyncIteration:
+                    batch = self._decoder.flush()
+                    self._check_final(batch)
+                    if not self._finished:
+                        raise IncompleteStreamError(
+                            f"the stream from {self._url} ended without its final chunk"
+                        ) from None
+                    await self.aclose()
+                    return batch
+                batch = self._decoder.feed(chunk)
+                if batch:
+                    self._check_final(batch)
+                    return batch
+        except BaseException:
+            await self.aclose()
+            raise
+
+    def _check_final(self, batch: list[T]) -> None:
+        if batch and self._is_final(batch[-1]):
+            self._finished = True
+
+    async def _start(self) -> None:
+        response = await self._open()
+        self._response = response
+        self._decoder = NDJSONDecoder(self._type, response.status_code)
+        self._chunks = response.aiter_bytes()
+
+    async def aclose(self) -> None:
+        """Close the response (at once, also in a cancelled task). Calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        self._buffer.clear()
+        response, chunks = self._response, self._chunks
+        self._response = self._chunks = None
+        if response is None:
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                if chunks is not None:
+                    await chunks.aclose()  # type: ignore[attr-defined]
+            finally:
+                await response.aclose()
+
+    def __del__(self) -> None:
+        if not self._closed and self._response is not None:
+            warnings.warn(
+                f"an ollama-anyio stream from {self._url} was not closed: use 'async with' "
+                "around it, or read it to the end",
+                ResourceWarning,
+                stacklevel=1,
+                source=self,
+            )

@@ -1,0 +1,409 @@
+"""Pure request building: arguments in, a checked request body out, or a `RequestError`.
+
+Every argument is checked here, before anything is sent, and the error names the argument at
+fault. Nothing here does network I/O; the only I/O is reading image files named by a path, which
+the async client runs in a worker thread when `needs_io` says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from . import _config, _images, _tools
+from ._errors import RequestError
+from ._types import (
+    ChatRequest,
+    Format,
+    ImageLike,
+    KeepAlive,
+    OptionsArg,
+    Think,
+    ToolLike,
+    CopyRequest,
+    CreateRequest,
+    DeleteRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    Message,
+    Options,
+    PullRequest,
+    PushRequest,
+    ShowRequest,
+    ToolCall,
+    WebFetchRequest,
+    WebSearchRequest,
+)
+
+__all__ = [
+    "check_digest",
+    "check_model",
+    "encoder",
+    "needs_io",
+]
+
+encoder = msgspec.json.Encoder()
+
+# SPEC 1.10: [host/][namespace/]model[:tag]; a cloud name may carry a second tag (":cloud").
+_MODEL_NAME = re.compile(
+    r"(?:[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}/)?"
+    r"(?:[A-Za-z0-9_][A-Za-z0-9_-]{0,79}/)?"
+    r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}){0,2}"
+)
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_THINK_LEVELS = ("low", "medium", "high", "max")
+
+
+def check_model(model: object, where: str = "model") -> str:
+    """Return ``model`` if it is a syntactically valid model name, else raise `RequestError`."""
+    if not isinstance(model, str):
+        raise RequestError(f"{where} must be a string, got {type(model).__name__}")
+    if not model:
+        raise RequestError(f"{where} is required (got an empty string)")
+    if not _MODEL_NAME.fullmatch(model):
+        raise RequestError(f"{where} {model!r} is not a valid model name")
+    return model
+
+
+def check_digest(digest: object) -> str:
+    """Return ``digest`` if it has the form ``sha256:<64 lowercase hex>``, else raise."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise RequestError(f"digest must look like 'sha256:<64 hex digits>', got {digest!r}")
+    return digest
+
+
+def _str(value: str | None, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise RequestError(f"{where} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _bool(value: bool | None, where: str) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise RequestError(f"{where} must be True or False, got {type(value).__name__}")
+    return value
+
+
+def _int(value: int | None, where: str) -> int | None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise RequestError(f"{where} must be an integer, got {type(value).__name__}")
+    return value
+
+
+def _options(options: object, where: str = "options") -> Any:
+    if options is None or isinstance(options, Options):
+        return options
+    if not isinstance(options, Mapping):
+        raise RequestError(f"{where} must be a mapping or an Options, got {type(options).__name__}")
+    try:
+        msgspec.convert(options, Options, strict=False)
+    except msgspec.ValidationError as exc:
+        raise RequestError(f"{where}: {exc}") from None
+    return dict(options)
+
+
+def _format(format: object) -> Any:
+    if format is None or format in ("", "json") or isinstance(format, Mapping):
+        return format
+    raise RequestError(f"format must be '', 'json' or a JSON schema mapping, got {format!r}")
+
+
+def _think(think: object) -> Any:
+    if think is None or isinstance(think, bool) or think in _THINK_LEVELS:
+        return think
+    raise RequestError(f"think must be a bool or one of {', '.join(_THINK_LEVELS)}, got {think!r}")
+
+
+def _top_logprobs(value: int | None) -> int | None:
+    if _int(value, "top_logprobs") is not None and not 0 <= value <= 20:  # type: ignore[operator]
+        raise RequestError(f"top_logprobs must be between 0 and 20, got {value}")
+    return value
+
+
+def _message(value: object, where: str) -> Message:
+    if isinstance(value, Message):
+        message = value
+    elif isinstance(value, Mapping):
+        try:
+            message = msgspec.convert(value, Message)
+        except msgspec.ValidationError as exc:
+            raise RequestError(f"{where}: {exc}") from None
+    else:
+        raise RequestError(f"{where} must be a mapping or a Message, got {type(value).__name__}")
+    if not isinstance(message.role, str) or not message.role:
+        raise RequestError(f"{where}.role is required")
+    _str(message.content, f"{where}.content")
+    tool_calls = message.tool_calls
+    if tool_calls is not None:
+        tool_calls = [_tool_call(call, f"{where}.tool_calls[{i}]") for i, call in enumerate(tool_calls)]
+    return msgspec.structs.replace(
+        message,
+        content=message.content or "",
+        images=_images.encode_images(message.images, f"{where}.images"),
+        tool_calls=tool_calls or None,
+    )
+
+
+def _tool_call(value: object, where: str) -> ToolCall:
+    if isinstance(value, ToolCall):
+        return value
+    try:
+        return msgspec.convert(value, ToolCall)
+    except msgspec.ValidationError as exc:
+        raise RequestError(f"{where}: {exc}") from None
+
+
+def _messages(messages: object, where: str = "messages") -> list[Message]:
+    if messages is None:
+        return []
+    if isinstance(messages, (str, bytes, Mapping, Message)) or not isinstance(messages, Sequence):
+        raise RequestError(f"{where} must be a sequence of messages, got {type(messages).__name__}")
+    return [_message(m, f"{where}[{i}]") for i, m in enumerate(messages)]
+
+
+def needs_io(*, messages: object = None, images: object = None) -> bool:
+    """Whether building the request may read files (images given as paths)."""
+    if isinstance(messages, Sequence) and not isinstance(messages, (str, bytes)):
+        for m in messages:
+            found = m.images if isinstance(m, Message) else m.get("images") if isinstance(
+                m, Mapping) else None
+            if found and _images.needs_io(found):
+                return True
+    return bool(images) and _images.needs_io(images)  # type: ignore[arg-type]
+
+
+def _context(context: Sequence[int] | None) -> list[int] | None:
+    if context is None:
+        return None
+    if isinstance(context, (str, bytes)) or not isinstance(context, Sequence) or not all(
+        isinstance(token, int) for token in context
+    ):
+        raise RequestError("context must be a sequence of integers (a previous answer's context)")
+    return list(context)
+
+
+def generate(
+    model: str,
+    prompt: str | None,
+    suffix: str | None,
+    *,
+    system: str | None,
+    template: str | None,
+    context: Sequence[int] | None,
+    stream: bool,
+    think: Think | None,
+    logprobs: bool | None,
+    top_logprobs: int | None,
+    raw: bool | None,
+    format: Format | None,
+    images: Sequence[ImageLike] | None,
+    options: OptionsArg | None,
+    keep_alive: KeepAlive | None,
+    truncate: bool | None,
+    shift: bool | None,
+    width: int | None,
+    height: int | None,
+    steps: int | None,
+) -> GenerateRequest:
+    """The body of ``generate()``; reads image files given as paths."""
+    return GenerateRequest(
+        model=check_model(model),
+        stream=bool(stream),
+        options=_options(options),
+        format=_format(format),
+        keep_alive=_config.check_keep_alive(keep_alive),
+        prompt=_str(prompt, "prompt"),
+        suffix=_str(suffix, "suffix"),
+        system=_str(system, "system"),
+        template=_str(template, "template"),
+        context=_context(context),
+        raw=_bool(raw, "raw"),
+        images=_images.encode_images(images, "images"),
+        think=_think(think),
+        truncate=_bool(truncate, "truncate"),
+        shift=_bool(shift, "shift"),
+        logprobs=_bool(logprobs, "logprobs"),
+        top_logprobs=_top_logprobs(top_logprobs),
+        width=_int(width, "width"),
+        height=_int(height, "height"),
+        steps=_int(steps, "steps"),
+    )
+
+
+def chat(
+    model: str,
+    messages: Sequence[Mapping[str, Any] | Message] | None,
+    *,
+    tools: Sequence[ToolLike] | None,
+    stream: bool,
+    think: Think | None,
+    logprobs: bool | None,
+    top_logprobs: int | None,
+    format: Format | None,
+    options: OptionsArg | None,
+    keep_alive: KeepAlive | None,
+    truncate: bool | None,
+    shift: bool | None,
+) -> ChatRequest:
+    """The body of ``chat()``; reads image files given as paths."""
+    return ChatRequest(
+        model=check_model(model),
+        stream=bool(stream),
+        options=_options(options),
+        format=_format(format),
+        keep_alive=_config.check_keep_alive(keep_alive),
+        messages=_messages(messages),
+        tools=_tools.convert_tools(tools),
+        think=_think(think),
+        truncate=_bool(truncate, "truncate"),
+        shift=_bool(shift, "shift"),
+        logprobs=_bool(logprobs, "logprobs"),
+        top_logprobs=_top_logprobs(top_logprobs),
+    )
+
+
+def embed(
+    model: str,
+    input: str | Sequence[str],
+    *,
+    truncate: bool | None,
+    options: OptionsArg | None,
+    keep_alive: KeepAlive | None,
+    dimensions: int | None,
+) -> EmbedRequest:
+    """The body of ``embed()``."""
+    if not isinstance(input, str):
+        if isinstance(input, bytes) or not isinstance(input, Sequence) or not all(
+            isinstance(text, str) for text in input
+        ):
+            raise RequestError("input must be a string or a sequence of strings")
+        input = list(input)
+    if _int(dimensions, "dimensions") is not None and dimensions is not None and dimensions < 1:
+        raise RequestError(f"dimensions must be a positive integer, got {dimensions}")
+    return EmbedRequest(
+        model=check_model(model),
+        input=input,
+        truncate=_bool(truncate, "truncate"),
+        options=_options(options),
+        keep_alive=_config.check_keep_alive(keep_alive),
+        dimensions=dimensions,
+    )
+
+
+def embeddings(
+    model: str,
+    prompt: str | None,
+    *,
+    options: OptionsArg | None,
+    keep_alive: KeepAlive | None,
+) -> EmbeddingsRequest:
+    """The body of the legacy ``embeddings()``."""
+    return EmbeddingsRequest(
+        model=check_model(model),
+        prompt=_str(prompt, "prompt"),
+        options=_options(options),
+        keep_alive=_config.check_keep_alive(keep_alive),
+    )
+
+
+def pull(model: str, *, insecure: bool, stream: bool) -> PullRequest:
+    """The body of ``pull()``."""
+    return PullRequest(
+        model=check_model(model), stream=bool(stream), insecure=bool(_bool(insecure, "insecure"))
+    )
+
+
+def push(model: str, *, insecure: bool, stream: bool) -> PushRequest:
+    """The body of ``push()``."""
+    return PushRequest(
+        model=check_model(model), stream=bool(stream), insecure=bool(_bool(insecure, "insecure"))
+    )
+
+
+def _digests(files: Mapping[str, str] | None, where: str) -> dict[str, str] | None:
+    if files is None:
+        return None
+    if not isinstance(files, Mapping):
+        raise RequestError(f"{where} must be a mapping of file name to blob digest")
+    for name, digest in files.items():
+        if not isinstance(name, str) or not name:
+            raise RequestError(f"{where}: file names must be non-empty strings, got {name!r}")
+        try:
+            check_digest(digest)
+        except RequestError as exc:
+            raise RequestError(f"{where}[{name!r}]: {exc.error}") from None
+    return dict(files)
+
+
+def create(
+    model: str,
+    *,
+    quantize: str | None,
+    from_: str | None,
+    files: Mapping[str, str] | None,
+    adapters: Mapping[str, str] | None,
+    template: str | None,
+    license: str | Sequence[str] | None,
+    system: str | None,
+    parameters: OptionsArg | None,
+    messages: Sequence[Mapping[str, Any] | Message] | None,
+    stream: bool,
+) -> CreateRequest:
+    """The body of ``create()``."""
+    if from_ is None and files is None:
+        raise RequestError("create needs from_ (an existing model) or files (uploaded blobs)")
+    if license is not None and not isinstance(license, str):
+        if not isinstance(license, Sequence) or not all(isinstance(x, str) for x in license):
+            raise RequestError("license must be a string or a sequence of strings")
+        license = list(license)
+    return CreateRequest(
+        model=check_model(model),
+        stream=bool(stream),
+        quantize=_str(quantize, "quantize"),
+        files=_digests(files, "files"),
+        adapters=_digests(adapters, "adapters"),
+        template=_str(template, "template"),
+        license=license,
+        system=_str(system, "system"),
+        parameters=_options(parameters, "parameters"),
+        messages=_messages(messages) if messages is not None else None,
+        from_=None if from_ is None else check_model(from_, "from_"),
+    )
+
+
+def show(model: str, *, verbose: bool | None) -> ShowRequest:
+    """The body of ``show()``."""
+    return ShowRequest(model=check_model(model), verbose=_bool(verbose, "verbose") or None)
+
+
+def delete(model: str) -> DeleteRequest:
+    """The body of ``delete()``."""
+    return DeleteRequest(model=check_model(model))
+
+
+def copy(source: str, destination: str) -> CopyRequest:
+    """The body of ``copy()``."""
+    return CopyRequest(
+        source=check_model(source, "source"), destination=check_model(destination, "destination")
+    )
+
+
+def web_search(query: str, max_results: int) -> WebSearchRequest:
+    """The body of ``web_search()``."""
+    if not isinstance(query, str) or not query.strip():
+        raise RequestError("query must be a non-empty string")
+    if _int(max_results, "max_results") is not None and not 1 <= max_results <= 10:
+        raise RequestError(f"max_results must be between 1 and 10, got {max_results}")
+    return WebSearchRequest(query=query, max_results=max_results)
+
+
+def web_fetch(url: str) -> WebFetchRequest:
+    """The body of ``web_fetch()``."""
+    if not isinstance(url, str) or not url.strip():
+        raise RequestError("url must be a non-empty string")
+    return WebFetchRequest(url=url)

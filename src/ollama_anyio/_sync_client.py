@@ -1,0 +1,624 @@
+"""`Client`: the blocking API, a thin layer that runs `AsyncClient` in a portal thread.
+
+Each `Client` owns one event loop in a daemon thread (an anyio ``BlockingPortal``), started on
+first use and stopped by ``close()``, by ``with``, or when the client is garbage collected or
+the interpreter exits. Every method forwards its arguments to the `AsyncClient` method of the
+same name: no endpoint is implemented here.
+
+A blocking `Stream` is fed by a producer task in the portal that owns the `AsyncStream` and
+puts each batch of decoded chunks into a memory object stream; the consumer takes everything
+ready in one crossing into the portal, so a fast stream costs one crossing per many chunks.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import functools
+import os
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Generic, Literal, TypeVar, overload
+
+import anyio
+from anyio.abc import TaskStatus
+from anyio.from_thread import BlockingPortal
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from . import _config
+from ._async_client import AsyncClient
+from ._async_stream import AsyncStream
+from ._errors import RequestError
+from ._types import (
+    ChatResponse,
+    EmbeddingsResponse,
+    EmbedResponse,
+    Format,
+    GenerateResponse,
+    ImageLike,
+    KeepAlive,
+    ListResponse,
+    Message,
+    OptionsArg,
+    ProcessResponse,
+    ProgressResponse,
+    ShowResponse,
+    StatusResponse,
+    Think,
+    ToolLike,
+    WebFetchResponse,
+    WebSearchResponse,
+)
+
+__all__ = ["Client", "Stream"]
+
+T = TypeVar("T")
+
+_BACKENDS = ("asyncio", "trio")
+# Batches the producer may decode ahead of a slow consumer.
+_PREFETCH = 16
+
+
+class _Portal:
+    """An event loop in a daemon thread, reachable through an anyio `BlockingPortal`.
+
+    It holds no reference to the `Client`, so a `weakref.finalize` can stop it.
+    """
+
+    def __init__(self, backend: str) -> None:
+        self._backend = backend
+        self._lock = threading.Lock()
+        self._portal: BlockingPortal | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.async_client: AsyncClient | None = None
+
+    def get(self) -> BlockingPortal:
+        portal = self._portal
+        if portal is not None:
+            return portal
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this Client is closed")
+            if self._portal is None:
+                self._portal, self._thread = self._start()
+            return self._portal
+
+    def _start(self) -> tuple[BlockingPortal, threading.Thread]:
+        ready: concurrent.futures.Future[BlockingPortal] = concurrent.futures.Future()
+
+        async def serve() -> None:
+            async with BlockingPortal() as portal:
+                ready.set_result(portal)
+                await portal.sleep_until_stopped()
+
+        def run() -> None:
+            try:
+                anyio.run(serve, backend=self._backend)
+            except BaseException as exc:  # pragma: no cover - the loop failed to start
+                if not ready.done():
+                    ready.set_exception(exc)
+
+        # A daemon thread: a Client nobody closed must not keep the interpreter from exiting.
+        thread = threading.Thread(target=run, name="ollama-anyio-portal", daemon=True)
+        thread.start()
+        return ready.result(), thread
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            portal, thread = self._portal, self._thread
+        if portal is None or thread is None:
+            return
+        if threading.current_thread() is thread:  # pragma: no cover - collected in the portal
+            return
+        try:
+            if self.async_client is not None:
+                portal.call(self.async_client.aclose)
+            portal.call(portal.stop)
+        except RuntimeError:  # pragma: no cover - the loop is already gone (interpreter exit)
+            pass
+        thread.join()
+
+
+def _call(portal: BlockingPortal, func: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    future = portal.start_task_soon(func)
+    try:
+        return future.result()
+    except BaseException:
+        # KeyboardInterrupt in this thread: cancel the call in the portal too, which closes its
+        # response. (For an exception raised by the call itself, the future is done already.)
+        future.cancel()
+        raise
+
+
+class Stream(Generic[T]):
+    """A blocking iterator of decoded chunks that is also a context manager.
+
+    ``for part in client.chat(..., stream=True)`` reads it to the end; leaving
+    ``with client.chat(..., stream=True) as parts:`` early, ``close()``, or dropping the last
+    reference to it closes the response at once.
+    """
+
+    def __init__(self, stream: AsyncStream[T], portal: BlockingPortal) -> None:
+        self._astream = stream
+        self._portal = portal
+        self._buffer: deque[T] = deque()
+        self._error: BaseException | None = None
+        self._receive: MemoryObjectReceiveStream[list[T] | BaseException] | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._producer: concurrent.futures.Future[None] | None = None
+        self._ended = False
+
+    def __enter__(self) -> Stream[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Stream[T]:
+        return self
+
+    def __next__(self) -> T:
+        while not self._buffer:
+            if self._error is not None:
+                error, self._error = self._error, None
+                self._ended = True
+                self._finish()
+                raise error
+            if self._ended:
+                raise StopIteration
+            self._fill()
+        return self._buffer.popleft()
+
+    def _fill(self) -> None:
+        if self._producer is None:
+            self._producer, (self._receive, self._scope) = self._portal.start_task(self._produce)
+        for item in _call(self._portal, self._take_ready):
+            if isinstance(item, BaseException):
+                self._error = item
+            else:
+                self._buffer.extend(item)
+        if not self._buffer and self._error is None:
+            self._ended = True
+            self._finish()
+
+    async def _produce(
+        self,
+        *,
+        task_status: TaskStatus[
+            tuple[MemoryObjectReceiveStream[list[T] | BaseException], anyio.CancelScope]
+        ],
+    ) -> None:
+        send: MemoryObjectSendStream[list[T] | BaseException]
+        send, receive = anyio.create_memory_object_stream[list[T] | BaseException](_PREFETCH)
+        with anyio.CancelScope() as scope:
+            task_status.started((receive, scope))
+            async with send:
+                try:
+                    while batch := await self._astream.next_batch():
+                        await send.send(batch)
+                except Exception as exc:
+                    with contextlib.suppress(anyio.BrokenResourceError):
+                        await send.send(exc)
+                finally:
+                    await self._astream.aclose()
+
+    async def _take_ready(self) -> list[list[T] | BaseException]:
+        assert self._receive is not None
+        try:
+            ready = [await self._receive.receive()]
+        except anyio.EndOfStream:
+            return []
+        while True:
+            try:
+                ready.append(self._receive.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                return ready
+
+    def close(self) -> None:
+        """Stop reading and close the response. Calling it again does nothing."""
+        self._buffer.clear()
+        self._error = None
+        if self._ended and self._producer is None:
+            return
+        self._ended = True
+        if self._producer is None:
+            return
+        if self._scope is not None:
+            self._portal.call(self._scope.cancel)
+        self._finish()
+
+    def _finish(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.result()
+        if self._receive is not None:
+            self._portal.call(self._receive.close)
+
+    def __del__(self) -> None:
+        # A stream dropped half-read (e.g. a ``for`` loop left by ``break``): stop its producer
+        # without waiting; its response is closed in the portal.
+        scope, receive = self._scope, self._receive
+        if self._producer is None or scope is None or receive is None:
+            return
+        try:
+            self._portal.start_task_soon(_abandon, scope, receive)
+        except RuntimeError:
+            # We are in the portal thread, or its loop is gone: no await is possible.
+            _abandon_now(scope, receive)
+
+
+def _abandon_now(scope: anyio.CancelScope, receive: MemoryObjectReceiveStream[Any]) -> None:
+    scope.cancel()
+    receive.close()
+
+
+async def _abandon(scope: anyio.CancelScope, receive: MemoryObjectReceiveStream[Any]) -> None:
+    _abandon_now(scope, receive)
+
+
+class Client:
+    """A blocking client for one Ollama server, for scripts and notebooks.
+
+    It takes the arguments of `AsyncClient`, plus:
+
+    Args:
+        backend: the event loop its portal thread runs, ``"asyncio"`` (default) or ``"trio"``.
+
+    Use it as ``with Client() as client:``, or call ``close()``; a client never closed is closed
+    when it is garbage collected or at interpreter exit. It may be shared by many threads, and
+    called from inside a running event loop (e.g. a notebook).
+    """
+
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        backend: Literal["asyncio", "trio"] = "asyncio",
+        **kwargs: Any,
+    ) -> None:
+        if backend not in _BACKENDS:
+            raise RequestError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}")
+        self._async = AsyncClient(host, **kwargs)
+        self._state = _Portal(backend)
+        self._state.async_client = self._async
+        self._finalizer = weakref.finalize(self, _Portal.close, self._state)
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, e.g. ``http://127.0.0.1:11434``."""
+        return self._async.base_url
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._async.base_url}>"
+
+    def with_options(self, *, timeout: Any = _config.DEFAULT) -> Client:
+        """A view of this client, sharing its connections and thread, with other options.
+
+        ``client.with_options(timeout=5).chat(...)`` gives one call its own timeout.
+        """
+        clone = object.__new__(Client)
+        clone._async = self._async.with_options(timeout=timeout)
+        clone._state = self._state
+        clone._finalizer = self._finalizer
+        return clone
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every connection and stop the client's thread. Calling it again does nothing."""
+        self._finalizer()
+
+    def _forward(self, name: str, arguments: dict[str, Any]) -> Any:
+        arguments.pop("self")
+        portal = self._state.get()
+        result = _call(portal, functools.partial(getattr(self._async, name), **arguments))
+        if isinstance(result, AsyncStream):
+            return Stream(result, portal)
+        return result
+
+    # The signatures below mirror AsyncClient's (a test compares them); the bodies only forward.
+
+    @overload
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format | None = None,
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> GenerateResponse: ...
+
+    @overload
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[True],
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format | None = None,
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> Stream[GenerateResponse]: ...
+
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: bool = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format | None = None,
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> GenerateResponse | Stream[GenerateResponse]:
+        """Complete a prompt; see `AsyncClient.generate`."""
+        return self._forward("generate", locals())  # type: ignore[no-any-return]
+
+    @overload
+    def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ChatResponse: ...
+
+    @overload
+    def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: Literal[True],
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> Stream[ChatResponse]: ...
+
+    def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: bool = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ChatResponse | Stream[ChatResponse]:
+        """Answer a conversation; see `AsyncClient.chat`."""
+        return self._forward("chat", locals())  # type: ignore[no-any-return]
+
+    def embed(
+        self,
+        model: str = "",
+        input: str | Sequence[str] = "",
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> EmbedResponse:
+        """Embed one text or several; see `AsyncClient.embed`."""
+        return self._forward("embed", locals())  # type: ignore[no-any-return]
+
+    def embeddings(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> EmbeddingsResponse:
+        """Embed one text with the legacy endpoint; see `AsyncClient.embeddings`."""
+        return self._forward("embeddings", locals())  # type: ignore[no-any-return]
+
+    @overload
+    def pull(
+        self, model: str, *, insecure: bool = False, stream: Literal[False] = False
+    ) -> ProgressResponse: ...
+
+    @overload
+    def pull(
+        self, model: str, *, insecure: bool = False, stream: Literal[True]
+    ) -> Stream[ProgressResponse]: ...
+
+    def pull(
+        self, model: str, *, insecure: bool = False, stream: bool = False
+    ) -> ProgressResponse | Stream[ProgressResponse]:
+        """Download a model; see `AsyncClient.pull`."""
+        return self._forward("pull", locals())  # type: ignore[no-any-return]
+
+    @overload
+    def push(
+        self, model: str, *, insecure: bool = False, stream: Literal[False] = False
+    ) -> ProgressResponse: ...
+
+    @overload
+    def push(
+        self, model: str, *, insecure: bool = False, stream: Literal[True]
+    ) -> Stream[ProgressResponse]: ...
+
+    def push(
+        self, model: str, *, insecure: bool = False, stream: bool = False
+    ) -> ProgressResponse | Stream[ProgressResponse]:
+        """Upload a model; see `AsyncClient.push`."""
+        return self._forward("push", locals())  # type: ignore[no-any-return]
+
+    @overload
+    def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: Mapping[str, str] | None = None,
+        adapters: Mapping[str, str] | None = None,
+        template: str | None = None,
+        license: str | Sequence[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg | None = None,
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        stream: Literal[False] = False,
+    ) -> ProgressResponse: ...
+
+    @overload
+    def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: Mapping[str, str] | None = None,
+        adapters: Mapping[str, str] | None = None,
+        template: str | None = None,
+        license: str | Sequence[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg | None = None,
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        stream: Literal[True],
+    ) -> Stream[ProgressResponse]: ...
+
+    def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: Mapping[str, str] | None = None,
+        adapters: Mapping[str, str] | None = None,
+        template: str | None = None,
+        license: str | Sequence[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg | None = None,
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        stream: bool = False,
+    ) -> ProgressResponse | Stream[ProgressResponse]:
+        """Create a model; see `AsyncClient.create`."""
+        return self._forward("create", locals())  # type: ignore[no-any-return]
+
+    def create_blob(self, path: str | os.PathLike[str]) -> str:
+        """Upload a file as a blob and return its digest; see `AsyncClient.create_blob`."""
+        return self._forward("create_blob", locals())  # type: ignore[no-any-return]
+
+    def blob_exists(self, digest: str) -> bool:
+        """Whether the server holds the blob ``digest``."""
+        return self._forward("blob_exists", locals())  # type: ignore[no-any-return]
+
+    def list(self) -> ListResponse:
+        """The models stored on the server."""
+        return self._forward("list", locals())  # type: ignore[no-any-return]
+
+    def show(self, model: str, *, verbose: bool | None = None) -> ShowResponse:
+        """A model's details, template, parameters and metadata."""
+        return self._forward("show", locals())  # type: ignore[no-any-return]
+
+    def ps(self) -> ProcessResponse:
+        """The models loaded in memory."""
+        return self._forward("ps", locals())  # type: ignore[no-any-return]
+
+    def copy(self, source: str, destination: str) -> StatusResponse:
+        """Copy a model under a new name."""
+        return self._forward("copy", locals())  # type: ignore[no-any-return]
+
+    def delete(self, model: str) -> StatusResponse:
+        """Delete a model."""
+        return self._forward("delete", locals())  # type: ignore[no-any-return]
+
+    def version(self) -> str:
+        """The server's version, e.g. ``"0.12.6"``."""
+        return self._forward("version", locals())  # type: ignore[no-any-return]
+
+    def web_search(self, query: str, max_results: int = 3) -> WebSearchResponse:
+        """Search the web through ollama.com (needs an API key)."""
+        return self._forward("web_search", locals())  # type: ignore[no-any-return]
+
+    def web_fetch(self, url: str) -> WebFetchResponse:
+        """Fetch a web page through ollama.com (needs an API key)."""
+        return self._forward("web_fetch", locals())  # type: ignore[no-any-return]
