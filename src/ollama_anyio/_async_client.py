@@ -11,7 +11,7 @@ import copy as _copy
 import hashlib
 import os
 import weakref
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
@@ -155,8 +155,10 @@ class AsyncClient:
 
     def _request_headers(self, url: str) -> dict[str, str]:
         headers = self._headers
-        if self._api_key and "authorization" not in headers and (
-            _config.is_ollama_com(url) or self._api_key_to_host
+        if (
+            self._api_key
+            and "authorization" not in headers
+            and (_config.is_ollama_com(url) or self._api_key_to_host)
         ):
             headers = {**headers, "authorization": f"Bearer {self._api_key}"}
         return headers
@@ -645,5 +647,3 @@ class AsyncClient:
         endpoint = _WEB_URL + "/api/web_fetch"
         response = await self._read("POST", endpoint, _requests.encoder.encode(body))
         return _decode(WebFetchResponse, response.content, endpoint)
-
-

@@ -104,7 +104,8 @@ class AsyncStream(Generic[T]):
         try:
             if self._response is None:
                 await self._start()
-            assert self._chunks is not None and self._decoder is not None
+            assert self._chunks is not None
+            assert self._decoder is not None
             while True:
                 try:
                     with translate_errors(self._url):
@@ -150,6 +151,8 @@ class AsyncStream(Generic[T]):
             try:
                 if chunks is not None:
                     await chunks.aclose()  # type: ignore[attr-defined]
+            except RuntimeError:
+                pass  # another task reads it (AsyncClient.aclose); closing the response ends it
             finally:
                 await response.aclose()
 

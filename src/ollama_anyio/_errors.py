@@ -153,6 +153,10 @@ def translate_errors(url: str) -> Iterator[None]:
         raise ProtocolError(f"too many redirects from {_describe(url)}") from exc
     except httpx.DecodingError as exc:
         raise ProtocolError(f"undecodable response body from {_describe(url)}: {exc}") from exc
+    except httpx.StreamError as exc:
+        raise OllamaConnectionError(
+            f"the response from {_describe(url)} was closed: {exc}"
+        ) from exc
     except httpx.UnsupportedProtocol as exc:
         raise RequestError(f"unsupported URL scheme in {_describe(url)}: {exc}") from exc
     except httpx.HTTPError as exc:

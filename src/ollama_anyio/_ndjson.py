@@ -104,7 +104,9 @@ class NDJSONDecoder(Generic[T]):
             return self._decoder.decode(line)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             start = line[:80].decode("utf-8", errors="replace")
-            raise ProtocolError(f"malformed line in the response stream ({exc}): {start!r}") from exc
+            raise ProtocolError(
+                f"malformed line in the response stream ({exc}): {start!r}"
+            ) from exc
 
 
 class _ErrorLine(msgspec.Struct):

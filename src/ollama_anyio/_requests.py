@@ -17,24 +17,24 @@ from . import _config, _images, _tools
 from ._errors import RequestError
 from ._types import (
     ChatRequest,
-    Format,
-    ImageLike,
-    KeepAlive,
-    OptionsArg,
-    Think,
-    ToolLike,
     CopyRequest,
     CreateRequest,
     DeleteRequest,
     EmbeddingsRequest,
     EmbedRequest,
+    Format,
     GenerateRequest,
+    ImageLike,
+    KeepAlive,
     Message,
     Options,
+    OptionsArg,
     PullRequest,
     PushRequest,
     ShowRequest,
+    Think,
     ToolCall,
+    ToolLike,
     WebFetchRequest,
     WebSearchRequest,
 )
@@ -130,32 +130,45 @@ def _message(value: object, where: str) -> Message:
         message = value
     elif isinstance(value, Mapping):
         try:
-            message = msgspec.convert(value, Message)
+            # None is "not given", as for the official client (OpenAI-style histories send it).
+            message = msgspec.convert({k: v for k, v in value.items() if v is not None}, Message)
         except msgspec.ValidationError as exc:
             raise RequestError(f"{where}: {exc}") from None
     else:
         raise RequestError(f"{where} must be a mapping or a Message, got {type(value).__name__}")
     if not isinstance(message.role, str) or not message.role:
         raise RequestError(f"{where}.role is required")
-    _str(message.content, f"{where}.content")
-    tool_calls = message.tool_calls
-    if tool_calls is not None:
-        tool_calls = [_tool_call(call, f"{where}.tool_calls[{i}]") for i, call in enumerate(tool_calls)]
+    calls = [
+        _tool_call(call, f"{where}.tool_calls[{i}]")
+        for i, call in enumerate(message.tool_calls or ())
+    ]
+    # Empty values are not sent, as the official client does (SPEC 7.4).
     return msgspec.structs.replace(
         message,
-        content=message.content or "",
+        content=_str(message.content, f"{where}.content") or "",
+        thinking=_str(message.thinking, f"{where}.thinking") or None,
         images=_images.encode_images(message.images, f"{where}.images"),
-        tool_calls=tool_calls or None,
+        tool_calls=calls or None,
+        tool_name=_str(message.tool_name, f"{where}.tool_name") or None,
+        tool_call_id=_str(message.tool_call_id, f"{where}.tool_call_id") or None,
     )
 
 
-def _tool_call(value: object, where: str) -> ToolCall:
-    if isinstance(value, ToolCall):
-        return value
-    try:
-        return msgspec.convert(value, ToolCall)
-    except msgspec.ValidationError as exc:
-        raise RequestError(f"{where}: {exc}") from None
+def _tool_call(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, ToolCall):
+        try:
+            value = msgspec.convert(value, ToolCall)
+        except msgspec.ValidationError as exc:
+            raise RequestError(f"{where}: {exc}") from None
+    # A plain dict, so that "arguments" is sent even when empty (the server requires the key)
+    # while the id and index are sent only when known.
+    function: dict[str, Any] = {"name": value.function.name, "arguments": value.function.arguments}
+    if value.function.index is not None:
+        function["index"] = value.function.index
+    call: dict[str, Any] = {"function": function}
+    if value.id:
+        call["id"] = value.id
+    return call
 
 
 def _messages(messages: object, where: str = "messages") -> list[Message]:
@@ -170,8 +183,13 @@ def needs_io(*, messages: object = None, images: object = None) -> bool:
     """Whether building the request may read files (images given as paths)."""
     if isinstance(messages, Sequence) and not isinstance(messages, (str, bytes)):
         for m in messages:
-            found = m.images if isinstance(m, Message) else m.get("images") if isinstance(
-                m, Mapping) else None
+            found = (
+                m.images
+                if isinstance(m, Message)
+                else m.get("images")
+                if isinstance(m, Mapping)
+                else None
+            )
             if found and _images.needs_io(found):
                 return True
     return bool(images) and _images.needs_io(images)  # type: ignore[arg-type]
@@ -180,8 +198,10 @@ def needs_io(*, messages: object = None, images: object = None) -> bool:
 def _context(context: Sequence[int] | None) -> list[int] | None:
     if context is None:
         return None
-    if isinstance(context, (str, bytes)) or not isinstance(context, Sequence) or not all(
-        isinstance(token, int) for token in context
+    if (
+        isinstance(context, (str, bytes))
+        or not isinstance(context, Sequence)
+        or not all(isinstance(token, int) for token in context)
     ):
         raise RequestError("context must be a sequence of integers (a previous answer's context)")
     return list(context)
@@ -278,8 +298,10 @@ def embed(
 ) -> EmbedRequest:
     """The body of ``embed()``."""
     if not isinstance(input, str):
-        if isinstance(input, bytes) or not isinstance(input, Sequence) or not all(
-            isinstance(text, str) for text in input
+        if (
+            isinstance(input, bytes)
+            or not isinstance(input, Sequence)
+            or not all(isinstance(text, str) for text in input)
         ):
             raise RequestError("input must be a string or a sequence of strings")
         input = list(input)

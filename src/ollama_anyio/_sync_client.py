@@ -16,6 +16,7 @@ import concurrent.futures
 import contextlib
 import functools
 import os
+import sys
 import threading
 import weakref
 from collections import deque
@@ -94,6 +95,9 @@ class _Portal:
             async with BlockingPortal() as portal:
                 ready.set_result(portal)
                 await portal.sleep_until_stopped()
+            # Every task of the portal (calls, stream producers) has ended: close connections.
+            if self.async_client is not None:
+                await self.async_client.aclose()
 
         def run() -> None:
             try:
@@ -117,21 +121,60 @@ class _Portal:
                 return
             self._closed = True
             portal, thread = self._portal, self._thread
+            self._portal = None
         if portal is None or thread is None:
             return
         if threading.current_thread() is thread:  # pragma: no cover - collected in the portal
             return
         try:
-            if self.async_client is not None:
-                portal.call(self.async_client.aclose)
-            portal.call(portal.stop)
+            # Cancel what still runs (a stream nobody reads to the end), then leave the loop.
+            portal.call(portal.stop, True)
         except RuntimeError:  # pragma: no cover - the loop is already gone (interpreter exit)
             pass
         thread.join()
 
 
+def _in_trio_thread() -> bool:
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _blocking(func: Callable[[], T]) -> T:
+    """Run ``func``, which blocks on the portal, from a thread allowed to block.
+
+    Trio refuses to be entered from a thread that runs a trio loop (to prevent a deadlock on
+    its own loop); our portal runs another loop, so such a caller (a trio program that calls
+    the blocking API) crosses from a short-lived helper thread instead.
+    """
+    if not _in_trio_thread():
+        return func()
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(func())
+        except BaseException as exc:
+            error.append(exc)
+
+    helper = threading.Thread(target=run, name="ollama-anyio-crossing")
+    helper.start()
+    helper.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
 def _call(portal: BlockingPortal, func: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    future = portal.start_task_soon(func)
+    if _in_trio_thread():
+        return _blocking(lambda: _call(portal, func))
+    future: concurrent.futures.Future[T] = portal.start_task_soon(func)
     try:
         return future.result()
     except BaseException:
@@ -187,7 +230,11 @@ class Stream(Generic[T]):
 
     def _fill(self) -> None:
         if self._producer is None:
-            self._producer, (self._receive, self._scope) = self._portal.start_task(self._produce)
+            # The producer holds the AsyncStream, never this object: dropping the last reference
+            # to a half-read Stream must reach __del__, which stops the producer.
+            self._producer, (self._receive, self._scope) = _blocking(
+                lambda: self._portal.start_task(_produce, self._astream)
+            )
         for item in _call(self._portal, self._take_ready):
             if isinstance(item, BaseException):
                 self._error = item
@@ -196,27 +243,6 @@ class Stream(Generic[T]):
         if not self._buffer and self._error is None:
             self._ended = True
             self._finish()
-
-    async def _produce(
-        self,
-        *,
-        task_status: TaskStatus[
-            tuple[MemoryObjectReceiveStream[list[T] | BaseException], anyio.CancelScope]
-        ],
-    ) -> None:
-        send: MemoryObjectSendStream[list[T] | BaseException]
-        send, receive = anyio.create_memory_object_stream[list[T] | BaseException](_PREFETCH)
-        with anyio.CancelScope() as scope:
-            task_status.started((receive, scope))
-            async with send:
-                try:
-                    while batch := await self._astream.next_batch():
-                        await send.send(batch)
-                except Exception as exc:
-                    with contextlib.suppress(anyio.BrokenResourceError):
-                        await send.send(exc)
-                finally:
-                    await self._astream.aclose()
 
     async def _take_ready(self) -> list[list[T] | BaseException]:
         assert self._receive is not None
@@ -240,15 +266,17 @@ class Stream(Generic[T]):
         if self._producer is None:
             return
         if self._scope is not None:
-            self._portal.call(self._scope.cancel)
+            scope = self._scope
+            _blocking(lambda: self._portal.call(scope.cancel))
         self._finish()
 
     def _finish(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            producer.result()
-        if self._receive is not None:
-            self._portal.call(self._receive.close)
+            _blocking(producer.result)
+        receive = self._receive
+        if receive is not None:
+            _blocking(lambda: self._portal.call(receive.close))
 
     def __del__(self) -> None:
         # A stream dropped half-read (e.g. a ``for`` loop left by ``break``): stop its producer
@@ -261,6 +289,28 @@ class Stream(Generic[T]):
         except RuntimeError:
             # We are in the portal thread, or its loop is gone: no await is possible.
             _abandon_now(scope, receive)
+
+
+async def _produce(
+    stream: AsyncStream[T],
+    *,
+    task_status: TaskStatus[
+        tuple[MemoryObjectReceiveStream[list[T] | BaseException], anyio.CancelScope]
+    ],
+) -> None:
+    send: MemoryObjectSendStream[list[T] | BaseException]
+    send, receive = anyio.create_memory_object_stream[list[T] | BaseException](_PREFETCH)
+    with anyio.CancelScope() as scope:
+        task_status.started((receive, scope))
+        async with send:
+            try:
+                while batch := await stream.next_batch():
+                    await send.send(batch)
+            except Exception as exc:
+                with contextlib.suppress(anyio.BrokenResourceError):
+                    await send.send(exc)
+            finally:
+                await stream.aclose()
 
 
 def _abandon_now(scope: anyio.CancelScope, receive: MemoryObjectReceiveStream[Any]) -> None:

@@ -56,10 +56,11 @@ __all__ = [
 
 _T = TypeVar("_T")
 
+# Aliases evaluated at run time on Python 3.10, hence Union rather than "|" with forward refs.
 JsonSchema = dict[str, Any]
-Format = Union[Literal["", "json"], JsonSchema]
-Think = Union[bool, Literal["low", "medium", "high", "max"]]
-KeepAlive = Union[float, str]
+Format = Union[Literal["", "json"], JsonSchema]  # noqa: UP007
+Think = Union[bool, Literal["low", "medium", "high", "max"]]  # noqa: UP007
+KeepAlive = Union[float, str]  # noqa: UP007
 ImageLike = Union[str, bytes, "os.PathLike[str]", "Image"]
 ToolLike = Union["Tool", Mapping[str, Any], Callable[..., Any]]
 
@@ -82,7 +83,7 @@ class SubscriptableStruct(msgspec.Struct, kw_only=True):
         return isinstance(key, str) and getattr(self, key, None) is not None
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The value of the field ``key``, or ``default`` if there is no such field or it is None."""
+        """The field ``key``, or ``default`` if there is no such field or it is None."""
         value = getattr(self, key, None)
         return default if value is None else value
 
@@ -91,7 +92,7 @@ class SubscriptableStruct(msgspec.Struct, kw_only=True):
         return (name for name in self.__struct_fields__ if getattr(self, name) is not None)
 
     def model_dump(self) -> dict[str, Any]:
-        """The value as plain Python objects (dicts, lists, str, numbers), as JSON would carry it."""
+        """The value as plain Python objects (dicts, lists, str, numbers), as in JSON."""
         result = msgspec.to_builtins(self)
         assert isinstance(result, dict)
         return result
@@ -176,6 +177,9 @@ class ToolCall(_RequestStruct, kw_only=True, omit_defaults=True):
     id: str | None = None
 
 
+_ToolCall = ToolCall  # the name Message.ToolCall shadows inside Message's body
+
+
 class Message(_RequestStruct, kw_only=True, omit_defaults=True):
     """A chat message (SPEC 2.1): in the request history and in every chat response."""
 
@@ -185,7 +189,7 @@ class Message(_RequestStruct, kw_only=True, omit_defaults=True):
     content: str = ""
     thinking: str | None = None
     images: list[Any] | None = None
-    tool_calls: list[ToolCall] | None = None
+    tool_calls: list[_ToolCall] | None = None
     tool_name: str | None = None
     tool_call_id: str | None = None
 
@@ -199,7 +203,7 @@ class ToolProperty(_RequestStruct, kw_only=True, omit_defaults=True):
     enum: list[Any] | None = None
     properties: dict[str, Any] | None = None
     required: list[str] | None = None
-    anyOf: list[Any] | None = None  # noqa: N815  (the JSON-schema key)
+    anyOf: list[Any] | None = None
 
 
 class ToolParameters(_RequestStruct, kw_only=True, omit_defaults=True):
@@ -441,7 +445,7 @@ class WebFetchResponse(SubscriptableStruct, kw_only=True):
 # ---------------------------------------------------------------------------------------------
 # Requests. Field order follows the official client's bodies; unset fields are not sent.
 
-OptionsArg = Union[Mapping[str, Any], Options]
+OptionsArg = Union[Mapping[str, Any], Options]  # noqa: UP007
 
 
 class _ModelRequest(_RequestStruct, kw_only=True, omit_defaults=True):

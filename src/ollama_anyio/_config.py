@@ -1,0 +1,246 @@
+"""Client configuration: the base URL, headers, API key, timeouts and ``keep_alive`` checks.
+
+Everything here is pure and cheap. The environment (``OLLAMA_HOST``, ``OLLAMA_API_KEY``) is read
+only when a function is called, that is when a client is built, never at import. Host parsing
+follows SPEC §7.2 so that a host string means the same base URL here as in the official client;
+malformed input raises `RequestError` (a ``ValueError``) before any request is sent.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import ipaddress
+import math
+import os
+import platform
+import re
+import string
+import urllib.parse
+from collections.abc import Mapping
+from fractions import Fraction
+from typing import Any
+
+import httpx
+
+from ._errors import RequestError
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_READ_TIMEOUT",
+    "api_key_from_env",
+    "build_headers",
+    "check_keep_alive",
+    "default_timeout",
+    "host_from_env",
+    "is_ollama_com",
+    "parse_host",
+    "user_agent",
+]
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+# A local server answers only once the model is loaded, which can take minutes for big models.
+DEFAULT_READ_TIMEOUT = 600.0
+
+_DEFAULT_HOST = "127.0.0.1"
+_DEFAULT_PORT = 11434
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+# RFC 3986 reg-name characters; non-ASCII names are left to httpx's IDNA check below.
+_HOST_CHARS = frozenset(string.ascii_letters + string.digits + "-._~%!$&'()*+,;=")
+
+
+def parse_host(host: str | None) -> str:
+    """The base URL for a host string, as the official client computes it (SPEC §7.2).
+
+    ``None`` or an empty string means ``http://127.0.0.1:11434``. Surrounding whitespace (a
+    stray newline in ``OLLAMA_HOST``) is ignored.
+
+    Raises:
+        RequestError: the scheme, host or port is malformed, the port is out of range, or an
+            IPv6 address is not in brackets.
+    """
+    text = (host or "").strip()
+
+    def fail(reason: str) -> RequestError:
+        return RequestError(f"invalid Ollama host {host!r}: {reason}")
+
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise fail("it contains whitespace or control characters")
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest, port = "http", text, _DEFAULT_PORT
+    elif not _SCHEME.fullmatch(scheme):
+        raise fail(f"{scheme!r} is not a URL scheme")
+    else:
+        # Compared as written, like the official client: "HTTPS://" gets port 11434.
+        port = {"http": 80, "https": 443}.get(scheme, _DEFAULT_PORT)
+
+    # The authority ends at the first "/", "?" or "#"; query and fragment are dropped.
+    end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
+    authority, path = rest[:end], re.split(r"[?#]", rest[end:], maxsplit=1)[0].strip("/")
+    hostport = authority.rpartition("@")[2].lower()  # user-info is dropped
+
+    if hostport.startswith("["):
+        name, bracket, port_text = hostport[1:].partition("]")
+        if not bracket or (port_text and not port_text.startswith(":")):
+            raise fail("unbalanced brackets around an IPv6 address")
+        try:
+            ipaddress.IPv6Address(name)
+        except ValueError:
+            raise fail(f"{name!r} is not an IPv6 address") from None
+        # Kept as written (lower-cased), not compressed, like the official client.
+        name, port_text = f"[{name}]", port_text[1:]
+    else:
+        name, _, port_text = hostport.partition(":")
+        if ":" in port_text:
+            raise fail("an IPv6 address must be in brackets, e.g. [::1]:11434")
+        if bad := sorted({c for c in name if c.isascii() and c not in _HOST_CHARS}):
+            raise fail(f"the host name contains {''.join(bad)!r}")
+
+    if port_text:
+        # The length check keeps int() away from huge digit strings (it refuses > 4300 digits).
+        if not (port_text.isascii() and port_text.isdigit()) or len(port_text.lstrip("0")) > 5:
+            raise fail(f"port {port_text!r} is not a number from 0 to 65535")
+        if int(port_text) > 65535:
+            raise fail(f"port {port_text} is out of range 0-65535")
+        port = int(port_text) or port  # port 0 counts as absent
+
+    url = f"{scheme}://{name or _DEFAULT_HOST}:{port}" + (f"/{path}" if path else "")
+    try:
+        # httpx checks what is left (IPv4 syntax, IDNA names); better to fail here than at the
+        # first request, where its InvalidURL would escape the error translation.
+        httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise fail(str(exc)) from None
+    return url
+
+
+def host_from_env(host: str | None) -> str:
+    """The base URL for `host`, or for ``OLLAMA_HOST`` when `host` is None or empty.
+
+    Raises:
+        RequestError: the chosen host string is malformed (see `parse_host`).
+    """
+    return parse_host(host or os.environ.get("OLLAMA_HOST"))
+
+
+@functools.cache
+def user_agent() -> str:
+    """``ollama-anyio/<version> (<machine> <system>) Python/<version>``, computed once."""
+    try:
+        version = importlib.metadata.version("ollama-anyio")
+    except importlib.metadata.PackageNotFoundError:
+        version = "0.0.0"
+    system = f"{platform.machine()} {platform.system().lower()}"
+    return f"ollama-anyio/{version} ({system}) Python/{platform.python_version()}"
+
+
+def build_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The headers of every request: the caller's, with lower-cased names, then the fixed ones.
+
+    ``content-type``, ``accept`` and ``user-agent`` override same-named caller headers, as in
+    the official client (SPEC §7.3): the body is always JSON whatever the caller asks for.
+    """
+    merged = {name.lower(): value for name, value in (headers or {}).items()}
+    merged["content-type"] = "application/json"
+    merged["accept"] = "application/json"
+    merged["user-agent"] = user_agent()
+    return merged
+
+
+def api_key_from_env(api_key: str | None) -> str | None:
+    """`api_key` if given, else ``OLLAMA_API_KEY``; an empty key means no key.
+
+    An explicit ``api_key=""`` returns None without reading the environment, so a caller can
+    keep a key set for other tools from being sent.
+    """
+    if api_key is not None:
+        return api_key or None
+    return os.environ.get("OLLAMA_API_KEY") or None
+
+
+def is_ollama_com(url: str) -> bool:
+    """Whether `url` is an https URL on ollama.com or one of its subdomains.
+
+    The API key is sent unasked only there: elsewhere it would leak to whoever runs the server.
+    """
+    try:
+        split = urllib.parse.urlsplit(url)
+        hostname = split.hostname
+    except ValueError:  # e.g. unbalanced brackets
+        return False
+    if split.scheme != "https" or not hostname:
+        return False
+    hostname = hostname.removesuffix(".")  # "ollama.com." is the same host
+    return hostname == "ollama.com" or hostname.endswith(".ollama.com")
+
+
+_SECOND = 10**9
+_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": _SECOND}
+_UNIT_NS |= {"m": 60 * _SECOND, "h": 3600 * _SECOND}
+_PART = r"(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))(ns|us|µs|μs|ms|s|m|h)"  # Go's time.ParseDuration
+_DURATION = re.compile(rf"([-+]?)(?:0|(?:{_PART})+)")
+
+
+def check_keep_alive(value: object, where: str = "keep_alive") -> float | str | None:
+    """Check a ``keep_alive`` value (SPEC §1.11) and return it as it will be sent.
+
+    Numbers are seconds (negative: forever) and are sent as floats, like the official client
+    does; strings must be Go durations such as ``"5m"``, ``"1h30m"``, ``"-1m"`` or ``"0"``.
+
+    Args:
+        value: None, a number of seconds or a duration string.
+        where: the argument's name, for the error message.
+
+    Raises:
+        RequestError: a bool, another type, a non-finite number, or a string that the server
+            would reject (no unit, bad syntax, more than about 292 years).
+    """
+    if value is None:
+        return None
+    # bool is an int subclass, but the server answers 400 "Unsupported type: 'bool'".
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
+        if not math.isfinite(seconds):
+            raise RequestError(f"{where} must be a finite number of seconds, got {value!r}")
+        return seconds
+    if not isinstance(value, str):
+        raise RequestError(
+            f"{where} must be a number of seconds, a duration string or None, "
+            f"not {type(value).__name__}"
+        )
+    match = _DURATION.fullmatch(value)
+    if match is None:
+        raise RequestError(
+            f"{where} must be a Go duration such as '5m', '1h30m', '300ms' or '0', got {value!r}"
+        )
+    # Go rejects durations that overflow an int64 of nanoseconds; so do we, without int()
+    # on digit strings long enough for Python to refuse them.
+    total = Fraction(0)
+    for whole, frac, bare_frac, unit in re.findall(_PART, value):
+        whole, frac = whole.lstrip("0"), (frac or bare_frac)[:30]
+        if len(whole) > 19:
+            total = Fraction(2**64)
+            break
+        total += (int(whole or "0") + Fraction(int(frac or "0"), 10 ** len(frac))) * _UNIT_NS[unit]
+    if total > (2**63 if match.group(1) == "-" else 2**63 - 1):
+        raise RequestError(f"{where} duration {value!r} is out of range (about 292 years)")
+    return value
+
+
+def default_timeout() -> httpx.Timeout:
+    """10 s to connect; 600 s for each read, write and pool wait."""
+    return httpx.Timeout(DEFAULT_READ_TIMEOUT, connect=DEFAULT_CONNECT_TIMEOUT)
+
+
+class _Default:
+    """The type of `DEFAULT`: "not given", where None means something (no timeout)."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Any = _Default()

@@ -1,0 +1,40 @@
+"""A local Ollama server for tests: real HTTP on 127.0.0.1, deterministic answers, faults.
+
+Example::
+
+    async with OllamaEmulator() as emu:
+        client = ollama.AsyncClient(host=emu.url)
+
+    with OllamaEmulator.start_in_thread() as emu:  # for synchronous code
+        ...
+
+Run ``python -m ollama_anyio.testing --port 11434`` to serve it from a terminal.
+"""
+
+from ._emulator import OllamaEmulator as OllamaEmulator
+from ._emulator import RecordedRequest as RecordedRequest
+from ._emulator import ThreadedEmulator as ThreadedEmulator
+from ._emulator import run_emulator_in_thread as run_emulator_in_thread
+from ._engine import Reply as Reply
+from ._engine import ToolCall as ToolCall
+from ._faults import Fault as Fault
+from ._faults import FaultKind as FaultKind
+from ._faults import Faults as Faults
+from ._store import ModelStore as ModelStore
+
+__all__ = [
+    "Fault",
+    "FaultKind",
+    "Faults",
+    "ModelStore",
+    "OllamaEmulator",
+    "RecordedRequest",
+    "Reply",
+    "ThreadedEmulator",
+    "ToolCall",
+    "run_emulator_in_thread",
+]
+
+for _name in __all__:
+    globals()[_name].__module__ = __name__
+del _name

@@ -1,0 +1,313 @@
+"""The emulator object: lifecycle, per-instance state, request log, and the thread form.
+
+:class:`OllamaEmulator` runs the server in a task group owned by its ``async with`` block;
+leaving the block cancels the accept loop and every connection, so no task outlives it.
+:func:`run_emulator_in_thread` runs the same object on a blocking portal's event loop thread
+for synchronous code, and :class:`ThreadedEmulator` is the synchronous face it yields.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from ._context import Context, ReplyQueue
+from ._engine import ReplySource
+from ._faults import Fault, FaultKind, Faults, Plan, plan
+from ._http import HttpRequest, HttpServer
+from ._routes import route
+from ._store import ModelStore
+from ._wire import Response, StreamResponse
+
+__all__ = ["OllamaEmulator", "RecordedRequest", "ThreadedEmulator", "run_emulator_in_thread"]
+
+FAULT_HEADER = "x-emulator-fault"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """A request the emulator received.
+
+    Attributes:
+        method: the HTTP method.
+        path: the request target (path and query string).
+        headers: header pairs, names lower-cased, in arrival order.
+        body: the raw body.
+        json: the body parsed as JSON, or ``None`` if it is empty or not JSON.
+    """
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    json: Any
+
+    def header(self, name: str) -> str | None:
+        """The value of the first header called ``name`` (case-insensitive)."""
+        name = name.lower()
+        return next((v for k, v in self.headers if k == name), None)
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body.strip() else None
+    except ValueError:
+        return None
+
+
+class OllamaEmulator:
+    """An HTTP server on 127.0.0.1 that speaks the Ollama REST API, deterministically.
+
+    Use it as ``async with OllamaEmulator() as emu:`` and point a client at ``emu.url``.
+
+    Args:
+        host: the address to listen on.
+        port: the port; ``0`` picks a free one.
+        models: names from the built-in catalogue to preload; ``None`` preloads
+            ``llama3.2``, ``qwen3``, ``nomic-embed-text``, ``all-minilm`` and ``llava``.
+        token_delay: seconds between two lines of a streamed response.
+        version: what ``/api/version`` reports.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        models: Iterable[str] | None = None,
+        token_delay: float = 0.0,
+        version: str = "0.12.6",
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.store = ModelStore(models)
+        self.faults = Faults()
+        self.replies = ReplyQueue()
+        self.version = version
+        self.errors: list[BaseException] = []
+        self._token_delay = token_delay
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._disconnects = 0
+        self._changed: anyio.Event | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    @classmethod
+    def start_in_thread(
+        cls, *, backend: str = "asyncio", **kwargs: Any
+    ) -> contextlib.AbstractContextManager[ThreadedEmulator]:
+        """Run an emulator on its own event loop thread; see :func:`run_emulator_in_thread`."""
+        return run_emulator_in_thread(backend=backend, **kwargs)
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def disconnects(self) -> int:
+        """How many clients went away before their response was complete."""
+        with self._lock:
+            return self._disconnects
+
+    def script(self, *replies: ReplySource) -> None:
+        """Queue replies for the next generate/chat requests, one per request.
+
+        Args:
+            replies: a string (the content), a :class:`Reply`, or a callable taking the
+                decoded request body and returning either.
+        """
+        self.replies.push(*replies)
+
+    async def wait_for_requests(self, count: int) -> None:
+        """Wait until at least ``count`` requests were received (bound it with ``fail_after``)."""
+        await self._wait(lambda: len(self.requests) >= count)
+
+    async def wait_for_disconnects(self, count: int = 1) -> None:
+        """Wait until at least ``count`` clients abandoned a response before it was complete."""
+        await self._wait(lambda: self.disconnects >= count)
+
+    async def _wait(self, done: Callable[[], bool]) -> None:
+        while not done():
+            if self._changed is None:
+                self._changed = anyio.Event()
+            await self._changed.wait()
+
+    def _notify(self) -> None:
+        # Runs in the event loop; waiters re-check their condition and wait on a new event.
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    def _disconnected(self) -> None:
+        with self._lock:
+            self._disconnects += 1
+        self._notify()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.errors.append(exc)
+
+    def _app(self, request: HttpRequest) -> Plan:
+        path = request.target.partition("?")[0]
+        headers = tuple((k.lower(), v) for k, v in request.headers)
+        record = RecordedRequest(
+            request.method, request.target, headers, request.body, _parse_json(request.body)
+        )
+        with self._lock:
+            self._requests.append(record)
+        self._notify()
+        faults = self.faults.take(path)
+        spec = record.header(FAULT_HEADER)
+        if spec:
+            try:
+                faults.append(Fault.parse(spec))
+            except ValueError as exc:
+                error = Response(400, str(exc).encode(), "text/plain")
+                return plan(error, [], request.method)
+        load = sum(f.seconds for f in faults if f.kind is FaultKind.SLOW_LOAD)
+        ctx = Context(self.store, self.replies, self.version, load)
+        response: Response | StreamResponse
+        if any(f.kind in (FaultKind.BUSY, FaultKind.BAD_GATEWAY) for f in faults):
+            response = Response(200)  # replaced by the fault; the handler never runs
+        else:
+            response = route(ctx, request.method, request.target, request.body)
+        result = plan(response, faults, request.method)
+        result.delay += load
+        return result
+
+    async def __aenter__(self) -> OllamaEmulator:
+        server = HttpServer(
+            self._app,
+            token_delay=self._token_delay,
+            on_disconnect=self._disconnected,
+            on_error=self._failed,
+        )
+        async with contextlib.AsyncExitStack() as stack:
+            listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
+            await stack.enter_async_context(listener)
+            self.port = listener.extra(SocketAttribute.local_port)
+            group = await stack.enter_async_context(anyio.create_task_group())
+            # Registered last, so it runs first on exit: stop accepting, cancel connections.
+            stack.callback(group.cancel_scope.cancel)
+            group.start_soon(functools.partial(listener.serve, server.handle, group))
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.__aexit__(exc_type, exc, tb)
+
+
+class ThreadedEmulator:
+    """The synchronous face of an emulator running on a portal thread.
+
+    Attributes and methods mirror :class:`OllamaEmulator`; waits block the calling thread.
+    """
+
+    def __init__(self, emulator: OllamaEmulator, portal: BlockingPortal) -> None:
+        self.emulator = emulator
+        self._portal = portal
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321``."""
+        return self.emulator.url
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return self.emulator.port
+
+    @property
+    def store(self) -> ModelStore:
+        """The model store."""
+        return self.emulator.store
+
+    @property
+    def faults(self) -> Faults:
+        """The active faults."""
+        return self.emulator.faults
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far."""
+        return self.emulator.requests
+
+    @property
+    def disconnects(self) -> int:
+        """How many clients went away before their response was complete."""
+        return self.emulator.disconnects
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Unexpected exceptions raised while serving (a bug if not empty)."""
+        return self.emulator.errors
+
+    def script(self, *replies: ReplySource) -> None:
+        """Queue replies for the next generate/chat requests."""
+        self.emulator.script(*replies)
+
+    def wait_for_requests(self, count: int, timeout: float = 10.0) -> None:
+        """Block until at least ``count`` requests were received.
+
+        Raises:
+            TimeoutError: not reached within ``timeout`` seconds.
+        """
+        self._portal.call(_bounded, self.emulator.wait_for_requests(count), timeout)
+
+    def wait_for_disconnects(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Block until at least ``count`` clients abandoned a response.
+
+        Raises:
+            TimeoutError: not reached within ``timeout`` seconds.
+        """
+        self._portal.call(_bounded, self.emulator.wait_for_disconnects(count), timeout)
+
+
+async def _bounded(waiter: Coroutine[Any, Any, None], seconds: float) -> None:
+    with anyio.fail_after(seconds):
+        await waiter
+
+
+@contextlib.contextmanager
+def run_emulator_in_thread(
+    *, backend: str = "asyncio", **kwargs: Any
+) -> Iterator[ThreadedEmulator]:
+    """Run an :class:`OllamaEmulator` on a background event loop thread.
+
+    Args:
+        backend: the anyio backend of the thread, ``"asyncio"`` or ``"trio"``.
+        kwargs: passed to :class:`OllamaEmulator`.
+
+    Yields:
+        The running emulator's synchronous face; leaving the block stops the server, closes
+        its connections and joins the thread.
+    """
+    with start_blocking_portal(backend) as portal:
+        emulator = OllamaEmulator(**kwargs)
+        with portal.wrap_async_context_manager(emulator):
+            yield ThreadedEmulator(emulator, portal)

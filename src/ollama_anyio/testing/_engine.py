@@ -1,0 +1,299 @@
+"""The deterministic "model": replies, tokens, structured values, log-probabilities, vectors.
+
+Everything here is a pure function of its inputs, so the same request always gets the same
+answer: a reply is chosen by hashing the last user message, structured output is generated
+from the JSON schema's types, and embeddings come from a generator seeded with the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+__all__ = [
+    "Reply",
+    "ReplySource",
+    "ToolCall",
+    "default_reply",
+    "embedding",
+    "float32",
+    "logprob_entry",
+    "schema_value",
+    "split_tokens",
+    "token_id",
+    "tool_call_id",
+]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call the emulated model makes.
+
+    Attributes:
+        name: the function name.
+        arguments: the arguments object (key order is kept on the wire).
+    """
+
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the emulated model answers to one generate or chat request.
+
+    Attributes:
+        content: the answer text (``response`` for generate, ``message.content`` for chat).
+        thinking: reasoning text, sent before the content when the request thinks.
+        tool_calls: calls to emit (chat only); dicts ``{"name": ..., "arguments": {...}}`` work.
+        done_reason: force the final ``done_reason``; by default ``stop``, or ``length`` when
+            ``options.num_predict`` cut the answer short.
+    """
+
+    content: str = ""
+    thinking: str = ""
+    tool_calls: Sequence[ToolCall | Mapping[str, Any]] = ()
+    done_reason: str | None = None
+
+    def calls(self) -> list[ToolCall]:
+        """``tool_calls`` with mappings converted to :class:`ToolCall`."""
+        result = []
+        for call in self.tool_calls:
+            if isinstance(call, ToolCall):
+                result.append(call)
+            else:
+                result.append(ToolCall(str(call["name"]), dict(call.get("arguments") or {})))
+        return result
+
+
+# A scripted reply: the content as a string, a Reply, or a function of the request body.
+ReplySource = Union[str, Reply, Callable[[dict[str, Any]], Union[Reply, str]]]  # noqa: UP007
+
+_SENTENCES = (
+    "The sky appears blue because air molecules scatter short wavelengths of sunlight.",
+    "Llamas are social animals that live in herds and communicate with soft humming sounds.",
+    "A good test is small, fast and checks one behaviour at a time.",
+    "Rivers carry sediment downstream and slowly reshape the valleys they flow through.",
+    "Bread rises because yeast ferments sugars and releases carbon dioxide.",
+    "The Pacific is the largest and deepest of the world's oceans.",
+    "Honeybees share the location of flowers with a waggle dance.",
+    "Light from the Sun takes about eight minutes to reach the Earth.",
+    "Octopuses have three hearts and blue blood.",
+    "Mountains form where tectonic plates push against each other.",
+    "Coffee beans are the roasted seeds of a cherry-like fruit.",
+    "Sound travels faster through water than through air.",
+)
+_ALTERNATIVES = (" the", ",", " a", ".", " and", " of", " to", " in", " is", " it")
+_TOKEN = re.compile(r"\s*[^\W\d_]{1,8}|\s*\d{1,3}|\s*[^\w\s]|\s+")
+_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
+
+
+def _hash(*parts: str) -> int:
+    digest = hashlib.sha256("\x00".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def split_tokens(text: str) -> list[str]:
+    """Split text into small word pieces, the unit a stream sends per chunk.
+
+    Concatenating the pieces gives back ``text`` exactly.
+    """
+    pieces = _TOKEN.findall(text)
+    rest = len(text) - sum(map(len, pieces))
+    # The pattern covers every character class, but keep the round-trip guarantee explicit.
+    return pieces if rest == 0 else [text]
+
+
+def token_id(piece: str) -> int:
+    """A stable pseudo token id for ``piece`` (a Llama-3-sized vocabulary)."""
+    return 100 + _hash("tok", piece) % 128000
+
+
+def tool_call_id(seed: str) -> str:
+    """``call_`` plus 8 characters of ``[a-z0-9]``, derived from ``seed``."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    value = _hash("call", seed)
+    chars = []
+    for _ in range(8):
+        value, index = divmod(value, len(alphabet))
+        chars.append(alphabet[index])
+    return "call_" + "".join(chars)
+
+
+def float32(value: float) -> float:
+    """Round to float32 and return the shortest decimal that round-trips (Go's output)."""
+    (single,) = struct.unpack("f", struct.pack("f", value))
+    for digits in range(1, 10):
+        candidate = float(f"{single:.{digits}g}")
+        if struct.unpack("f", struct.pack("f", candidate))[0] == single:
+            return candidate
+    return float(single)
+
+
+def logprob_entry(piece: str, top: int) -> dict[str, Any]:
+    """The ``logprobs`` entry of one generated token, with ``top`` alternatives."""
+    value = -float32((_hash("lp", piece) % 1000) / 4000)
+    entry: dict[str, Any] = {"token": piece, "logprob": value, "bytes": list(piece.encode())}
+    if top > 0:
+        alternatives = [{"token": piece, "logprob": value, "bytes": list(piece.encode())}]
+        start = _hash("alt", piece) % len(_ALTERNATIVES)
+        for rank in range(1, top):
+            token = _ALTERNATIVES[(start + rank) % len(_ALTERNATIVES)]
+            logprob = float32(value - 1.5 * rank - (_hash(token, piece) % 100) / 100)
+            alternatives.append({"token": token, "logprob": logprob, "bytes": list(token.encode())})
+        entry["top_logprobs"] = alternatives
+    return entry
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, Mapping) else {}
+        return target if isinstance(target, Mapping) else {}
+    return schema
+
+
+def schema_value(
+    schema: Any, seed: str, root: Mapping[str, Any] | None = None, hint: str = ""
+) -> Any:
+    """A value that conforms to a (JSON-schema subset) ``schema``, derived from ``seed``.
+
+    Args:
+        schema: the schema; objects get every listed property, arrays ``minItems`` or two items.
+        seed: text that makes the values vary deterministically.
+        root: the top-level schema, for ``$ref`` into ``$defs``/``definitions``.
+        hint: the property name, used to make strings readable.
+    """
+    if not isinstance(schema, Mapping):
+        return {}
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    number = _hash(seed, hint)
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][number % len(schema["enum"])]
+    for combinator in ("anyOf", "oneOf", "allOf"):
+        options = schema.get(combinator)
+        if isinstance(options, list) and options:
+            return schema_value(options[0], seed, root, hint)
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {key: schema_value(sub, seed, root, key) for key, sub in props.items()}
+    if kind == "array":
+        count = max(int(schema.get("minItems", 2)), 1)
+        count = min(count, int(schema.get("maxItems", count)))
+        items = schema.get("items") or {"type": "string"}
+        return [schema_value(items, f"{seed}/{i}", root, hint) for i in range(count)]
+    if kind == "integer":
+        low = int(schema.get("minimum", 0))
+        high = int(schema.get("maximum", low + 100))
+        return low + number % (high - low + 1)
+    if kind == "number":
+        floor = float(schema.get("minimum", 0.0))
+        ceiling = float(schema.get("maximum", floor + 100.0))
+        return round(floor + (number % 1000) / 1000 * (ceiling - floor), 2)
+    if kind == "boolean":
+        return number % 2 == 0
+    if kind == "null":
+        return None
+    if schema.get("format") == "date":
+        return f"2025-{number % 12 + 1:02d}-{number % 28 + 1:02d}"
+    words = _SENTENCES[number % len(_SENTENCES)].split()
+    return f"{hint or 'value'} {words[number % len(words)].strip('.,')}".strip()
+
+
+def _tool_calls(tool: Mapping[str, Any], text: str) -> list[ToolCall]:
+    function = tool.get("function") or {}
+    name = str(function.get("name", "tool"))
+    parameters = function.get("parameters") or {}
+    arguments = schema_value(parameters, text)
+    if not isinstance(arguments, dict):
+        arguments = {}
+    properties = parameters.get("properties") or {}
+    free = next(
+        (
+            key
+            for key, sub in properties.items()
+            if isinstance(sub, Mapping) and sub.get("type") == "string" and "enum" not in sub
+        ),
+        None,
+    )
+    names = _CAPITALISED.findall(text)[:4]
+    if free is None or not names:
+        return [ToolCall(name, arguments)]
+    # One call per capitalised name of the prompt, so that "weather in Tokyo and Toronto?"
+    # gives two calls, {"city": "Tokyo"} and {"city": "Toronto"}, as a real model would.
+    return [ToolCall(name, {**arguments, free: value}) for value in names]
+
+
+def default_reply(
+    prompt: str,
+    *,
+    think: bool,
+    fmt: Any = None,
+    tools: Sequence[Mapping[str, Any]] = (),
+    tool_results: Sequence[str] = (),
+) -> Reply:
+    """The reply the emulated model gives when no reply was scripted.
+
+    Args:
+        prompt: the last user message (or the generate prompt).
+        think: whether to produce reasoning text.
+        fmt: the request's ``format``: ``"json"``, a schema object, or empty.
+        tools: the request's tool definitions; the first one is called, unless the
+            conversation already ends with tool results.
+        tool_results: contents of the trailing ``tool`` messages.
+    """
+    number = _hash(prompt)
+    thinking = ""
+    if think:
+        topic = " ".join(prompt.split()[:8])
+        thinking = f'The user asks: "{topic}". I should answer briefly and clearly.'
+    if tools and not tool_results:
+        return Reply(thinking=thinking, tool_calls=_tool_calls(tools[0], prompt))
+    first = _SENTENCES[number % len(_SENTENCES)]
+    second = _SENTENCES[(number // len(_SENTENCES)) % len(_SENTENCES)]
+    text = first if first == second else f"{first} {second}"
+    if tool_results:
+        text = "Based on the tool result: " + "; ".join(tool_results)
+    if fmt == "json":
+        text = '{"answer": "' + first.replace('"', "'") + '"}'
+    elif isinstance(fmt, Mapping):
+        text = json.dumps(schema_value(fmt, prompt), ensure_ascii=False)
+    return Reply(content=text, thinking=thinking)
+
+
+def embedding(text: str, model: str, size: int, *, normalize: bool = True) -> list[float]:
+    """A deterministic vector for ``text`` under ``model``.
+
+    Args:
+        text: the input.
+        model: the model's identity, so that two models give different vectors.
+        size: the number of dimensions.
+        normalize: L2-normalise and round to float32 (``/api/embed``); otherwise raw float64
+            values as the legacy ``/api/embeddings`` returns them.
+    """
+    rng = random.Random(_hash("embed", model, text))
+    values = [rng.gauss(0.0, 1.0) for _ in range(size)]
+    if not normalize:
+        return values
+    return normalise(values)
+
+
+def normalise(values: Sequence[float]) -> list[float]:
+    """Scale to unit L2 norm and round each value to float32."""
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [float32(v / norm) for v in values]

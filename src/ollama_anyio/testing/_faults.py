@@ -1,0 +1,343 @@
+"""Fault injection: what can go wrong, which requests it hits, and how a response is altered.
+
+A :class:`Fault` names a kind of failure and the requests it matches (a path, optionally only
+the nth matching request, for a number of requests). :class:`Faults` holds the active faults
+of one emulator. :func:`plan` turns a response and the faults that hit it into the exact
+sequence of writes the HTTP layer performs, so every failure mode is pure data.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Literal
+
+from ._wire import Response, StreamResponse, dumps
+
+__all__ = ["Action", "Fault", "FaultKind", "Faults", "Plan", "plan"]
+
+_ERROR_MESSAGE = "an error was encountered while running the model"
+BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
+_BAD_GATEWAY = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
+class FaultKind(str, Enum):
+    """The failures the emulator can inject."""
+
+    DELAY = "delay"  #: wait ``seconds`` before sending the response headers
+    SLOW_LOAD = "slow_load"  #: model load takes ``seconds`` longer (reported in load_duration)
+    ERROR = "error"  #: an ``{"error": message}`` line after ``after`` chunks
+    DROP = "drop"  #: after ``after`` lines, write half of the next one and cut the connection
+    TRUNCATE = "truncate"  #: end the stream cleanly after ``after`` chunks, without the done line
+    MALFORMED = "malformed"  #: after ``after`` lines, one line that is not valid JSON
+    BUSY = "busy"  #: 503 ``server busy, please try again.  maximum pending requests exceeded``
+    BAD_GATEWAY = "bad_gateway"  #: 502 with an HTML body, as a reverse proxy answers
+    HANG = "hang"  #: after ``after`` chunks, send nothing until the client disconnects
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One failure to inject.
+
+    Build faults with the class methods (``Fault.drop(after=2, path="/api/chat")``) or
+    directly. A fault hits requests whose path equals ``path`` (any path when ``None``).
+
+    Attributes:
+        kind: what goes wrong.
+        path: the request path it applies to, e.g. ``/api/chat``; ``None`` for every path.
+        nth: hit only the nth matching request (1-based) counted from when the fault was
+            added; ``None`` hits the next matching requests.
+        times: how many requests it hits before it is used up; ``None`` for every one.
+        after: complete chunks (lines) written before the fault strikes.
+        seconds: the delay of ``DELAY`` and ``SLOW_LOAD``.
+        message: the text of the ``ERROR`` line.
+    """
+
+    kind: FaultKind
+    path: str | None = None
+    nth: int | None = None
+    times: int | None = 1
+    after: int = 0
+    seconds: float = 0.0
+    message: str = _ERROR_MESSAGE
+
+    @classmethod
+    def delay(
+        cls,
+        seconds: float,
+        *,
+        path: str | None = None,
+        nth: int | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """Wait ``seconds`` before the response headers."""
+        return cls(FaultKind.DELAY, path, nth, times, seconds=seconds)
+
+    @classmethod
+    def slow_load(
+        cls,
+        seconds: float,
+        *,
+        path: str | None = None,
+        nth: int | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """Make the model load take ``seconds`` longer (generate, chat, embed)."""
+        return cls(FaultKind.SLOW_LOAD, path, nth, times, seconds=seconds)
+
+    @classmethod
+    def error(
+        cls,
+        after: int = 0,
+        message: str = _ERROR_MESSAGE,
+        *,
+        path: str | None = None,
+        nth: int | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """An in-stream ``{"error": ...}`` line after ``after`` chunks (500 when not streamed)."""
+        return cls(FaultKind.ERROR, path, nth, times, after=after, message=message)
+
+    @classmethod
+    def drop(
+        cls,
+        after: int = 0,
+        *,
+        path: str | None = None,
+        nth: int | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """Cut the connection in the middle of the line after ``after`` complete lines."""
+        return cls(FaultKind.DROP, path, nth, times, after=after)
+
+    @classmethod
+    def truncate(
+        cls,
+        after: int = 0,
+        *,
+        path: str | None = None,
+        nth: int | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """End the stream after ``after`` chunks (never including the done chunk)."""
+        return cls(FaultKind.TRUNCATE, path, nth, times, after=after)
+
+    @classmethod
+    def malformed(
+        cls,
+        after: int = 0,
+        *,
+        path: str | None = None,
+        nth: int | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """Insert a line that is not valid JSON after ``after`` lines; the stream goes on."""
+        return cls(FaultKind.MALFORMED, path, nth, times, after=after)
+
+    @classmethod
+    def busy(
+        cls, times: int | None = 1, *, path: str | None = None, nth: int | None = None
+    ) -> Fault:
+        """Answer the next ``times`` matching requests with 503 ``server busy``."""
+        return cls(FaultKind.BUSY, path, nth, times)
+
+    @classmethod
+    def bad_gateway(
+        cls, times: int | None = 1, *, path: str | None = None, nth: int | None = None
+    ) -> Fault:
+        """Answer with 502 and an HTML body, as a reverse proxy in front of Ollama would."""
+        return cls(FaultKind.BAD_GATEWAY, path, nth, times)
+
+    @classmethod
+    def hang(
+        cls,
+        after: int = 0,
+        *,
+        path: str | None = None,
+        nth: int | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """Stop sending after ``after`` chunks and wait until the client disconnects."""
+        return cls(FaultKind.HANG, path, nth, times, after=after)
+
+    @classmethod
+    def parse(cls, spec: str) -> Fault:
+        """Parse the header form ``kind[;after=N][;seconds=S][;message=TEXT]``.
+
+        Used for the ``X-Emulator-Fault`` request header, which injects a fault into that
+        one request (handy against an emulator running in another process).
+
+        Raises:
+            ValueError: unknown kind or option.
+        """
+        kind, *options = (part.strip() for part in spec.split(";"))
+        fault = cls(FaultKind(kind))
+        for option in options:
+            key, _, value = option.partition("=")
+            if key == "after":
+                fault = replace(fault, after=int(value))
+            elif key == "seconds":
+                fault = replace(fault, seconds=float(value))
+            elif key == "message":
+                fault = replace(fault, message=value)
+            else:
+                raise ValueError(f"unknown fault option {key!r}")
+        return fault
+
+
+@dataclass
+class _Active:
+    fault: Fault
+    seen: int = 0
+    used: int = 0
+
+
+class Faults:
+    """The active faults of one emulator; safe to change from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: list[_Active] = []
+
+    def add(self, *faults: Fault) -> None:
+        """Activate faults; each one counts matching requests from now on."""
+        with self._lock:
+            self._active.extend(_Active(f) for f in faults)
+
+    def clear(self) -> None:
+        """Remove every fault."""
+        with self._lock:
+            self._active.clear()
+
+    @property
+    def pending(self) -> list[Fault]:
+        """Faults not used up yet."""
+        with self._lock:
+            return [a.fault for a in self._active]
+
+    def take(self, path: str) -> list[Fault]:
+        """The faults that hit a request for ``path``, consuming one use of each."""
+        hits = []
+        with self._lock:
+            for active in list(self._active):
+                fault = active.fault
+                if fault.path is not None and fault.path != path:
+                    continue
+                active.seen += 1
+                if fault.nth is not None and active.seen != fault.nth:
+                    continue
+                hits.append(fault)
+                active.used += 1
+                spent = fault.times is not None and active.used >= fault.times
+                if spent or (fault.nth is not None and active.seen >= fault.nth):
+                    self._active.remove(active)
+        return hits
+
+
+Action = tuple[Literal["send", "drop", "hang"], bytes]
+
+
+@dataclass
+class Plan:
+    """Exactly what the HTTP layer writes for one response.
+
+    Attributes:
+        status: the status code.
+        headers: header pairs (``Content-Type``, ``Allow`` ...), without framing headers.
+        length: the Content-Length to announce, or ``None`` for a chunked body.
+        actions: ``send`` bytes, ``drop`` (send bytes then abort the connection) or
+            ``hang`` (wait for the client to go away).
+        delay: seconds to wait before the headers.
+    """
+
+    status: int
+    headers: list[tuple[str, str]]
+    length: int | None
+    actions: Iterator[Action]
+    delay: float = 0.0
+
+
+def _headers(content_type: str | None, extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return ([("Content-Type", content_type)] if content_type else []) + extra
+
+
+def _stream_actions(lines: Iterator[bytes], fault: Fault | None) -> Iterator[Action]:
+    if fault is None:
+        for line in lines:
+            yield "send", line
+        return
+    sent = 0
+    pending = next(lines, None)
+    while pending is not None:
+        following = next(lines, None)
+        if sent == fault.after:
+            if fault.kind is FaultKind.ERROR:
+                yield "send", dumps({"error": fault.message}) + b"\n"
+                return
+            if fault.kind is FaultKind.DROP:
+                yield "drop", pending[: max(len(pending) // 2, 1)]
+                return
+            if fault.kind is FaultKind.HANG:
+                yield "hang", b""
+                return
+            if fault.kind is FaultKind.MALFORMED:
+                yield "send", pending[: len(pending) // 2].rstrip(b"\n") + b"\n"
+        if fault.kind is FaultKind.TRUNCATE and (sent >= fault.after or following is None):
+            # Never the last (done/success) line, whatever ``after`` says.
+            return
+        yield "send", pending
+        sent += 1
+        pending = following
+    if fault.kind in (FaultKind.ERROR, FaultKind.HANG, FaultKind.DROP) and sent < fault.after:
+        # A stream shorter than ``after``: strike at its end instead of silently not at all.
+        if fault.kind is FaultKind.ERROR:
+            yield "send", dumps({"error": fault.message}) + b"\n"
+        elif fault.kind is FaultKind.HANG:
+            yield "hang", b""
+
+
+def plan(response: Response | StreamResponse, faults: list[Fault], method: str) -> Plan:
+    """Combine a handler's response with the faults that hit the request.
+
+    Args:
+        response: what the handler answered.
+        faults: the faults taken for this request.
+        method: the request method (a HEAD response never has a body).
+    """
+    delay = sum(f.seconds for f in faults if f.kind is FaultKind.DELAY)
+    stream_fault = next(
+        (f for f in faults if f.kind not in (FaultKind.DELAY, FaultKind.SLOW_LOAD)), None
+    )
+    if stream_fault is not None and stream_fault.kind is FaultKind.BUSY:
+        response = Response(503, dumps({"error": BUSY_MESSAGE}), "application/json; charset=utf-8")
+        stream_fault = None
+    elif stream_fault is not None and stream_fault.kind is FaultKind.BAD_GATEWAY:
+        response = Response(502, _BAD_GATEWAY, "text/html")
+        stream_fault = None
+    if isinstance(response, StreamResponse):
+        headers = _headers(response.content_type, [])
+        lines = _stream_actions(response.lines, stream_fault)
+        return Plan(200, headers, None, lines, delay)
+    if stream_fault is not None and stream_fault.kind is FaultKind.ERROR:
+        response = Response(500, dumps({"error": stream_fault.message}), response.content_type)
+        stream_fault = None
+    body = b"" if method == "HEAD" else response.body
+    length = len(response.body)
+    headers = _headers(response.content_type, response.headers)
+    actions: list[Action] = [("send", body)] if body else []
+    kind = stream_fault.kind if stream_fault is not None else None
+    if kind is FaultKind.HANG:
+        actions = [("hang", b"")]
+    elif kind in (FaultKind.DROP, FaultKind.TRUNCATE):
+        # The announced length stays that of the whole body: the client sees it cut short.
+        actions = [("drop", body[: len(body) // 2])]
+    elif kind is FaultKind.MALFORMED:
+        body = body[: len(body) // 2]
+        actions, length = [("send", body)], len(body)
+    return Plan(response.status, headers, length, iter(actions), delay)
