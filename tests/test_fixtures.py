@@ -116,12 +116,13 @@ RETURNS: dict[str, type] = {
 }
 
 
+# Retries are off here: each error fixture must reach the caller from one answer.
 def async_client(fake: FakeOllama, **kwargs: Any) -> AsyncClient:
-    return AsyncClient(transport=fake.transport, **kwargs)
+    return AsyncClient(transport=fake.transport, max_retries=0, **kwargs)
 
 
 def sync_client(fake: FakeOllama, backend: str, **kwargs: Any) -> Client:
-    return Client(transport=fake.transport, backend=cast(Backend, backend), **kwargs)
+    return Client(transport=fake.transport, backend=cast(Backend, backend), max_retries=0, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------

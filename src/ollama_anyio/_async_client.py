@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy as _copy
 import hashlib
+import logging
 import os
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -17,13 +18,23 @@ from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import httpx
 import msgspec
 
 from . import _config, _requests
 from ._async_stream import AsyncStream
-from ._errors import ProtocolError, RequestError, response_error, translate_errors
+from ._errors import (
+    OllamaConnectionError,
+    OllamaTimeoutError,
+    ProtocolError,
+    RequestError,
+    ResponseError,
+    response_error,
+    translate_errors,
+)
+from ._retry import RETRY_STATUSES, RetryPolicy, is_unsent
 from ._types import (
     ChatResponse,
     EmbeddingsResponse,
@@ -48,6 +59,8 @@ from ._types import (
 
 __all__ = ["AsyncClient"]
 
+logger = logging.getLogger("ollama_anyio")
+
 T = TypeVar("T")
 
 _WEB_URL = "https://ollama.com"
@@ -65,6 +78,40 @@ def _decode(type: type[T], data: bytes, url: str) -> T:
         start = data[:80].decode("utf-8", errors="replace")
         raise ProtocolError(f"malformed response from {url} ({exc}): {start!r}") from exc
     return result
+
+
+class _Pool:
+    """The httpx client (its connection pool), shared by a client and its `with_options` views.
+
+    Connections belong to the event loop that opened them. When the client is used from
+    another loop (a second ``asyncio.run()``), the old pool is dropped and a new one is made,
+    where the official client fails with "Event loop is closed". The dropped pool's idle
+    sockets cannot be closed without their loop: the garbage collector closes them.
+    """
+
+    def __init__(self, factory: Callable[[], httpx.AsyncClient]) -> None:
+        self._factory = factory
+        self._http = factory()
+        self._loop: object = None
+
+    def get(self) -> httpx.AsyncClient:
+        loop = anyio.lowlevel.current_token()
+        if loop != self._loop:
+            if self._loop is not None:
+                self._http = self._factory()
+            self._loop = loop
+        return self._http
+
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
+    async def aclose(self) -> None:
+        if self._loop is None or anyio.lowlevel.current_token() == self._loop:
+            await self._http.aclose()
+        else:  # its loop has ended: forget it (see above), and refuse further use
+            self._http = self._factory()
+            await self._http.aclose()
 
 
 def _is_done(chunk: GenerateResponse | ChatResponse) -> bool:
@@ -88,6 +135,10 @@ class AsyncClient:
         headers: headers sent with every request.
         api_key: a key for ollama.com (default ``OLLAMA_API_KEY``). From the environment it is
             sent only to https://ollama.com; given here, it is sent to ``host`` as well.
+        max_retries: how many times a request the server cannot have acted on is tried again
+            (connection refused, 429, 502, 503), after ``retry_backoff`` seconds, doubling,
+            with jitter, or as ``Retry-After`` says. Never after a response body has begun.
+        retry_writes: also retry ``create``, ``push``, ``copy`` and ``delete``.
         follow_redirects, **kwargs: passed on to ``httpx.AsyncClient`` (e.g. ``transport``,
             ``verify``, ``proxy``).
 
@@ -102,6 +153,9 @@ class AsyncClient:
         timeout: Any = _config.DEFAULT,
         headers: Mapping[str, str] | None = None,
         api_key: str | None = None,
+        max_retries: int = 2,
+        retry_backoff: float = 0.5,
+        retry_writes: bool = False,
         **kwargs: Any,
     ) -> None:
         self._base_url = _config.host_from_env(host)
@@ -109,8 +163,14 @@ class AsyncClient:
         self._api_key = _config.api_key_from_env(api_key)
         self._api_key_to_host = api_key is not None
         self._timeout = _config.default_timeout() if timeout is _config.DEFAULT else timeout
-        self._http = httpx.AsyncClient(
-            follow_redirects=follow_redirects, timeout=self._timeout, **kwargs
+        try:
+            self._retry = RetryPolicy(max_retries, retry_backoff, retry_writes)
+        except (TypeError, ValueError) as exc:
+            raise RequestError(f"invalid retry settings: {exc}") from None
+        self._pool = _Pool(
+            lambda: httpx.AsyncClient(
+                follow_redirects=follow_redirects, timeout=self._timeout, **kwargs
+            )
         )
         self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
 
@@ -122,14 +182,19 @@ class AsyncClient:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._base_url}>"
 
-    def with_options(self, *, timeout: Any = _config.DEFAULT) -> AsyncClient:
+    def with_options(
+        self, *, timeout: Any = _config.DEFAULT, max_retries: int | None = None
+    ) -> AsyncClient:
         """A view of this client, sharing its connections, whose calls use other options.
 
-        ``client.with_options(timeout=5).chat(...)`` gives one call its own timeout.
+        ``client.with_options(timeout=5).chat(...)`` gives one call its own timeout;
+        ``max_retries=0`` turns retries off for it.
         """
         clone = _copy.copy(self)
         if timeout is not _config.DEFAULT:
             clone._timeout = timeout
+        if max_retries is not None:
+            clone._retry = RetryPolicy(max_retries, self._retry.backoff, self._retry.retry_writes)
         return clone
 
     async def __aenter__(self) -> AsyncClient:
@@ -148,7 +213,7 @@ class AsyncClient:
         for stream in list(self._streams):
             await stream.aclose()
         with anyio.CancelScope(shield=True):
-            await self._http.aclose()
+            await self._pool.aclose()
 
     # -----------------------------------------------------------------------------------------
     # Transport: the one place that sends requests
@@ -163,24 +228,64 @@ class AsyncClient:
             headers = {**headers, "authorization": f"Bearer {self._api_key}"}
         return headers
 
-    async def _send(self, method: str, url: str, content: Any) -> httpx.Response:
-        request = self._http.build_request(
-            method, url, content=content, headers=self._request_headers(url), timeout=self._timeout
-        )
-        with translate_errors(url):
-            response = await self._http.send(request, stream=True)
-        if response.status_code >= 400:
+    async def _send(
+        self, method: str, url: str, content: Any, *, writes: bool = False
+    ) -> httpx.Response:
+        """Send a request and return the response with its body unread, or raise.
+
+        A status of 400 or more raises `ResponseError`. Failures that the server cannot have
+        acted on are retried (see `RetryPolicy`); ``writes`` marks a call that changes the
+        server's state.
+        """
+        http = self._pool.get()
+        attempt = 0
+        while True:
+            request = http.build_request(
+                method,
+                url,
+                content=content,
+                headers=self._request_headers(url),
+                timeout=self._timeout,
+            )
             try:
                 with translate_errors(url):
-                    body = await response.aread()
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await response.aclose()
-            raise response_error(body, response.status_code)
-        return response
+                    response = await http.send(request, stream=True)
+            except (OllamaConnectionError, OllamaTimeoutError) as exc:
+                if not (is_unsent(exc) and self._retry.allows(attempt, writes=writes)):
+                    raise
+                delay, reason = self._retry.delay(attempt), str(exc)
+            else:
+                if response.status_code < 400:
+                    return response
+                try:
+                    with translate_errors(url):
+                        body = await response.aread()
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await response.aclose()
+                error = response_error(body, response.status_code)
+                if response.status_code not in RETRY_STATUSES or not self._retry.allows(
+                    attempt, writes=writes
+                ):
+                    raise error
+                delay = self._retry.delay(attempt, response.headers.get("retry-after"))
+                reason = str(error)
+            attempt += 1
+            logger.debug(
+                "%s %s failed (%s); retry %d of %d in %.2f s",
+                method,
+                url,
+                reason,
+                attempt,
+                self._retry.max_retries,
+                delay,
+            )
+            await anyio.sleep(delay)
 
-    async def _read(self, method: str, url: str, content: Any = None) -> httpx.Response:
-        response = await self._send(method, url, content)
+    async def _read(
+        self, method: str, url: str, content: Any = None, *, writes: bool = False
+    ) -> httpx.Response:
+        response = await self._send(method, url, content, writes=writes)
         try:
             with translate_errors(url):
                 await response.aread()
@@ -573,21 +678,19 @@ class AsyncClient:
                 while chunk := await f.read(_BLOB_CHUNK):
                     yield chunk
 
-        await self._read("POST", f"{self._base_url}/api/blobs/{digest}", content())
+        # The body is a one-shot generator: an upload is never retried.
+        await self._read("POST", f"{self._base_url}/api/blobs/{digest}", content(), writes=True)
         return digest
 
     async def blob_exists(self, digest: str) -> bool:
         """Whether the server holds the blob ``digest`` (``HEAD /api/blobs/:digest``)."""
         url = f"{self._base_url}/api/blobs/{_requests.check_digest(digest)}"
-        request = self._http.build_request(
-            "HEAD", url, headers=self._request_headers(url), timeout=self._timeout
-        )
-        with translate_errors(url):
-            response = await self._http.send(request)
-        if response.status_code == 404:
-            return False
-        if response.status_code >= 400:
-            raise response_error(response.content, response.status_code)
+        try:
+            await self._read("HEAD", url)
+        except ResponseError as exc:
+            if exc.status_code == 404:
+                return False
+            raise
         return True
 
     async def list(self) -> ListResponse:
@@ -609,13 +712,13 @@ class AsyncClient:
     async def copy(self, source: str, destination: str) -> StatusResponse:
         """Copy a model under a new name (``POST /api/copy``)."""
         body = _requests.encoder.encode(_requests.copy(source, destination))
-        await self._read("POST", self._base_url + "/api/copy", body)
+        await self._read("POST", self._base_url + "/api/copy", body, writes=True)
         return StatusResponse(status="success")
 
     async def delete(self, model: str) -> StatusResponse:
         """Delete a model (``DELETE /api/delete``)."""
         body = _requests.encoder.encode(_requests.delete(model))
-        await self._read("DELETE", self._base_url + "/api/delete", body)
+        await self._read("DELETE", self._base_url + "/api/delete", body, writes=True)
         return StatusResponse(status="success")
 
     async def version(self) -> str:

@@ -1,0 +1,350 @@
+"""Faults over real sockets: the emulator on 127.0.0.1 drops, truncates, hangs and refuses.
+
+Each test names the behaviour it guarantees. Async tests run on asyncio and trio; the blocking
+tests use the ``ollama_emulator`` fixture (an emulator in a thread) and a portal on each backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import threading
+from collections.abc import AsyncIterator
+
+import anyio
+import httpx
+import pytest
+
+from ollama_anyio import (
+    AsyncClient,
+    Client,
+    IncompleteStreamError,
+    OllamaConnectionError,
+    OllamaTimeoutError,
+    ProtocolError,
+    ResponseError,
+)
+from ollama_anyio.testing import Fault, OllamaEmulator, ThreadedEmulator
+
+HI = [{"role": "user", "content": "Why is the sky blue?"}]
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[OllamaEmulator]:
+    async with OllamaEmulator() as emulator:
+        yield emulator
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- 1. connection failures -------------------------------------------------------------------
+
+
+async def test_nothing_listening_is_a_connection_error_naming_the_url() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    async with AsyncClient(url, max_retries=0) as client:
+        with pytest.raises(ConnectionError, match=url.replace(".", r"\.")) as info:
+            await client.list()
+        assert isinstance(info.value, OllamaConnectionError)
+        with pytest.raises(OllamaConnectionError, match="is Ollama running"):
+            async with await client.chat("llama3.2", HI, stream=True) as stream:
+                async for _ in stream:
+                    pass
+
+
+async def test_connection_dropped_mid_line_keeps_the_chunks_before(
+    emulator: OllamaEmulator,
+) -> None:
+    emulator.faults.add(Fault.drop(after=3, path="/api/chat"))
+    async with AsyncClient(emulator.url) as client:
+        received = []
+        with pytest.raises(OllamaConnectionError):
+            async for part in await client.chat("llama3.2", HI, stream=True):
+                received.append(part)
+    assert len(received) == 3
+    assert all(not part.done for part in received)
+
+
+# -- 2. server errors ---------------------------------------------------------------------------
+
+
+async def test_truncated_stream_is_an_error(emulator: OllamaEmulator) -> None:
+    emulator.faults.add(Fault.truncate(after=4, path="/api/generate"))
+    async with AsyncClient(emulator.url) as client:
+        received = []
+        with pytest.raises(IncompleteStreamError):
+            async for part in await client.generate("llama3.2", "hello", stream=True):
+                received.append(part.response)
+    assert len(received) == 4
+
+
+async def test_error_line_mid_stream(emulator: OllamaEmulator) -> None:
+    emulator.faults.add(Fault.error(after=2, message="runner crashed", path="/api/chat"))
+    async with AsyncClient(emulator.url) as client:
+        received = []
+        with pytest.raises(ResponseError, match="runner crashed") as info:
+            async for part in await client.chat("llama3.2", HI, stream=True):
+                received.append(part)
+    assert info.value.status_code == 200
+    assert len(received) == 2
+
+
+async def test_malformed_line_names_its_start(emulator: OllamaEmulator) -> None:
+    emulator.faults.add(Fault.malformed(after=1, path="/api/chat"))
+    async with AsyncClient(emulator.url) as client:
+        with pytest.raises(ProtocolError, match="malformed line"):
+            async for _ in await client.chat("llama3.2", HI, stream=True):
+                pass
+
+
+async def test_html_502_from_a_proxy(emulator: OllamaEmulator) -> None:
+    emulator.faults.add(Fault.bad_gateway(path="/api/tags"))
+    async with AsyncClient(emulator.url, max_retries=0) as client:
+        with pytest.raises(ResponseError) as info:
+            await client.list()
+    assert info.value.status_code == 502
+    assert "html" in info.value.error.lower()
+
+
+async def test_unknown_model_is_a_404(emulator: OllamaEmulator) -> None:
+    async with AsyncClient(emulator.url) as client:
+        with pytest.raises(ResponseError) as info:
+            await client.chat("no-such-model", HI)
+    assert info.value.status_code == 404
+    assert "not found" in info.value.error
+
+
+# -- 3. timeouts --------------------------------------------------------------------------------
+
+
+async def test_read_timeout_fires_when_the_server_stops_sending(
+    emulator: OllamaEmulator,
+) -> None:
+    emulator.faults.add(Fault.hang(after=2, path="/api/chat"))
+    async with AsyncClient(emulator.url, timeout=httpx.Timeout(5, read=0.2)) as client:
+        received = []
+        with pytest.raises(OllamaTimeoutError) as info:
+            async for part in await client.chat("llama3.2", HI, stream=True):
+                received.append(part)
+    assert isinstance(info.value, TimeoutError)
+    assert len(received) == 2
+    await emulator.wait_for_disconnects(1)
+
+
+async def test_deadline_around_a_call_on_a_hung_server(emulator: OllamaEmulator) -> None:
+    emulator.faults.add(Fault.hang(path="/api/chat"))
+    async with AsyncClient(emulator.url) as client:
+        with pytest.raises(TimeoutError):
+            with anyio.fail_after(0.2):
+                await client.chat("llama3.2", HI)
+        await emulator.wait_for_disconnects(1)
+        assert (await client.chat("llama3.2", HI)).done  # still usable
+
+
+# -- 4. retries ---------------------------------------------------------------------------------
+
+
+async def test_busy_server_is_retried_then_answers(
+    emulator: OllamaEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.faults.add(Fault.busy(times=2, path="/api/chat"))
+    caplog.set_level(logging.DEBUG, logger="ollama_anyio")
+    async with AsyncClient(emulator.url, retry_backoff=0) as client:
+        response = await client.chat("llama3.2", HI)
+    assert response.done
+    assert [r.path for r in emulator.requests] == ["/api/chat"] * 3
+    retries = [r for r in caplog.records if r.name == "ollama_anyio"]
+    assert len(retries) == 2
+    assert "server busy" in retries[0].getMessage()
+
+
+async def test_retries_give_up_with_the_last_error(emulator: OllamaEmulator) -> None:
+    emulator.faults.add(Fault.busy(times=None, path="/api/tags"))
+    async with AsyncClient(emulator.url, max_retries=3, retry_backoff=0) as client:
+        with pytest.raises(ResponseError) as info:
+            await client.list()
+    assert info.value.status_code == 503
+    assert len(emulator.requests) == 4
+
+
+async def test_writes_are_not_retried_unless_asked(emulator: OllamaEmulator) -> None:
+    emulator.faults.add(Fault.busy(times=1, path="/api/copy"))
+    async with AsyncClient(emulator.url, retry_backoff=0) as client:
+        with pytest.raises(ResponseError):
+            await client.copy("llama3.2", "mine")
+    assert len(emulator.requests) == 1
+    emulator.faults.add(Fault.busy(times=1, path="/api/copy"))
+    async with AsyncClient(emulator.url, retry_backoff=0, retry_writes=True) as client:
+        assert (await client.copy("llama3.2", "mine")).status == "success"
+    assert len(emulator.requests) == 3
+
+
+async def test_no_retry_once_the_body_has_begun(emulator: OllamaEmulator) -> None:
+    emulator.faults.add(Fault.error(after=1, message="server busy", path="/api/chat"))
+    async with AsyncClient(emulator.url, retry_backoff=0) as client:
+        with pytest.raises(ResponseError):
+            async for _ in await client.chat("llama3.2", HI, stream=True):
+                pass
+    assert len(emulator.requests) == 1
+
+
+async def test_retry_after_is_honoured() -> None:
+    answers = iter(
+        [
+            httpx.Response(429, json={"error": "slow down"}, headers={"retry-after": "0"}),
+            httpx.Response(200, json={"version": "1.2.3"}),
+        ]
+    )
+    transport = httpx.MockTransport(lambda request: next(answers))
+    # A huge backoff: only Retry-After (0 s) lets this finish.
+    async with AsyncClient(transport=transport, retry_backoff=3600) as client:
+        assert await client.version() == "1.2.3"
+
+
+# -- 5. cancellation and early exit -------------------------------------------------------------
+
+
+async def test_early_exit_disconnects_and_leaves_the_client_usable(
+    emulator: OllamaEmulator,
+) -> None:
+    async with AsyncClient(emulator.url) as client:
+        async with await client.generate("llama3.2", "tell me a story", stream=True) as stream:
+            async for _ in stream:
+                break
+        await emulator.wait_for_disconnects(1)
+        assert (await client.generate("llama3.2", "again")).done
+
+
+async def test_cancelled_task_group_disconnects_every_stream(emulator: OllamaEmulator) -> None:
+    emulator.faults.add(Fault.hang(after=1, path="/api/chat", times=None))
+    async with AsyncClient(emulator.url) as client:
+
+        async def consume() -> None:
+            async for _ in await client.chat("llama3.2", HI, stream=True):
+                pass
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(consume)
+            await emulator.wait_for_requests(4)
+            tg.cancel_scope.cancel()
+        await emulator.wait_for_disconnects(4)
+
+
+def test_ctrl_c_in_the_blocking_client_closes_the_response(
+    ollama_emulator: ThreadedEmulator, portal_backend: str
+) -> None:
+    ollama_emulator.faults.add(Fault.hang(after=1, path="/api/chat"))
+
+    def press_ctrl_c() -> None:
+        ollama_emulator.wait_for_requests(1)
+        # A real SIGINT to the main thread, which wakes it from its wait as Ctrl-C does.
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c)
+    with Client(ollama_emulator.url, backend=portal_backend) as client:  # type: ignore[arg-type]
+        presser.start()
+        with pytest.raises(KeyboardInterrupt):
+            client.chat("llama3.2", HI)
+        presser.join()
+        ollama_emulator.wait_for_disconnects(1)
+        assert client.chat("llama3.2", HI).done
+
+
+# -- 6. concurrency -----------------------------------------------------------------------------
+
+
+async def test_hundreds_of_tasks_share_one_client(emulator: OllamaEmulator) -> None:
+    answers: list[str] = []
+    async with AsyncClient(emulator.url) as client:
+
+        async def ask(i: int) -> None:
+            reply = await client.chat("llama3.2", [{"role": "user", "content": f"question {i}"}])
+            answers.append(reply.message.content)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(200):
+                tg.start_soon(ask, i)
+    assert len(answers) == 200
+    assert all(answers)
+
+
+# The idle connections of a finished loop cannot be closed without that loop: the client drops
+# them when it meets a new loop, and asyncio warns as it collects their transports.
+@pytest.mark.filterwarnings("ignore:unclosed:ResourceWarning")
+def test_async_client_in_two_consecutive_asyncio_runs(ollama_emulator: ThreadedEmulator) -> None:
+    client = AsyncClient(ollama_emulator.url)
+
+    async def ask() -> str:
+        return (await client.generate("llama3.2", "hi")).response
+
+    first = asyncio.run(ask())
+    second = asyncio.run(ask())  # the official client fails here: "Event loop is closed"
+    assert first == second != ""
+
+    async def close() -> None:
+        await client.aclose()
+
+    asyncio.run(close())
+
+
+def test_blocking_client_from_many_threads_then_nothing_left(
+    ollama_emulator: ThreadedEmulator, portal_backend: str
+) -> None:
+    client = Client(ollama_emulator.url, backend=portal_backend)  # type: ignore[arg-type]
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                assert client.embed("all-minilm", "hello").embeddings
+                assert sum(1 for _ in client.generate("llama3.2", "hi", stream=True)) > 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    client.close()
+    assert errors == []
+    assert client._async._pool.closed  # every connection closed; the autouse fixture checks
+    # that the portal thread has ended
+
+
+# -- 8. security --------------------------------------------------------------------------------
+
+
+async def test_api_key_is_not_sent_across_a_redirect_to_another_origin() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "ollama.internal":
+            return httpx.Response(307, headers={"location": "http://elsewhere.example/api/tags"})
+        return httpx.Response(200, json={"models": []})
+
+    async with AsyncClient(
+        "http://ollama.internal:11434", api_key="sekrit", transport=httpx.MockTransport(handler)
+    ) as client:
+        await client.list()
+    first, second = seen
+    assert first.headers["authorization"] == "Bearer sekrit"
+    assert "authorization" not in second.headers
+    assert "sekrit" not in repr(client)
+
+
+async def test_api_key_never_in_error_messages() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    async with AsyncClient(url, api_key="sekrit", max_retries=0) as client:
+        with pytest.raises(OllamaConnectionError) as info:
+            await client.ps()
+    assert "sekrit" not in str(info.value)
+    assert "sekrit" not in repr(info.value)
