@@ -8,23 +8,9 @@ Switch from the official client by changing one import::
     print(response.message.content)
 """
 
-from ._async_client import AsyncClient as AsyncClient
-from ._async_stream import AsyncStream as AsyncStream
-from ._default import chat as chat
-from ._default import copy as copy
-from ._default import create as create
-from ._default import create_blob as create_blob
-from ._default import delete as delete
-from ._default import embed as embed
-from ._default import embeddings as embeddings
-from ._default import generate as generate
-from ._default import list as list
-from ._default import ps as ps
-from ._default import pull as pull
-from ._default import push as push
-from ._default import show as show
-from ._default import web_fetch as web_fetch
-from ._default import web_search as web_search
+import builtins
+from typing import TYPE_CHECKING, Any
+
 from ._errors import IncompleteStreamError as IncompleteStreamError
 from ._errors import OllamaConnectionError as OllamaConnectionError
 from ._errors import OllamaError as OllamaError
@@ -32,8 +18,6 @@ from ._errors import OllamaTimeoutError as OllamaTimeoutError
 from ._errors import ProtocolError as ProtocolError
 from ._errors import RequestError as RequestError
 from ._errors import ResponseError as ResponseError
-from ._sync_client import Client as Client
-from ._sync_client import Stream as Stream
 from ._types import ChatResponse as ChatResponse
 from ._types import EmbeddingsResponse as EmbeddingsResponse
 from ._types import EmbedResponse as EmbedResponse
@@ -55,7 +39,74 @@ from ._types import WebFetchResponse as WebFetchResponse
 from ._types import WebSearchResponse as WebSearchResponse
 from ._types import WebSearchResult as WebSearchResult
 
+if TYPE_CHECKING:
+    from ._async_client import AsyncClient as AsyncClient
+    from ._async_stream import AsyncStream as AsyncStream
+    from ._default import chat as chat
+    from ._default import copy as copy
+    from ._default import create as create
+    from ._default import create_blob as create_blob
+    from ._default import delete as delete
+    from ._default import embed as embed
+    from ._default import embeddings as embeddings
+    from ._default import generate as generate
+    from ._default import list as list
+    from ._default import ps as ps
+    from ._default import pull as pull
+    from ._default import push as push
+    from ._default import show as show
+    from ._default import web_fetch as web_fetch
+    from ._default import web_search as web_search
+    from ._sync_client import Client as Client
+    from ._sync_client import Stream as Stream
+
 __version__ = "0.1.0"
+
+# The clients and the module-level functions load on first use: `import ollama_anyio` then
+# costs little more than msgspec (no httpx, no anyio, no event loop, no thread).
+_LAZY = {
+    "AsyncClient": "._async_client",
+    "AsyncStream": "._async_stream",
+    "Client": "._sync_client",
+    "Stream": "._sync_client",
+    **dict.fromkeys(
+        [
+            "chat",
+            "copy",
+            "create",
+            "create_blob",
+            "delete",
+            "embed",
+            "embeddings",
+            "generate",
+            "list",
+            "ps",
+            "pull",
+            "push",
+            "show",
+            "web_fetch",
+            "web_search",
+        ],
+        "._default",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ollama_anyio' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    _publish(value)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> "builtins.list[str]":  # (here "list" is ollama_anyio.list)
+    return sorted([*__all__, "__version__"])
+
 
 __all__ = [
     "AsyncClient",
@@ -106,15 +157,17 @@ __all__ = [
     "web_search",
 ]
 
-# Public objects show their public path in reprs and tracebacks. The msgspec Structs keep theirs:
-# msgspec resolves their annotations in the module that defines them.
-for _name in __all__:
-    _obj = globals()[_name]
-    if getattr(_obj, "__module__", "").startswith("ollama_anyio.") and not isinstance(
-        _obj, type(Message)
+
+def _publish(obj: Any) -> None:
+    # Public objects show their public path in reprs and tracebacks. The msgspec Structs keep
+    # theirs: msgspec resolves their annotations in the module that defines them.
+    if getattr(obj, "__module__", "").startswith("ollama_anyio.") and not isinstance(
+        obj, type(Message)
     ):
-        try:
-            _obj.__module__ = "ollama_anyio"
-        except (AttributeError, TypeError):  # pragma: no cover
-            pass
-del _name, _obj
+        obj.__module__ = __name__
+
+
+for _name in __all__:
+    if _name not in _LAZY:
+        _publish(globals()[_name])
+del _name

@@ -80,6 +80,33 @@ def _decode(type: type[T], data: bytes, url: str) -> T:
     return result
 
 
+# Options that shape httpx's own transport: with any of them, httpx builds it as usual.
+_TRANSPORT_OPTIONS = frozenset(
+    {"transport", "verify", "cert", "http1", "http2", "limits", "mounts"}
+)
+
+
+class _LazyTransport(httpx.AsyncBaseTransport):
+    """httpx's default transport, built on the first request instead of with the client.
+
+    Building it loads the CA certificates into an SSL context (tens of milliseconds), which
+    a client of a plain-HTTP local server may never need before its first call.
+    """
+
+    def __init__(self, trust_env: bool) -> None:
+        self._trust_env = trust_env
+        self._transport: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport(trust_env=self._trust_env)
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
+
+
 class _Pool:
     """The httpx client (its connection pool), shared by a client and its `with_options` views.
 
@@ -167,11 +194,16 @@ class AsyncClient:
             self._retry = RetryPolicy(max_retries, retry_backoff, retry_writes)
         except (TypeError, ValueError) as exc:
             raise RequestError(f"invalid retry settings: {exc}") from None
-        self._pool = _Pool(
-            lambda: httpx.AsyncClient(
+        lazy = not _TRANSPORT_OPTIONS & kwargs.keys()
+
+        def new_http_client() -> httpx.AsyncClient:
+            if lazy:  # a new transport for each pool: a pool never shares connections
+                kwargs["transport"] = _LazyTransport(kwargs.get("trust_env", True))
+            return httpx.AsyncClient(
                 follow_redirects=follow_redirects, timeout=self._timeout, **kwargs
             )
-        )
+
+        self._pool = _Pool(new_http_client)
         self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
 
     @property

@@ -59,6 +59,7 @@ def _on_default_client(method: Callable[Concatenate[Client, P], R]) -> Callable[
         parameters=tuple(signature.parameters.values())[1:]
     )
     call.__module__ = "ollama_anyio"
+    call.__qualname__ = method.__name__
     return call
 
 

@@ -24,7 +24,6 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import msgspec
 
 __all__ = [
@@ -132,6 +131,8 @@ def translate_errors(url: str) -> Iterator[None]:
     Args:
         url: the URL of the request, named in the messages.
     """
+    import httpx  # here, not at the top: importing the package must not import httpx
+
     try:
         yield
     except httpx.TimeoutException as exc:

@@ -1,0 +1,116 @@
+"""The public face: exports, a side-effect-free import, and parity with the official client."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from typing import Any
+
+import ollama
+import pytest
+
+import ollama_anyio
+
+# The official package also exports experimental "SystemOne*" types that SPEC does not
+# describe (no endpoint of the API uses them); we do not mirror them.
+OFFICIAL_NAMES = [name for name in ollama.__all__ if not name.startswith("SystemOne")]
+FUNCTIONS = [
+    "chat",
+    "copy",
+    "create",
+    "create_blob",
+    "delete",
+    "embed",
+    "embeddings",
+    "generate",
+    "list",
+    "ps",
+    "pull",
+    "push",
+    "show",
+    "web_fetch",
+    "web_search",
+]
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert ollama_anyio.__all__ == sorted(ollama_anyio.__all__)
+    for name in ollama_anyio.__all__:
+        value = getattr(ollama_anyio, name)
+        if not isinstance(value, type) or not hasattr(value, "__struct_fields__"):
+            assert value.__module__ == "ollama_anyio", name
+    public = {n for n in dir(ollama_anyio) if not n.startswith("_")}
+    assert public == set(ollama_anyio.__all__)
+
+
+@pytest.mark.parametrize("name", OFFICIAL_NAMES + FUNCTIONS)
+def test_every_official_name_exists(name: str) -> None:
+    assert hasattr(ollama_anyio, name)
+
+
+def _check_parameters(ours: Any, theirs: Any, where: str) -> None:
+    our_parameters = inspect.signature(ours).parameters
+    their_parameters = inspect.signature(theirs).parameters
+    for name, theirs_p in their_parameters.items():
+        assert name in our_parameters, f"{where}: missing parameter {name}"
+        ours_p = our_parameters[name]
+        assert ours_p.kind == theirs_p.kind, f"{where}({name}): kind"
+        assert ours_p.default == theirs_p.default, f"{where}({name}): default"
+    # Positional order is the same, and what we add is keyword-only with a default.
+    assert [p for p in our_parameters if p in their_parameters] == list(their_parameters)
+    for name, ours_p in our_parameters.items():
+        if name not in their_parameters:
+            assert ours_p.kind is inspect.Parameter.KEYWORD_ONLY, f"{where}({name})"
+            assert ours_p.default is not inspect.Parameter.empty, f"{where}({name})"
+
+
+@pytest.mark.parametrize("cls", ["Client", "AsyncClient"])
+@pytest.mark.parametrize("method", FUNCTIONS)
+def test_methods_take_the_official_parameters(cls: str, method: str) -> None:
+    _check_parameters(
+        getattr(getattr(ollama_anyio, cls), method),
+        getattr(getattr(ollama, cls), method),
+        f"{cls}.{method}",
+    )
+
+
+@pytest.mark.parametrize("function", [f for f in FUNCTIONS if hasattr(ollama, f)])
+def test_module_functions_take_the_official_parameters(function: str) -> None:
+    _check_parameters(getattr(ollama_anyio, function), getattr(ollama, function), function)
+
+
+IMPORT_PROBE = """
+import os, sys, threading
+read = []
+class Watched(dict):
+    def __getitem__(self, key):
+        read.append(key); return super().__getitem__(key)
+    def get(self, key, default=None):
+        read.append(key); return super().get(key, default)
+os.environ = Watched(os.environ)
+before = threading.active_count()
+import ollama_anyio
+print(threading.active_count() - before, sorted(set(read) & {"OLLAMA_HOST", "OLLAMA_API_KEY"}),
+      [m for m in ("trio", "httpx", "anyio") if m in sys.modules])
+"""
+
+
+def test_import_starts_no_thread_reads_no_environment_imports_no_io_library() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "0 [] []"
+
+
+def test_the_default_client_is_built_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ollama_anyio import _default
+
+    monkeypatch.setattr(_default, "_client", None)
+    monkeypatch.setenv("OLLAMA_HOST", "gpu-box:1234")
+    client = _default.default_client()
+    try:
+        assert client.base_url == "http://gpu-box:1234"
+        assert _default.default_client() is client
+    finally:
+        client.close()
