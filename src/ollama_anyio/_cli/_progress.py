@@ -1,0 +1,144 @@
+"""Pure progress accounting and rendering for ``pull``, ``push`` and ``create``.
+
+The server reports progress per layer (``status``, ``digest``, ``completed``, ``total``), and
+layers appear one after another. `Progress` folds them into one overall figure: bytes done over
+the bytes of every layer seen so far. Each layer's count only grows, and the fraction shown
+never goes backwards when a new layer raises the total.
+
+`ProgressView` turns events into the text to write: on a terminal, one bar redrawn in place
+(carriage return, erase to end of line) with status lines above it; elsewhere (a log, a pipe),
+each distinct status once, on its own line. Time is passed in, so both are testable.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ._format import human_bytes, human_rate
+
+__all__ = ["Progress", "ProgressView", "render_bar"]
+
+# Seconds of history the rate is averaged over: long enough to be steady, short to follow.
+_RATE_WINDOW = 5.0
+_ERASE_LINE = "\x1b[K"
+# Room kept for " 1.3 GB/2.0 GB  25 MB/s" after the bar.
+_FIGURES = 24
+
+
+class Progress:
+    """Bytes done and to do across all layers seen so far; the fraction never decreases."""
+
+    def __init__(self) -> None:
+        # (digest, status) -> [completed, total]. The status is part of the key because
+        # ``create`` reuses one (all-zero) digest for successive phases of different sizes.
+        self._layers: dict[tuple[str, str], list[int]] = {}
+        self._fraction = 0.0
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def update(self, key: tuple[str, str], completed: int, total: int, now: float) -> None:
+        """Record that layer ``key`` has ``completed`` of ``total`` bytes at time ``now``."""
+        layer = self._layers.setdefault(key, [0, 0])
+        layer[1] = max(layer[1], total)
+        layer[0] = min(max(layer[0], completed), layer[1])
+        done, size = self.completed, self.total
+        if size:
+            self._fraction = max(self._fraction, done / size)
+        self._samples.append((now, done))
+        while len(self._samples) > 2 and now - self._samples[0][0] > _RATE_WINDOW:
+            self._samples.popleft()
+
+    @property
+    def completed(self) -> int:
+        """Bytes done, summed over layers."""
+        return sum(layer[0] for layer in self._layers.values())
+
+    @property
+    def total(self) -> int:
+        """Bytes of all layers seen so far."""
+        return sum(layer[1] for layer in self._layers.values())
+
+    @property
+    def fraction(self) -> float:
+        """The highest ``completed / total`` seen, between 0 and 1."""
+        return self._fraction
+
+    @property
+    def rate(self) -> float | None:
+        """Bytes per second over the last few seconds, or None before there is a measure."""
+        if len(self._samples) < 2:
+            return None
+        (start, first), (end, last) = self._samples[0], self._samples[-1]
+        if end <= start:
+            return None
+        return (last - first) / (end - start)
+
+
+def render_bar(status: str, progress: Progress, width: int = 80, unicode: bool = True) -> str:
+    """One line: status, percentage, bar, bytes done/total and rate, fitting in ``width``."""
+    percent = int(progress.fraction * 100)  # rounded down: 100% only when it is done
+    rate = progress.rate
+    right = f" {human_bytes(progress.completed)}/{human_bytes(progress.total)}"
+    if rate:
+        right += f"  {human_rate(rate)}"
+    left = f"{status} {percent:3d}% "
+    # The bar's size does not follow the length of the figures, so it does not jitter.
+    cells = max(10, min(40, width - 1 - len(left) - _FIGURES - 2))
+    filled = int(cells * progress.fraction)
+    full, empty, ends = ("█", " ", "▕▏") if unicode else ("#", "-", "[]")
+    bar = ends[0] + full * filled + empty * (cells - filled) + ends[1]
+    line = left + bar + right
+    # Too narrow a terminal: drop the status's start rather than wrap (a wrapped line
+    # cannot be redrawn in place).
+    return line[-(width - 1) :] if len(line) > width - 1 else line
+
+
+class ProgressView:
+    """Turns progress events into the text to write to stderr.
+
+    Args:
+        tty: whether stderr is a terminal (one bar redrawn in place) or not (plain lines).
+        width: the terminal's width in columns.
+        unicode: whether the stream can show block characters.
+    """
+
+    def __init__(self, *, tty: bool, width: int = 80, unicode: bool = True) -> None:
+        self.tty = tty
+        self.width = width
+        self.unicode = unicode
+        self.progress = Progress()
+        self._seen: set[str] = set()
+        self._bar: str | None = None  # the bar line on screen, not yet ended by a newline
+
+    def feed(
+        self,
+        status: str | None,
+        digest: str | None,
+        completed: int | None,
+        total: int | None,
+        now: float,
+    ) -> str:
+        """The text to write for one event (maybe empty)."""
+        status = status or ""
+        if total:
+            self.progress.update((digest or "", status), completed or 0, total, now)
+            if not self.tty:
+                return self._once(status)
+            line = render_bar(status, self.progress, self.width, self.unicode)
+            if line == self._bar:
+                return ""
+            self._bar = line
+            return f"\r{line}{_ERASE_LINE}"
+        return self.finish() + self._once(status)
+
+    def finish(self) -> str:
+        """The text that ends a bar left on screen (keeping it visible), or nothing."""
+        if self._bar is None:
+            return ""
+        self._bar = None
+        return "\n"
+
+    def _once(self, status: str) -> str:
+        if not status or status in self._seen:
+            return ""
+        self._seen.add(status)
+        return status + "\n"
