@@ -35,6 +35,7 @@ from ._errors import (
     translate_errors,
 )
 from ._retry import RETRY_STATUSES, RetryPolicy, is_unsent
+from ._transport import AnyIOTransport
 from ._types import (
     ChatResponse,
     EmbeddingsResponse,
@@ -80,31 +81,11 @@ def _decode(type: type[T], data: bytes, url: str) -> T:
     return result
 
 
-# Options that shape httpx's own transport: with any of them, httpx builds it as usual.
+# Options that shape httpx's own transport: with any of them, httpx builds it as usual and
+# our AnyIOTransport is not used (proxies from the environment are httpx's mounts anyway).
 _TRANSPORT_OPTIONS = frozenset(
     {"transport", "verify", "cert", "http1", "http2", "limits", "mounts"}
 )
-
-
-class _LazyTransport(httpx.AsyncBaseTransport):
-    """httpx's default transport, built on the first request instead of with the client.
-
-    Building it loads the CA certificates into an SSL context (tens of milliseconds), which
-    a client of a plain-HTTP local server may never need before its first call.
-    """
-
-    def __init__(self, trust_env: bool) -> None:
-        self._trust_env = trust_env
-        self._transport: httpx.AsyncHTTPTransport | None = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._transport is None:
-            self._transport = httpx.AsyncHTTPTransport(trust_env=self._trust_env)
-        return await self._transport.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        if self._transport is not None:
-            await self._transport.aclose()
 
 
 class _Pool:
@@ -198,7 +179,7 @@ class AsyncClient:
 
         def new_http_client() -> httpx.AsyncClient:
             if lazy:  # a new transport for each pool: a pool never shares connections
-                kwargs["transport"] = _LazyTransport(kwargs.get("trust_env", True))
+                kwargs["transport"] = AnyIOTransport()
             return httpx.AsyncClient(
                 follow_redirects=follow_redirects, timeout=self._timeout, **kwargs
             )

@@ -1,0 +1,309 @@
+"""An anyio-native HTTP/1.1 transport for httpx: plain or TLS connections with keep-alive.
+
+httpx stays the public face (requests, redirects, auth, proxies from the environment); this
+transport replaces its default one for direct connections. It keeps idle connections per origin
+in a list (taking one is a dict lookup and a pop, where httpcore's pool scans every connection
+on each request start and end), frames bodies with `_http11`, and hands each read's worth of
+body to httpx as one piece. A connection opened in another event loop is never reused.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import AsyncIterator
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+import httpx
+
+from ._http11 import ChunkedDecoder, FramingError, ResponseHead, parse_head
+
+__all__ = ["AnyIOTransport"]
+
+_READ_SIZE = 256 * 1024
+_IDLE_PER_ORIGIN = 64
+_IDLE_EXPIRY = 30.0  # seconds an idle connection is kept
+_ssl_context: ssl.SSLContext | None = None
+
+
+def _default_ssl_context() -> ssl.SSLContext:
+    # One per process, built when the first https connection is made.
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = ssl.create_default_context()
+    return _ssl_context
+
+
+class _Connection:
+    __slots__ = ("buffer", "idle_since", "loop", "stream")
+
+    def __init__(self, stream: anyio.abc.ByteStream, loop: object) -> None:
+        self.stream = stream
+        self.loop = loop
+        self.buffer = b""
+        self.idle_since = 0.0
+
+    # ``seconds`` are httpx's per-request read and write timeouts (None: wait forever).
+    async def receive(self, seconds: float | None) -> bytes:
+        try:
+            with anyio.fail_after(seconds):
+                return await self.stream.receive(_READ_SIZE)
+        except TimeoutError:
+            raise httpx.ReadTimeout("timed out waiting for the server") from None
+        except anyio.EndOfStream:
+            return b""
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            raise httpx.ReadError(f"connection lost: {exc!r}") from exc
+
+    async def send(self, data: bytes, seconds: float | None) -> None:
+        try:
+            with anyio.fail_after(seconds):
+                await self.stream.send(data)
+        except TimeoutError:
+            raise httpx.WriteTimeout("timed out sending the request") from None
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            raise httpx.WriteError(f"connection lost: {exc!r}") from exc
+
+    async def aclose(self) -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.stream.aclose()
+            except (OSError, anyio.BrokenResourceError):
+                pass
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body, read from its connection on demand; returns it to the pool when done."""
+
+    def __init__(
+        self,
+        transport: AnyIOTransport,
+        origin: tuple[str, str, int],
+        connection: _Connection,
+        head: ResponseHead,
+        method: bytes,
+        timeout: float | None,
+    ) -> None:
+        self._transport = transport
+        self._origin = origin
+        self._connection: _Connection | None = connection
+        self._timeout = timeout
+        self._reusable = head.keep_alive
+        self._chunked: ChunkedDecoder | None = None
+        self._left: int | None = None  # bytes still expected, for a Content-Length body
+        if method == b"HEAD" or head.status in (204, 304) or 100 <= head.status < 200:
+            self._left = 0
+        elif b"chunked" in (head.header(b"transfer-encoding") or b"").lower():
+            self._chunked = ChunkedDecoder()
+        elif (length := head.header(b"content-length")) is not None:
+            if not length.isdigit():
+                raise httpx.RemoteProtocolError(f"bad Content-Length: {length[:40]!r}")
+            self._left = int(length)
+        else:
+            self._reusable = False  # the body ends when the server closes the connection
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        connection = self._connection
+        if connection is None:
+            raise StopAsyncIteration
+        while True:
+            data, connection.buffer = connection.buffer, b""
+            if not data and not self._finished:
+                data = await connection.receive(self._timeout)
+                if not data:
+                    if self._left is None and self._chunked is None:
+                        await self._release(reuse=False)  # read-to-EOF body: complete
+                        raise StopAsyncIteration
+                    await self._release(reuse=False)
+                    raise httpx.RemoteProtocolError(
+                        "peer closed connection without sending complete message body"
+                    )
+            piece = self._take(data, connection)
+            if self._finished:
+                await self._release(reuse=self._reusable)
+                if piece:
+                    return piece
+                raise StopAsyncIteration
+            if piece:
+                return piece
+
+    @property
+    def _finished(self) -> bool:
+        return self._left == 0 or (self._chunked is not None and self._chunked.done)
+
+    def _take(self, data: bytes, connection: _Connection) -> bytes:
+        if self._chunked is not None:
+            try:
+                piece = self._chunked.feed(data)
+            except FramingError as exc:
+                raise httpx.RemoteProtocolError(str(exc)) from None
+            if self._chunked.done:
+                connection.buffer = self._chunked.rest
+            return piece
+        if self._left is None:
+            return data
+        piece, connection.buffer = data[: self._left], data[self._left :]
+        self._left -= len(piece)
+        return piece
+
+    async def _release(self, *, reuse: bool) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        if reuse and not connection.buffer:
+            self._transport._put_idle(self._origin, connection)
+        else:
+            await connection.aclose()
+
+    async def aclose(self) -> None:
+        # Closed before the end: the connection is in the middle of a response, so it goes.
+        await self._release(reuse=False)
+
+
+class AnyIOTransport(httpx.AsyncBaseTransport):
+    """Direct HTTP/1.1 connections, plain or TLS, for httpx on anyio (asyncio or trio)."""
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._closed = False
+
+    def _put_idle(self, origin: tuple[str, str, int], connection: _Connection) -> None:
+        idle = self._idle.setdefault(origin, [])
+        if self._closed or len(idle) >= _IDLE_PER_ORIGIN:
+            # Not awaited here: the socket is simply dropped by the pool's owner on close.
+            self._dropped.append(connection)
+            return
+        connection.idle_since = time.monotonic()
+        idle.append(connection)
+
+    @property
+    def _dropped(self) -> list[_Connection]:
+        return self._idle.setdefault(("", "", 0), [])
+
+    async def _get(
+        self, origin: tuple[str, str, int], timeouts: dict[str, float | None]
+    ) -> tuple[_Connection, bool]:
+        loop = anyio.lowlevel.current_token()
+        idle = self._idle.get(origin)
+        now = time.monotonic()
+        while idle:
+            connection = idle.pop()
+            if connection.loop == loop and now - connection.idle_since < _IDLE_EXPIRY:
+                return connection, True
+            if connection.loop == loop:
+                await connection.aclose()
+        for connection in self._idle.pop(("", "", 0), []):
+            await connection.aclose()
+        scheme, host, port = origin
+        try:
+            with anyio.fail_after(timeouts.get("connect")):
+                if scheme == "https":
+                    stream: anyio.abc.ByteStream = await anyio.connect_tcp(
+                        host,
+                        port,
+                        tls=True,
+                        ssl_context=_default_ssl_context(),
+                        tls_hostname=host,
+                        tls_standard_compatible=False,
+                    )
+                else:
+                    stream = await anyio.connect_tcp(host, port)
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise httpx.ConnectError(str(exc) or repr(exc)) from exc
+        return _Connection(stream, loop), False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._closed:
+            raise httpx.ConnectError("the transport is closed")
+        url = request.url
+        origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        head = _request_head(request)
+        try:
+            body: bytes | None = request.content
+        except httpx.RequestNotRead:
+            body = None  # a streamed body (a blob upload): sent in chunks below
+        for _ in range(2):
+            connection, reused = await self._get(origin, timeouts)
+            try:
+                return await self._exchange(request, origin, connection, head, body, timeouts)
+            except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+                await connection.aclose()
+                # A kept-alive connection the server has closed in the meantime fails before
+                # any byte of an answer: try once more on a new one, if the body can be resent.
+                if not (reused and body is not None and getattr(exc, "_unanswered", False)):
+                    raise
+            except BaseException:
+                await connection.aclose()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _exchange(
+        self,
+        request: httpx.Request,
+        origin: tuple[str, str, int],
+        connection: _Connection,
+        head: bytes,
+        body: bytes | None,
+        timeouts: dict[str, float | None],
+    ) -> httpx.Response:
+        write_timeout, read_timeout = timeouts.get("write"), timeouts.get("read")
+        try:
+            if body is not None:
+                await connection.send(head + body, write_timeout)
+            else:
+                await connection.send(head, write_timeout)
+                async for piece in request.stream:  # type: ignore[union-attr]
+                    if piece:
+                        frame = b"%x\r\n%s\r\n" % (len(piece), piece)
+                        await connection.send(frame, write_timeout)
+                await connection.send(b"0\r\n\r\n", write_timeout)
+            buffer = b""
+            while (parsed := parse_head(buffer)) is None:
+                data = await connection.receive(read_timeout)
+                if not data:
+                    raise httpx.RemoteProtocolError(
+                        "server disconnected without sending a response"
+                    )
+                buffer += data
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+            exc._unanswered = True  # type: ignore[union-attr]
+            raise
+        except FramingError as exc:
+            raise httpx.RemoteProtocolError(str(exc)) from None
+        response_head, connection.buffer = parsed
+        stream = _Body(
+            self, origin, connection, response_head, request.method.encode(), read_timeout
+        )
+        return httpx.Response(
+            response_head.status,
+            headers=response_head.headers,
+            stream=stream,
+            extensions={
+                "http_version": response_head.http_version,
+                "reason_phrase": response_head.reason,
+            },
+        )
+
+    async def aclose(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, {}
+        loop = anyio.lowlevel.current_token()
+        for connections in idle.values():
+            for connection in connections:
+                if connection.loop == loop:
+                    await connection.aclose()
+
+
+def _request_head(request: httpx.Request) -> bytes:
+    target = request.url.raw_path
+    lines = [b"%s %s HTTP/1.1" % (request.method.encode(), target)]
+    lines.extend(b"%s: %s" % (name, value) for name, value in request.headers.raw)
+    return b"\r\n".join(lines) + b"\r\n\r\n"

@@ -1,0 +1,237 @@
+"""The HTTP/1.1 framing (pure) and the anyio transport (over real sockets on 127.0.0.1)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio
+import anyio.abc
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ollama_anyio import AsyncClient
+from ollama_anyio._http11 import ChunkedDecoder, FramingError, parse_head
+from ollama_anyio._transport import AnyIOTransport
+
+# -- framing ------------------------------------------------------------------------------------
+
+
+def chunked(pieces: list[bytes]) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces if p) + b"0\r\n\r\n"
+
+
+@given(
+    st.lists(st.binary(min_size=1, max_size=300), max_size=20),
+    st.lists(st.integers(min_value=0, max_value=10_000), max_size=30),
+)
+def test_chunked_body_decodes_the_same_for_any_split(pieces: list[bytes], cuts: list[int]) -> None:
+    wire = chunked(pieces) + b"NEXT"
+    decoder = ChunkedDecoder()
+    out = []
+    start = 0
+    for cut in [*sorted(c for c in cuts if c <= len(wire)), len(wire)]:
+        out.append(decoder.feed(wire[start:cut]))
+        start = cut
+    assert b"".join(out) == b"".join(pieces)
+    assert decoder.done
+    assert decoder.rest == b"NEXT"
+
+
+def test_chunk_extensions_and_trailers_are_accepted() -> None:
+    decoder = ChunkedDecoder()
+    assert decoder.feed(b"5;name=value\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n") == b"hello"
+    assert decoder.done
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [b"zz\r\nhello\r\n", b"5\r\nhelloXX0\r\n\r\n", b"\r\n", b"1" * 2000, b"11111111111111111\r\n"],
+)
+def test_bad_chunk_framing_is_an_error(wire: bytes) -> None:
+    with pytest.raises(FramingError):
+        ChunkedDecoder().feed(wire)
+
+
+def test_parse_head() -> None:
+    wire = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-A:  b \r\n\r\nbody"
+    parsed = parse_head(wire)
+    assert parsed is not None
+    head, rest = parsed
+    assert (head.status, head.reason, rest) == (200, b"OK", b"body")
+    assert head.header(b"content-type") == b"application/json"
+    assert head.header(b"x-a") == b"b"
+    assert head.keep_alive
+    assert parse_head(wire[:20]) is None
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [b"HTTP/2 200 OK\r\n\r\n", b"HTTP/1.1 20 OK\r\n\r\n", b"HTTP/1.1 200 OK\r\nbad line\r\n\r\n"],
+)
+def test_bad_head_is_an_error(wire: bytes) -> None:
+    with pytest.raises(FramingError):
+        parse_head(wire)
+
+
+def test_connection_close_and_http_1_0() -> None:
+    for wire, alive in [
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", False),
+        (b"HTTP/1.0 200 OK\r\n\r\n", False),
+        (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n", True),
+    ]:
+        parsed = parse_head(wire)
+        assert parsed is not None
+        assert parsed[0].keep_alive is alive
+
+
+# -- transport over real sockets ----------------------------------------------------------------
+
+Answer = Callable[[anyio.abc.SocketStream, bytes], Awaitable[bool]]
+
+
+class RawServer:
+    """A server that answers each request with a handler's raw bytes; counts connections."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.connections = 0
+        self.url = ""
+
+    async def serve(self, stream: anyio.abc.SocketStream) -> None:
+        self.connections += 1
+        async with stream:
+            buffer = b""
+            while True:
+                try:
+                    buffer += await stream.receive()
+                except (anyio.EndOfStream, anyio.BrokenResourceError):
+                    return
+                while b"\r\n\r\n" in buffer:
+                    request, _, buffer = buffer.partition(b"\r\n\r\n")
+                    length = 0
+                    for line in request.split(b"\r\n"):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":")[1])
+                    while len(buffer) < length:
+                        buffer += await stream.receive()
+                    buffer = buffer[length:]
+                    if not await self.answer(stream, request):
+                        return
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[Callable[[Answer], RawServer]]:
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    async with listener, anyio.create_task_group() as tg:
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        servers: list[RawServer] = []
+
+        def start(answer: Answer) -> RawServer:
+            server = RawServer(answer)
+            server.url = f"http://127.0.0.1:{port}"
+            servers.append(server)
+            return server
+
+        async def dispatch(stream: anyio.abc.SocketStream) -> None:
+            await servers[-1].serve(stream)
+
+        tg.start_soon(listener.serve, dispatch)
+        yield start
+        tg.cancel_scope.cancel()
+
+
+VERSION = b'{"version":"1.0"}'
+
+
+async def keep_alive(stream: anyio.abc.SocketStream, request: bytes) -> bool:
+    await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(VERSION), VERSION))
+    return True
+
+
+async def test_connections_are_kept_alive(raw_server: Callable[[Answer], RawServer]) -> None:
+    server = raw_server(keep_alive)
+    async with AsyncClient(server.url) as client:
+        for _ in range(5):
+            assert await client.version() == "1.0"
+    assert server.connections == 1
+
+
+async def test_connection_close_is_honoured(raw_server: Callable[[Answer], RawServer]) -> None:
+    async def close_each(stream: anyio.abc.SocketStream, request: bytes) -> bool:
+        await stream.send(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(VERSION), VERSION)
+        )
+        return False
+
+    server = raw_server(close_each)
+    async with AsyncClient(server.url) as client:
+        for _ in range(3):
+            assert await client.version() == "1.0"
+    assert server.connections == 3
+
+
+async def test_a_kept_alive_connection_the_server_closed_is_replaced(
+    raw_server: Callable[[Answer], RawServer],
+) -> None:
+    async def answer_once(stream: anyio.abc.SocketStream, request: bytes) -> bool:
+        await keep_alive(stream, request)
+        return False  # closes without saying so, as an idle timeout would
+
+    server = raw_server(answer_once)
+    async with AsyncClient(server.url, max_retries=0) as client:
+        for _ in range(3):
+            assert await client.version() == "1.0"
+    assert server.connections == 3
+
+
+async def test_body_until_close(raw_server: Callable[[Answer], RawServer]) -> None:
+    async def http10(stream: anyio.abc.SocketStream, request: bytes) -> bool:
+        await stream.send(b"HTTP/1.0 200 OK\r\n\r\n" + VERSION)
+        return False
+
+    server = raw_server(http10)
+    async with AsyncClient(server.url) as client:
+        assert await client.version() == "1.0"
+
+
+async def test_chunked_stream_split_everywhere(raw_server: Callable[[Answer], RawServer]) -> None:
+    lines = [b'{"status":"pulling %d"}\n' % i for i in range(50)] + [b'{"status":"success"}\n']
+    wire = chunked(lines)
+
+    async def dribble(stream: anyio.abc.SocketStream, request: bytes) -> bool:
+        await stream.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for i in range(0, len(wire), 7):
+            await stream.send(wire[i : i + 7])
+        return True
+
+    server = raw_server(dribble)
+    async with AsyncClient(server.url) as client:
+        statuses = [p.status async for p in await client.pull("m", stream=True)]
+        assert statuses[-1] == "success"
+        assert len(statuses) == 51
+        statuses = [p.status async for p in await client.pull("m", stream=True)]
+        assert len(statuses) == 51
+    assert server.connections == 1
+
+
+async def test_malformed_response_is_a_protocol_error(
+    raw_server: Callable[[Answer], RawServer],
+) -> None:
+    async def garbage(stream: anyio.abc.SocketStream, request: bytes) -> bool:
+        await stream.send(b"SMTP ready\r\n\r\n")
+        return False
+
+    server = raw_server(garbage)
+    async with AsyncClient(server.url, max_retries=0) as client:
+        with pytest.raises(ConnectionError, match="malformed status line"):
+            await client.version()
+
+
+async def test_transport_closes_idle_connections() -> None:
+    transport = AnyIOTransport()
+    await transport.aclose()
+    with pytest.raises(httpx.ConnectError):
+        await transport.handle_async_request(httpx.Request("GET", "http://127.0.0.1:9/"))
