@@ -170,4 +170,3 @@ def _publish(obj: Any) -> None:
 for _name in __all__:
     if _name not in _LAZY:
         _publish(globals()[_name])
-del _name

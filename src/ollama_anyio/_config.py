@@ -176,8 +176,10 @@ def is_ollama_com(url: str) -> bool:
 
 
 _SECOND = 10**9
-_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": _SECOND}
-_UNIT_NS |= {"m": 60 * _SECOND, "h": 3600 * _SECOND}
+_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": _SECOND} | {
+    "m": 60 * _SECOND,
+    "h": 3600 * _SECOND,
+}
 _PART = r"(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))(ns|us|µs|μs|ms|s|m|h)"  # Go's time.ParseDuration
 _DURATION = re.compile(rf"([-+]?)(?:0|(?:{_PART})+)")
 

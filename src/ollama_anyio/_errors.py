@@ -21,7 +21,7 @@ translation point used around every network operation.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import msgspec
@@ -125,7 +125,7 @@ def _describe(url: str) -> str:
 
 
 @contextlib.contextmanager
-def translate_errors(url: str) -> Iterator[None]:
+def translate_errors(url: str) -> Generator[None, None, None]:
     """Turn httpx's exceptions raised inside the block into ours.
 
     Args:

@@ -67,7 +67,7 @@ def parse_head(buffer: bytes) -> tuple[ResponseHead, bytes] | None:
     code, _, reason = rest.partition(b" ")
     if version not in (b"HTTP/1.1", b"HTTP/1.0") or len(code) != 3 or not code.isdigit():
         raise FramingError(f"malformed status line: {lines[0][:80]!r}")
-    headers = []
+    headers: list[tuple[bytes, bytes]] = []
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
         if not colon or not name or not _TOKEN.issuperset(name):
@@ -100,7 +100,8 @@ class ChunkedDecoder:
 
     def feed(self, data: bytes) -> bytes:
         buffer = self._buffer + data if self._buffer else data
-        pos, out, state, remaining = 0, [], self._state, self._remaining
+        out: list[bytes] = []
+        pos, state, remaining = 0, self._state, self._remaining
         size = len(buffer)
         while pos < size or state == self._DONE:
             if state == self._DATA:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -100,16 +100,17 @@ def _options(options: object, where: str = "options") -> Any:
         return options
     if not isinstance(options, Mapping):
         raise RequestError(f"{where} must be a mapping or an Options, got {type(options).__name__}")
+    mapping = cast("Mapping[str, Any]", options)
     try:
-        msgspec.convert(options, Options, strict=False)
+        msgspec.convert(mapping, Options, strict=False)
     except msgspec.ValidationError as exc:
         raise RequestError(f"{where}: {exc}") from None
-    return dict(options)
+    return dict(mapping)
 
 
 def _format(format: object) -> Any:
     if format is None or format in ("", "json") or isinstance(format, Mapping):
-        return format
+        return cast(Any, format)
     raise RequestError(f"format must be '', 'json' or a JSON schema mapping, got {format!r}")
 
 
@@ -129,9 +130,10 @@ def _message(value: object, where: str) -> Message:
     if isinstance(value, Message):
         message = value
     elif isinstance(value, Mapping):
+        items = cast("Mapping[str, Any]", value).items()
         try:
             # None is "not given", as for the official client (OpenAI-style histories send it).
-            message = msgspec.convert({k: v for k, v in value.items() if v is not None}, Message)
+            message = msgspec.convert({k: v for k, v in items if v is not None}, Message)
         except msgspec.ValidationError as exc:
             raise RequestError(f"{where}: {exc}") from None
     else:
@@ -174,25 +176,26 @@ def _tool_call(value: object, where: str) -> dict[str, Any]:
 def _messages(messages: object, where: str = "messages") -> list[Message]:
     if messages is None:
         return []
+    kind = type(messages).__name__
     if isinstance(messages, (str, bytes, Mapping, Message)) or not isinstance(messages, Sequence):
-        raise RequestError(f"{where} must be a sequence of messages, got {type(messages).__name__}")
-    return [_message(m, f"{where}[{i}]") for i, m in enumerate(messages)]
+        raise RequestError(f"{where} must be a sequence of messages, got {kind}")
+    return [_message(m, f"{where}[{i}]") for i, m in enumerate(cast("Sequence[object]", messages))]
 
 
 def needs_io(*, messages: object = None, images: object = None) -> bool:
     """Whether building the request may read files (images given as paths)."""
     if isinstance(messages, Sequence) and not isinstance(messages, (str, bytes)):
-        for m in messages:
-            found = (
+        for m in cast("Sequence[object]", messages):
+            found: Any = (
                 m.images
                 if isinstance(m, Message)
-                else m.get("images")
+                else cast("Mapping[str, Any]", m).get("images")
                 if isinstance(m, Mapping)
                 else None
             )
             if found and _images.needs_io(found):
                 return True
-    return bool(images) and _images.needs_io(images)  # type: ignore[arg-type]
+    return bool(images) and _images.needs_io(cast(Any, images))
 
 
 def _context(context: Sequence[int] | None) -> list[int] | None:

@@ -22,7 +22,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, Generic, Literal, TypeGuard, TypeVar, overload
 
 import anyio
 from anyio.abc import TaskStatus
@@ -322,6 +322,10 @@ async def _abandon(scope: anyio.CancelScope, receive: MemoryObjectReceiveStream[
     _abandon_now(scope, receive)
 
 
+def _is_stream(value: object) -> TypeGuard[AsyncStream[Any]]:
+    return isinstance(value, AsyncStream)
+
+
 class Client:
     """A blocking client for one Ollama server, for scripts and notebooks.
 
@@ -386,8 +390,8 @@ class Client:
     def _forward(self, name: str, arguments: dict[str, Any]) -> Any:
         arguments.pop("self")
         portal = self._state.get()
-        result = _call(portal, functools.partial(getattr(self._async, name), **arguments))
-        if isinstance(result, AsyncStream):
+        result: Any = _call(portal, functools.partial(getattr(self._async, name), **arguments))
+        if _is_stream(result):
             return Stream(result, portal)
         return result
 

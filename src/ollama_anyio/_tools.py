@@ -15,7 +15,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, TypeAlias, Union
+from typing import Any, Literal, TypeAlias, Union, cast
 
 import msgspec
 
@@ -86,7 +86,7 @@ def _convert_one(tool: object, where: str) -> Tool:
         return _with_defaults(tool)
     if isinstance(tool, Mapping):
         try:
-            converted = msgspec.convert(dict(tool), Tool)
+            converted = msgspec.convert(dict(cast("Mapping[str, Any]", tool)), Tool)
         except msgspec.ValidationError as exc:
             raise RequestError(f"{where}: invalid tool: {exc}") from None
         return _with_defaults(converted)
@@ -197,7 +197,8 @@ def _union(schemas: list[dict[str, Any]]) -> dict[str, Any]:
     if all(schema.keys() == {"type"} for schema in schemas):
         names: list[str] = []
         for schema in schemas:
-            kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+            kind_or_kinds: Any = schema["type"]
+            kinds = [kind_or_kinds] if isinstance(kind_or_kinds, str) else list(kind_or_kinds)
             names.extend(kind for kind in kinds if kind not in names)
         return {"type": names[0] if len(names) == 1 else names}
     unique: list[dict[str, Any]] = []

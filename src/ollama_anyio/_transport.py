@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import cast
 
 import anyio
 import anyio.abc
@@ -156,7 +157,7 @@ class _Body(httpx.AsyncByteStream):
         if connection is None:
             return
         if reuse and not connection.buffer:
-            self._transport._put_idle(self._origin, connection)
+            self._transport.put_idle(self._origin, connection)
         else:
             await connection.aclose()
 
@@ -172,7 +173,7 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._closed = False
 
-    def _put_idle(self, origin: tuple[str, str, int], connection: _Connection) -> None:
+    def put_idle(self, origin: tuple[str, str, int], connection: _Connection) -> None:
         idle = self._idle.setdefault(origin, [])
         if self._closed or len(idle) >= _IDLE_PER_ORIGIN:
             # Not awaited here: the socket is simply dropped by the pool's owner on close.
@@ -260,7 +261,7 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
                 await connection.send(head + body, write_timeout)
             else:
                 await connection.send(head, write_timeout)
-                async for piece in request.stream:  # type: ignore[union-attr]
+                async for piece in cast("AsyncIterable[bytes]", request.stream):
                     if piece:
                         frame = b"%x\r\n%s\r\n" % (len(piece), piece)
                         await connection.send(frame, write_timeout)

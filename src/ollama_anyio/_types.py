@@ -93,8 +93,7 @@ class SubscriptableStruct(msgspec.Struct, kw_only=True):
 
     def model_dump(self) -> dict[str, Any]:
         """The value as plain Python objects (dicts, lists, str, numbers), as in JSON."""
-        result = msgspec.to_builtins(self)
-        assert isinstance(result, dict)
+        result: dict[str, Any] = msgspec.to_builtins(self)
         return result
 
     def model_dump_json(self) -> str:
@@ -164,7 +163,7 @@ class ToolCallFunction(_RequestStruct, kw_only=True, omit_defaults=True):
     """The function a tool call invokes."""
 
     name: str = ""
-    arguments: dict[str, Any] = msgspec.field(default_factory=dict)
+    arguments: dict[str, Any] = msgspec.field(default_factory=dict[str, Any])
     index: int | None = None
 
 
@@ -311,13 +310,13 @@ class ChatResponse(_BaseGenerateResponse, kw_only=True):
 class EmbedResponse(_BaseGenerateResponse, kw_only=True):
     """An ``embed`` answer: one vector per input, in input order."""
 
-    embeddings: list[list[float]] = msgspec.field(default_factory=list)
+    embeddings: list[list[float]] = msgspec.field(default_factory=list[list[float]])
 
 
 class EmbeddingsResponse(SubscriptableStruct, kw_only=True):
     """A legacy ``embeddings`` answer: one vector."""
 
-    embedding: list[float] = msgspec.field(default_factory=list)
+    embedding: list[float] = msgspec.field(default_factory=list[float])
 
 
 class StatusResponse(SubscriptableStruct, kw_only=True):
@@ -353,7 +352,7 @@ class ListResponse(SubscriptableStruct, kw_only=True):
 
     Model = ListModel
 
-    models: list[ListModel] = msgspec.field(default_factory=list)
+    models: list[ListModel] = msgspec.field(default_factory=list[ListModel])
 
 
 class ShowTensor(SubscriptableStruct, kw_only=True):
@@ -411,7 +410,7 @@ class ProcessResponse(SubscriptableStruct, kw_only=True):
 
     Model = ProcessModel
 
-    models: list[ProcessModel] = msgspec.field(default_factory=list)
+    models: list[ProcessModel] = msgspec.field(default_factory=list[ProcessModel])
 
 
 class VersionResponse(SubscriptableStruct, kw_only=True):
@@ -431,7 +430,7 @@ class WebSearchResult(SubscriptableStruct, kw_only=True):
 class WebSearchResponse(SubscriptableStruct, kw_only=True):
     """The answer of ``web_search()``."""
 
-    results: list[WebSearchResult] = msgspec.field(default_factory=list)
+    results: list[WebSearchResult] = msgspec.field(default_factory=list[WebSearchResult])
 
 
 class WebFetchResponse(SubscriptableStruct, kw_only=True):
