@@ -35,6 +35,13 @@ __all__ = [
     "run_emulator_in_thread",
 ]
 
-for _name in __all__:
-    globals()[_name].__module__ = __name__
-del _name
+
+def _publish(names: list[str]) -> None:
+    """Show the public names as members of this package (in reprs and documentation)."""
+    namespace = globals()
+    for name in names:
+        namespace[name].__module__ = __name__
+
+
+_publish(__all__)
+del _publish

@@ -12,13 +12,12 @@ import contextlib
 import functools
 import json
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import anyio
-import anyio.abc
 from anyio.abc import SocketAttribute
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -296,7 +295,7 @@ async def _bounded(waiter: Coroutine[Any, Any, None], seconds: float) -> None:
 @contextlib.contextmanager
 def run_emulator_in_thread(
     *, backend: str = "asyncio", **kwargs: Any
-) -> Iterator[ThreadedEmulator]:
+) -> Generator[ThreadedEmulator, None, None]:
     """Run an :class:`OllamaEmulator` on a background event loop thread.
 
     Args:

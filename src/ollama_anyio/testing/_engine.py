@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from ._wire import json_list, json_mapping, json_object
+
 __all__ = [
     "Reply",
     "ReplySource",
@@ -42,7 +44,7 @@ class ToolCall:
     """
 
     name: str
-    arguments: Mapping[str, Any] = field(default_factory=dict)
+    arguments: Mapping[str, Any] = field(default_factory=dict[str, Any])
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,13 @@ class Reply:
 
     def calls(self) -> list[ToolCall]:
         """``tool_calls`` with mappings converted to :class:`ToolCall`."""
-        result = []
+        result: list[ToolCall] = []
         for call in self.tool_calls:
             if isinstance(call, ToolCall):
                 result.append(call)
             else:
-                result.append(ToolCall(str(call["name"]), dict(call.get("arguments") or {})))
+                arguments: Mapping[str, Any] = call.get("arguments") or {}
+                result.append(ToolCall(str(call["name"]), dict(arguments)))
         return result
 
 
@@ -120,7 +123,7 @@ def tool_call_id(seed: str) -> str:
     """``call_`` plus 8 characters of ``[a-z0-9]``, derived from ``seed``."""
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     value = _hash("call", seed)
-    chars = []
+    chars: list[str] = []
     for _ in range(8):
         value, index = divmod(value, len(alphabet))
         chars.append(alphabet[index])
@@ -155,10 +158,10 @@ def logprob_entry(piece: str, top: int) -> dict[str, Any]:
 def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
+        target: Mapping[str, Any] | None = root
         for part in ref[2:].split("/"):
-            target = target.get(part, {}) if isinstance(target, Mapping) else {}
-        return target if isinstance(target, Mapping) else {}
+            target = json_mapping(target.get(part, {})) if target is not None else None
+        return target if target is not None else {}
     return schema
 
 
@@ -173,10 +176,11 @@ def schema_value(
         root: the top-level schema, for ``$ref`` into ``$defs``/``definitions``.
         hint: the property name, used to make strings readable.
     """
-    if not isinstance(schema, Mapping):
+    node = json_mapping(schema)
+    if node is None:
         return {}
-    root = schema if root is None else root
-    schema = _resolve(schema, root)
+    root = node if root is None else root
+    schema = _resolve(node, root)
     number = _hash(seed, hint)
     if "const" in schema:
         return schema["const"]
@@ -187,10 +191,11 @@ def schema_value(
         if isinstance(options, list) and options:
             return schema_value(options[0], seed, root, hint)
     kind = schema.get("type", "object" if "properties" in schema else "string")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
+    kinds = json_list(kind)
+    if kinds is not None:
+        kind = next((k for k in kinds if k != "null"), "null")
     if kind == "object":
-        props = schema.get("properties") or {}
+        props: Mapping[str, Any] = schema.get("properties") or {}
         return {key: schema_value(sub, seed, root, key) for key, sub in props.items()}
     if kind == "array":
         count = max(int(schema.get("minItems", 2)), 1)
@@ -215,22 +220,19 @@ def schema_value(
     return f"{hint or 'value'} {words[number % len(words)].strip('.,')}".strip()
 
 
+def _free_text(schema: object) -> bool:
+    """Whether a property schema takes any string (a string without ``enum``)."""
+    node = json_mapping(schema)
+    return node is not None and node.get("type") == "string" and "enum" not in node
+
+
 def _tool_calls(tool: Mapping[str, Any], text: str) -> list[ToolCall]:
-    function = tool.get("function") or {}
+    function: Mapping[str, Any] = tool.get("function") or {}
     name = str(function.get("name", "tool"))
-    parameters = function.get("parameters") or {}
-    arguments = schema_value(parameters, text)
-    if not isinstance(arguments, dict):
-        arguments = {}
-    properties = parameters.get("properties") or {}
-    free = next(
-        (
-            key
-            for key, sub in properties.items()
-            if isinstance(sub, Mapping) and sub.get("type") == "string" and "enum" not in sub
-        ),
-        None,
-    )
+    parameters: Mapping[str, Any] = function.get("parameters") or {}
+    arguments = json_object(schema_value(parameters, text)) or {}
+    properties: Mapping[str, Any] = parameters.get("properties") or {}
+    free = next((key for key, sub in properties.items() if _free_text(sub)), None)
     names = _CAPITALISED.findall(text)[:4]
     if free is None or not names:
         return [ToolCall(name, arguments)]

@@ -223,7 +223,7 @@ class Faults:
 
     def take(self, path: str) -> list[Fault]:
         """The faults that hit a request for ``path``, consuming one use of each."""
-        hits = []
+        hits: list[Fault] = []
         with self._lock:
             for active in list(self._active):
                 fault = active.fault
@@ -339,5 +339,6 @@ def plan(response: Response | StreamResponse, faults: list[Fault], method: str) 
         actions = [("drop", body[: len(body) // 2])]
     elif kind is FaultKind.MALFORMED:
         body = body[: len(body) // 2]
-        actions, length = [("send", body)], len(body)
+        actions = [("send", body)]
+        length = len(body)
     return Plan(response.status, headers, length, iter(actions), delay)

@@ -24,7 +24,7 @@ from ._engine import (
     token_id,
     tool_call_id,
 )
-from ._models import Model
+from ._models import Message, Model
 from ._names import parse_name
 from ._params import (
     check_format,
@@ -40,7 +40,9 @@ from ._wire import (
     StreamResponse,
     decode_body,
     dumps,
+    json_objects,
     json_response,
+    json_str_list,
     lower_keys,
     utc_timestamp,
 )
@@ -60,7 +62,7 @@ _COMMON: dict[str, FieldKind] = {
     "top_logprobs": "int",
     "_debug_render_only": "bool",
 }
-_GENERATE = {
+_GENERATE: dict[str, FieldKind] = {
     **_COMMON,
     "prompt": "str",
     "suffix": "str",
@@ -70,7 +72,7 @@ _GENERATE = {
     "raw": "bool",
     "images": "strlist",
 }
-_CHAT = {**_COMMON, "messages": "list", "tools": "list"}
+_CHAT: dict[str, FieldKind] = {**_COMMON, "messages": "list", "tools": "list"}
 _MESSAGE: dict[str, FieldKind] = {
     "role": "str",
     "content": "str",
@@ -144,7 +146,7 @@ class _Run:
     warm: bool
     load_seconds: float
     raw: bool = False
-    pieces: list[tuple[str, str]] = field(default_factory=list)
+    pieces: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
     done_reason: str = "stop"
 
     def plan(self) -> None:
@@ -320,7 +322,7 @@ def generate(ctx: Context, body: bytes) -> Response | StreamResponse:
 
 
 def _messages(raw: list[Any]) -> list[dict[str, Any]]:
-    messages = []
+    messages: list[dict[str, Any]] = []
     for item in raw:
         if not isinstance(item, dict):
             kind = "string" if isinstance(item, str) else "number"
@@ -345,9 +347,7 @@ def chat(ctx: Context, body: bytes) -> Response | StreamResponse:
     keep_alive = parse_keep_alive(req.get("keep_alive"))
     think = parse_think(req.get("think"))
     messages = _messages(req.get("messages", []))
-    tools = [
-        lower_keys(t, ("type", "function")) for t in req.get("tools", []) if isinstance(t, dict)
-    ]
+    tools = [lower_keys(t, ("type", "function")) for t in json_objects(req.get("tools", []))]
     model = _find(ctx, sent, f"model '{sent}' not found")
     top = _check_logprobs(req)
     if not messages and keep_alive == 0:
@@ -357,9 +357,9 @@ def chat(ctx: Context, body: bytes) -> Response | StreamResponse:
     options, warm = _prepare(ctx, req, model, keep_alive)
     if not messages:
         return _shortcut(sent, True, "load")
-    history = [*model.messages, *messages]
+    history: list[Message | dict[str, Any]] = [*model.messages, *messages]
     if model.system and messages[0]["role"] != "system":
-        history.insert(0, {"role": "system", "content": model.system})
+        history.insert(0, Message(role="system", content=model.system))
     results: list[str] = []
     for message in reversed(history):
         if message["role"] != "tool":
@@ -405,8 +405,8 @@ def embed(ctx: Context, body: bytes) -> Response:
         raise ApiError(404, "model '' not found")
     keep_alive = parse_keep_alive(req.get("keep_alive"))
     raw_input = req.get("input", [])
-    inputs = [raw_input] if isinstance(raw_input, str) else raw_input
-    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+    inputs = [raw_input] if isinstance(raw_input, str) else json_str_list(raw_input)
+    if inputs is None:
         raise ApiError(400, "invalid input type")
     model = _find(ctx, sent, f'model "{sent}" not found, try pulling it first')
     options = {**model.parameters, **parse_options(req.get("options"))}
@@ -415,7 +415,8 @@ def embed(ctx: Context, body: bytes) -> Response:
     inputs = [text for text in inputs if text]
     if not inputs:
         return json_response({"model": sent, "embeddings": []})
-    vectors, count = [], 0
+    vectors: list[list[float]] = []
+    count = 0
     for text in inputs:
         tokens = split_tokens(text)
         if len(tokens) > context:

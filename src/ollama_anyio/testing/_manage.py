@@ -16,6 +16,7 @@ from ._wire import (
     Response,
     decode_body,
     error_response,
+    json_list,
     json_response,
     local_timestamp,
 )
@@ -28,7 +29,7 @@ _DIGEST = re.compile(r"sha256[:-]([0-9a-f]{64})")
 
 def tags(ctx: Context, body: bytes) -> Response:
     """``GET /api/tags``: every local model, newest first."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     for model in ctx.store.models():
         entry: dict[str, Any] = {
             "name": model.name.display,
@@ -47,7 +48,7 @@ def tags(ctx: Context, body: bytes) -> Response:
 def ps(ctx: Context, body: bytes) -> Response:
     """``GET /api/ps``: loaded models, longest remaining keep-alive first."""
     now = _dt.datetime.now(_dt.timezone.utc)
-    entries = []
+    entries: list[dict[str, Any]] = []
     for loaded in ctx.store.running(now):
         model = loaded.model
         # A KV cache of about 128 KiB per context token on top of the weights.
@@ -78,9 +79,10 @@ def _go_literal(value: Any) -> str:
 
 
 def _parameter_lines(parameters: dict[str, Any]) -> list[tuple[str, Any]]:
-    lines = []
+    lines: list[tuple[str, Any]] = []
     for key, value in parameters.items():
-        for item in value if isinstance(value, list) else [value]:
+        items = json_list(value)
+        for item in [value] if items is None else items:
             lines.append((key, item))
     return lines
 
@@ -137,10 +139,12 @@ def show(ctx: Context, body: bytes) -> Response:
     if model is None:
         raise ApiError(404, f"model '{_with_tag(sent, name)}' not found")
     system = req.get("system", model.system)
-    parameters = {**model.parameters, **(req.get("options") or {})}
+    options: dict[str, Any] = req.get("options") or {}
+    parameters = {**model.parameters, **options}
     verbose = bool(req.get("verbose"))
-    info = {
-        key: (None if isinstance(value, list) and not verbose else value)
+    # Array metadata (the tokenizer's vocabulary and such) only in verbose mode.
+    info: dict[str, Any] = {
+        key: (None if json_list(value) is not None and not verbose else value)
         for key, value in sorted(model.model_info.items())
     }
     result: dict[str, Any] = {}

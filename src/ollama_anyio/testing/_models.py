@@ -12,11 +12,20 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from ._names import ModelName, parse_name
 
-__all__ = ["CATALOG", "PRELOADED", "Layer", "Model", "catalog_model", "sha256_hex"]
+__all__ = [
+    "CATALOG",
+    "PRELOADED",
+    "Layer",
+    "Message",
+    "Model",
+    "Tensor",
+    "catalog_model",
+    "sha256_hex",
+]
 
 _MEDIA = "application/vnd.ollama.image."
 
@@ -25,6 +34,21 @@ def sha256_hex(data: bytes | str) -> str:
     """The lower-case hex SHA-256 of ``data`` (text is UTF-8 encoded)."""
     raw = data.encode() if isinstance(data, str) else data
     return hashlib.sha256(raw).hexdigest()
+
+
+class Message(TypedDict):
+    """A message of a model's conversation preamble (Modelfile ``MESSAGE``)."""
+
+    role: str
+    content: str
+
+
+class Tensor(TypedDict):
+    """One tensor of the GGUF weights, as ``/api/show`` lists it."""
+
+    name: str
+    type: str
+    shape: list[int]
 
 
 @dataclass(frozen=True)
@@ -58,11 +82,11 @@ class Model:
     parent_model: str = ""
     template: str = ""
     system: str = ""
-    parameters: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict[str, Any])
     license: tuple[str, ...] = ()
-    messages: list[dict[str, str]] = field(default_factory=list)
-    model_info: dict[str, Any] = field(default_factory=dict)
-    tensors: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list[Message])
+    model_info: dict[str, Any] = field(default_factory=dict[str, Any])
+    tensors: list[Tensor] = field(default_factory=list[Tensor])
     modified_at: _dt.datetime = field(
         default_factory=lambda: _dt.datetime(2025, 5, 4, 17, 37, 44, tzinfo=_dt.timezone.utc)
     )
@@ -133,7 +157,7 @@ def _gguf_info(
     }
 
 
-def _tensors(emb: int, vocab: int, quant: str) -> list[dict[str, Any]]:
+def _tensors(emb: int, vocab: int, quant: str) -> list[Tensor]:
     return [
         {"name": "token_embd.weight", "type": quant, "shape": [emb, vocab]},
         {"name": "blk.0.attn_norm.weight", "type": "F32", "shape": [emb]},

@@ -11,9 +11,9 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from ._wire import ApiError
+from ._wire import ApiError, json_list, json_object
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE",
@@ -117,9 +117,10 @@ def parse_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
                 raise ApiError(500, f'option "{key}" must be of type float32')
             result[key] = float(value)
         elif key == "stop":
-            if not isinstance(value, list):
+            items = json_list(value)
+            if items is None:
                 raise ApiError(500, 'option "stop" must be of type array')
-            result[key] = [str(item) for item in value]
+            result[key] = [str(item) for item in items]
         elif key == "use_mmap":
             if not isinstance(value, bool):
                 raise ApiError(500, 'option "use_mmap" must be of type bool')
@@ -127,7 +128,7 @@ def parse_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     return result
 
 
-def check_format(fmt: Any) -> Any:
+def check_format(fmt: Any) -> Literal["json"] | dict[str, Any] | None:
     """``format`` as ``None``, ``"json"`` or a schema object.
 
     Raises:
@@ -135,8 +136,11 @@ def check_format(fmt: Any) -> Any:
     """
     if fmt is None or fmt == "":
         return None
-    if fmt == "json" or isinstance(fmt, dict):
-        return fmt
+    if fmt == "json":
+        return "json"
+    schema = json_object(fmt)
+    if schema is not None:
+        return schema
     raw = json.dumps(fmt, separators=(",", ":"))
     raise ApiError(500, f'invalid format: {raw}; expected "json" or a valid JSON Schema object')
 

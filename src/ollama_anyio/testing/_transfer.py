@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ._context import Context
-from ._models import Layer, Model, catalog_model, sha256_hex
+from ._models import Layer, Message, Model, catalog_model, sha256_hex
 from ._names import ModelName, parse_name
 from ._wire import (
     ApiError,
@@ -23,7 +23,9 @@ from ._wire import (
     decode_body,
     dumps,
     error_response,
+    json_objects,
     json_response,
+    json_str_list,
 )
 
 __all__ = ["create", "pull", "push"]
@@ -161,7 +163,7 @@ _CREATE: dict[str, FieldKind] = {
 
 def _new_layers(req: dict[str, Any]) -> list[tuple[str, str]]:
     """(kind, content) of the layers a create request adds, in manifest order."""
-    layers = []
+    layers: list[tuple[str, str]] = []
     if "template" in req:
         layers.append(("template", req["template"]))
     if "system" in req:
@@ -181,8 +183,9 @@ def _licenses(req: dict[str, Any]) -> list[str]:
         return []
     if isinstance(value, str):
         return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
+    texts = json_str_list(value)
+    if texts is not None:
+        return texts
     raise ApiError(400, "json: cannot unmarshal license into string or []string")
 
 
@@ -315,9 +318,8 @@ def create(ctx: Context, body: bytes) -> Response | StreamResponse:
         new.parameters = {**new.parameters, **req["parameters"]}
     if "messages" in req:
         new.messages = [
-            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
-            for m in req["messages"]
-            if isinstance(m, dict)
+            Message(role=str(m.get("role", "")), content=str(m.get("content", "")))
+            for m in json_objects(req["messages"])
         ]
     new.modified_at = _dt.datetime.now(_dt.timezone.utc)
     events = _create_events(ctx, req, new, base)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 __all__ = [
     "JSON_CT",
@@ -24,7 +24,12 @@ __all__ = [
     "decode_body",
     "dumps",
     "error_response",
+    "json_list",
+    "json_mapping",
+    "json_object",
+    "json_objects",
     "json_response",
+    "json_str_list",
     "local_timestamp",
     "utc_timestamp",
 ]
@@ -48,6 +53,9 @@ _GO_TYPES = {
 FieldKind = Literal[
     "str", "bool", "int", "float", "strlist", "intlist", "object", "strmap", "list", "any"
 ]
+
+# The kind of the items of each list kind.
+_ITEM_KINDS: dict[FieldKind, FieldKind] = {"strlist": "str", "intlist": "int", "list": "any"}
 
 
 class ApiError(Exception):
@@ -74,7 +82,7 @@ class Response:
     status: int
     body: bytes = b""
     content_type: str | None = None
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
 
 
 @dataclass
@@ -87,6 +95,38 @@ class StreamResponse:
 
     lines: Iterator[bytes]
     content_type: str = NDJSON_CT
+
+
+# Decoded JSON is untyped (``Any``); these helpers check a value's JSON type and return it
+# typed, so callers get precise types without trusting the shape of the input.
+
+
+def json_object(value: object) -> dict[str, Any] | None:
+    """``value`` if it is a JSON object (a ``dict``, whose keys are strings), else ``None``."""
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else None
+
+
+def json_mapping(value: object) -> Mapping[str, Any] | None:
+    """``value`` if it is a mapping (a decoded JSON object or a caller's mapping), else ``None``."""
+    return cast("Mapping[str, Any]", value) if isinstance(value, Mapping) else None
+
+
+def json_list(value: object) -> list[object] | None:
+    """``value`` if it is a JSON array (a ``list``, items of any JSON type), else ``None``."""
+    return cast("list[object]", value) if isinstance(value, list) else None
+
+
+def json_str_list(value: object) -> list[str] | None:
+    """``value`` if it is a JSON array of strings only, else ``None``."""
+    items = json_list(value)
+    if items is None or not all(isinstance(item, str) for item in items):
+        return None
+    return cast("list[str]", items)
+
+
+def json_objects(values: Iterable[object]) -> list[dict[str, Any]]:
+    """The JSON objects among ``values``, in order (other values are skipped)."""
+    return [obj for obj in map(json_object, values) if obj is not None]
 
 
 def dumps(obj: Any) -> bytes:
@@ -190,11 +230,13 @@ def _check(value: Any, kind: FieldKind) -> bool:
         return isinstance(value, bool)
     if kind in ("int", "float"):
         return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind in ("strlist", "intlist", "list"):
-        inner: FieldKind = {"strlist": "str", "intlist": "int", "list": "any"}[kind]  # type: ignore[assignment]
-        return isinstance(value, list) and all(v is None or _check(v, inner) for v in value)
+    if kind in _ITEM_KINDS:
+        inner = _ITEM_KINDS[kind]
+        items = json_list(value)
+        return items is not None and all(v is None or _check(v, inner) for v in items)
     if kind == "strmap":
-        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        obj = json_object(value)
+        return obj is not None and all(isinstance(v, str) for v in obj.values())
     return isinstance(value, dict)
 
 
@@ -231,12 +273,13 @@ def decode_body(
         raise ApiError(400, "invalid character looking for beginning of value") from None
     if data is None:
         return {}
-    if not isinstance(data, dict):
+    obj = json_object(data)
+    if obj is None:
         raise ApiError(
             400, f"json: cannot unmarshal {_json_kind(data)} into Go value of type api.{struct}"
         )
     result: dict[str, Any] = {}
-    for key, value in data.items():
+    for key, value in obj.items():
         name = key.lower()
         if name not in fields:
             continue
