@@ -25,9 +25,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package and its tests."""
-    session.install("-e", ".[test]", "mypy>=1.11")
+    """mypy --strict over the package and its tests, and pyright strict over the package."""
+    session.install("-e", ".[test]", "mypy>=1.11", "pyright>=1.1.380")
     session.run("mypy")
+    session.run("pyright")
 
 
 @nox.session
