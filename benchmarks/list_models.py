@@ -1,0 +1,87 @@
+"""``list()`` of 20 models, per call: blocking and on asyncio."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import ollama
+
+import ollama_anyio
+
+from ._bodies import check_list
+from ._harness import OFFICIAL, OURS, Context, Row, alternate, alternate_async, at_most
+
+NAME = "list_models"
+
+
+def _time_sync(ctx: Context) -> dict[str, float]:
+    calls = ctx.settings.chat_calls
+
+    def measure(who: str, client: Any) -> float:
+        responses: list[Any] = []
+        list_models = client.list
+        start = time.perf_counter()
+        for _ in range(calls):
+            responses.append(list_models())
+        seconds = time.perf_counter() - start
+        for response in responses:
+            check_list(who, response, ctx.expected)
+        return seconds / calls
+
+    official: Any = ollama.Client(host=ctx.url)
+    ours = ollama_anyio.Client(ctx.url)
+    try:
+        return alternate(
+            [(OFFICIAL, lambda: measure(OFFICIAL, official)), (OURS, lambda: measure(OURS, ours))],
+            rounds=ctx.settings.rounds,
+            warmup=ctx.settings.warmup,
+        )
+    finally:
+        official.close()
+        ours.close()
+
+
+async def _time_async(ctx: Context) -> dict[str, float]:
+    calls = ctx.settings.chat_calls
+
+    async def measure(who: str, client: Any) -> float:
+        responses: list[Any] = []
+        list_models = client.list
+        start = time.perf_counter()
+        for _ in range(calls):
+            responses.append(await list_models())
+        seconds = time.perf_counter() - start
+        for response in responses:
+            check_list(who, response, ctx.expected)
+        return seconds / calls
+
+    official: Any = ollama.AsyncClient(host=ctx.url)
+    async with ollama_anyio.AsyncClient(ctx.url) as ours:
+        try:
+            return await alternate_async(
+                [
+                    (OFFICIAL, lambda: measure(OFFICIAL, official)),
+                    (OURS, lambda: measure(OURS, ours)),
+                ],
+                rounds=ctx.settings.rounds,
+                warmup=ctx.settings.warmup,
+            )
+        finally:
+            await official.close()
+
+
+def run(ctx: Context) -> list[Row]:
+    sync = _time_sync(ctx)
+    asynchronous = anyio.run(_time_async, ctx)
+    return [
+        Row("list() of 20 models, sync", "time", sync[OFFICIAL], sync[OURS], at_most(0.6)),
+        Row(
+            "list() of 20 models, asyncio",
+            "time",
+            asynchronous[OFFICIAL],
+            asynchronous[OURS],
+            at_most(0.6),
+        ),
+    ]

@@ -1,0 +1,68 @@
+"""Stream of 10,000 chunks, blocking: chunks per second through ``for part in client.chat(...)``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import ollama
+
+import ollama_anyio
+
+from ._bodies import MESSAGES, MODEL, check_stream
+from ._harness import OFFICIAL, OURS, Context, Row, alternate, at_least
+
+NAME = "stream_sync"
+
+
+def _read_official(client: Any) -> tuple[list[str], Any]:
+    contents: list[str] = []
+    part = None
+    for part in client.chat(model=MODEL, messages=MESSAGES, stream=True):
+        contents.append(part.message.content)
+    return contents, part
+
+
+def _read_ours(client: Any) -> tuple[list[str], Any]:
+    contents: list[str] = []
+    part = None
+    with client.chat(model=MODEL, messages=MESSAGES, stream=True) as parts:
+        for part in parts:
+            contents.append(part.message.content)
+    return contents, part
+
+
+def run(ctx: Context) -> list[Row]:
+    settings = ctx.settings
+
+    def measure(who: str, read: Any, client: Any) -> float:
+        start = time.perf_counter()
+        contents, last = read(client)
+        seconds = time.perf_counter() - start
+        check_stream(who, contents, last, ctx.expected)
+        return seconds / len(contents)
+
+    official: Any = ollama.Client(host=ctx.url)
+    ours = ollama_anyio.Client(ctx.url)
+    try:
+        medians = alternate(
+            [
+                (OFFICIAL, lambda: measure(OFFICIAL, _read_official, official)),
+                (OURS, lambda: measure(OURS, _read_ours, ours)),
+            ],
+            rounds=settings.heavy_rounds,
+            warmup=settings.warmup,
+        )
+    finally:
+        official.close()
+        ours.close()
+    return [
+        Row(
+            "stream of 10,000 chunks, sync",
+            "rate",
+            1 / medians[OFFICIAL],
+            1 / medians[OURS],
+            at_least(2),
+            unit="chunks/s",
+        )
+    ]
