@@ -258,6 +258,31 @@ def test_ctrl_c_in_the_blocking_client_closes_the_response(
         assert client.chat("llama3.2", HI).done
 
 
+def test_ctrl_c_while_reading_a_blocking_stream_closes_it(
+    ollama_emulator: ThreadedEmulator, portal_backend: str
+) -> None:
+    ollama_emulator.faults.add(Fault.hang(after=2, path="/api/generate"))
+
+    two_received = threading.Event()
+
+    def press_ctrl_c() -> None:
+        two_received.wait()  # the reader now waits for a third chunk that will not come
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    presser = threading.Thread(target=press_ctrl_c)
+    received = []
+    with Client(ollama_emulator.url, backend=portal_backend) as client:  # type: ignore[arg-type]
+        presser.start()
+        with pytest.raises(KeyboardInterrupt):
+            for part in client.generate("llama3.2", "a long story", stream=True):
+                received.append(part)
+                if len(received) == 2:
+                    two_received.set()
+        presser.join()
+        ollama_emulator.wait_for_disconnects(1)  # before close(): the stream closed itself
+    assert len(received) == 2
+
+
 # -- 6. concurrency -----------------------------------------------------------------------------
 
 

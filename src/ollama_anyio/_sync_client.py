@@ -235,7 +235,14 @@ class Stream(Generic[T]):
             self._producer, (self._receive, self._scope) = _blocking(
                 lambda: self._portal.start_task(_produce, self._astream)
             )
-        for item in _call(self._portal, self._take_ready):
+        try:
+            ready = _call(self._portal, self._take_ready)
+        except BaseException:
+            # Ctrl-C while waiting for chunks: nobody reads on, so the response closes now,
+            # not when the traceback that holds this stream is dropped.
+            self.close()
+            raise
+        for item in ready:
             if isinstance(item, BaseException):
                 self._error = item
             else:
