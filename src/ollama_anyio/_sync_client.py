@@ -22,11 +22,14 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeGuard, TypeVar, overload
+from typing import Any, Generic, Literal, NamedTuple, TypeGuard, TypeVar, overload
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal
+from anyio.lowlevel import EventLoopToken
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import _config
@@ -63,6 +66,13 @@ _BACKENDS = ("asyncio", "trio")
 _PREFETCH = 16
 
 
+class _Loop(NamedTuple):
+    """The portal of a running event loop, and the loop's token for `anyio.from_thread`."""
+
+    portal: BlockingPortal
+    token: EventLoopToken
+
+
 class _Portal:
     """An event loop in a daemon thread, reachable through an anyio `BlockingPortal`.
 
@@ -72,15 +82,15 @@ class _Portal:
     def __init__(self, backend: str) -> None:
         self._backend = backend
         self._lock = threading.Lock()
-        self._portal: BlockingPortal | None = None
+        self._portal: _Loop | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
         self.async_client: AsyncClient | None = None
 
-    def get(self) -> BlockingPortal:
-        portal = self._portal
-        if portal is not None:
-            return portal
+    def get(self) -> _Loop:
+        loop = self._portal
+        if loop is not None:
+            return loop
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Client is closed")
@@ -88,14 +98,14 @@ class _Portal:
                 self._portal, self._thread = self._start()
             return self._portal
 
-    def _start(self) -> tuple[BlockingPortal, threading.Thread]:
-        ready: concurrent.futures.Future[BlockingPortal] = concurrent.futures.Future()
+    def _start(self) -> tuple[_Loop, threading.Thread]:
+        ready: concurrent.futures.Future[_Loop] = concurrent.futures.Future()
 
         async def serve() -> None:
             async with BlockingPortal() as portal:
-                ready.set_result(portal)
+                ready.set_result(_Loop(portal, anyio.lowlevel.current_token()))
                 await portal.sleep_until_stopped()
-            # Every task of the portal (calls, stream producers) has ended: close connections.
+            # The portal's tasks (stream producers) have ended: close the connections.
             if self.async_client is not None:
                 await self.async_client.aclose()
 
@@ -120,15 +130,15 @@ class _Portal:
             if self._closed:
                 return
             self._closed = True
-            portal, thread = self._portal, self._thread
+            loop, thread = self._portal, self._thread
             self._portal = None
-        if portal is None or thread is None:
+        if loop is None or thread is None:
             return
         if threading.current_thread() is thread:  # pragma: no cover - collected in the portal
             return
         try:
             # Cancel what still runs (a stream nobody reads to the end), then leave the loop.
-            portal.call(portal.stop, True)
+            loop.portal.call(loop.portal.stop, True)
         except RuntimeError:  # pragma: no cover - the loop is already gone (interpreter exit)
             pass
         thread.join()
@@ -171,17 +181,50 @@ def _blocking(func: Callable[[], T]) -> T:
     return result[0]
 
 
-def _call(portal: BlockingPortal, func: Callable[[], Coroutine[Any, Any, T]]) -> T:
+class _Abandonable:
+    """A call into the loop that the calling thread can give up on (Ctrl-C) and cancel."""
+
+    __slots__ = ("abandoned", "func", "scope")
+
+    def __init__(self, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        self.func = func
+        self.scope: anyio.CancelScope | None = None
+        self.abandoned = False
+
+    async def run(self) -> Any:
+        with anyio.CancelScope() as scope:
+            self.scope = scope
+            if self.abandoned:
+                scope.cancel()
+            return await self.func()
+        raise RuntimeError("abandoned by its caller")  # nobody reads this
+
+    def abandon(self) -> None:  # in the loop's thread
+        self.abandoned = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+def _call(loop: _Loop, func: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``func`` in the portal's event loop and wait for its result.
+
+    ``anyio.from_thread.run`` with the loop's token, rather than the portal's task spawning:
+    it skips a task group and a future per call (0.1 ms of a 1 ms call on a busy machine).
+    """
     if _in_trio_thread():
-        return _blocking(lambda: _call(portal, func))
-    future: concurrent.futures.Future[T] = portal.start_task_soon(func)
+        return _blocking(lambda: _call(loop, func))
+    call = _Abandonable(func)
     try:
-        return future.result()
-    except BaseException:
-        # KeyboardInterrupt in this thread: cancel the call in the portal too, which closes its
-        # response. (For an exception raised by the call itself, the future is done already.)
-        future.cancel()
+        result: T = anyio.from_thread.run(call.run, token=loop.token)
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            raise  # the call's own error: it has ended
+        # KeyboardInterrupt in this thread: cancel the call in the loop too, which closes
+        # its response. (Scheduled after the call itself, so it cannot miss it.)
+        with contextlib.suppress(RuntimeError):
+            anyio.from_thread.run_sync(call.abandon, token=loop.token)
         raise
+    return result
 
 
 class Stream(Generic[T]):
@@ -192,9 +235,10 @@ class Stream(Generic[T]):
     reference to it closes the response at once.
     """
 
-    def __init__(self, stream: AsyncStream[T], portal: BlockingPortal) -> None:
+    def __init__(self, stream: AsyncStream[T], loop: _Loop) -> None:
         self._astream = stream
-        self._portal = portal
+        self._loop = loop
+        self._portal = loop.portal
         self._buffer: deque[T] = deque()
         self._error: BaseException | None = None
         self._receive: MemoryObjectReceiveStream[list[T] | BaseException] | None = None
@@ -236,7 +280,7 @@ class Stream(Generic[T]):
                 lambda: self._portal.start_task(_produce, self._astream)
             )
         try:
-            ready = _call(self._portal, self._take_ready)
+            ready = _call(self._loop, self._take_ready)
         except BaseException:
             # Ctrl-C while waiting for chunks: nobody reads on, so the response closes now,
             # not when the traceback that holds this stream is dropped.
@@ -396,10 +440,10 @@ class Client:
 
     def _forward(self, name: str, arguments: dict[str, Any]) -> Any:
         arguments.pop("self")
-        portal = self._state.get()
-        result: Any = _call(portal, functools.partial(getattr(self._async, name), **arguments))
+        loop = self._state.get()
+        result: Any = _call(loop, functools.partial(getattr(self._async, name), **arguments))
         if _is_stream(result):
-            return Stream(result, portal)
+            return Stream(result, loop)
         return result
 
     # The signatures below mirror AsyncClient's (a test compares them); the bodies only forward.
