@@ -181,10 +181,16 @@ class AsyncClient:
             if lazy:  # a new transport for each pool: a pool never shares connections
                 kwargs["transport"] = AnyIOTransport()
             return httpx.AsyncClient(
-                follow_redirects=follow_redirects, timeout=self._timeout, **kwargs
+                follow_redirects=follow_redirects,
+                timeout=self._timeout,
+                headers=self._headers,
+                **kwargs,
             )
 
         self._pool = _Pool(new_http_client)
+        self._timeout_is_default = True  # the pool's httpx client has self._timeout
+        self._urls: dict[str, httpx.URL] = {}
+        self._key_to_base_url = self._api_key_to_host or _config.is_ollama_com(self._base_url)
         self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
 
     @property
@@ -206,6 +212,7 @@ class AsyncClient:
         clone = _copy.copy(self)
         if timeout is not _config.DEFAULT:
             clone._timeout = timeout
+            clone._timeout_is_default = False
         if max_retries is not None:
             clone._retry = RetryPolicy(max_retries, self._retry.backoff, self._retry.retry_writes)
         return clone
@@ -231,15 +238,24 @@ class AsyncClient:
     # -----------------------------------------------------------------------------------------
     # Transport: the one place that sends requests
 
-    def _request_headers(self, url: str) -> dict[str, str]:
-        headers = self._headers
-        if (
-            self._api_key
-            and "authorization" not in headers
-            and (_config.is_ollama_com(url) or self._api_key_to_host)
-        ):
-            headers = {**headers, "authorization": f"Bearer {self._api_key}"}
-        return headers
+    def _request_headers(self, url: str) -> dict[str, str] | None:
+        """The headers one request adds to the client's: the API key, where it may go."""
+        if not self._api_key or "authorization" in self._headers:
+            return None
+        if url.startswith(self._base_url):
+            allowed = self._key_to_base_url
+        else:
+            allowed = _config.is_ollama_com(url)
+        return {"authorization": f"Bearer {self._api_key}"} if allowed else None
+
+    def _url(self, url: str) -> httpx.URL:
+        # Parsing a URL is a good part of httpx's cost per request; there are few of them.
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = httpx.URL(url)
+            if len(self._urls) < 64:
+                self._urls[url] = parsed
+        return parsed
 
     async def _send(
         self, method: str, url: str, content: Any, *, writes: bool = False
@@ -255,10 +271,10 @@ class AsyncClient:
         while True:
             request = http.build_request(
                 method,
-                url,
+                self._url(url),
                 content=content,
                 headers=self._request_headers(url),
-                timeout=self._timeout,
+                timeout=httpx.USE_CLIENT_DEFAULT if self._timeout_is_default else self._timeout,
             )
             try:
                 with translate_errors(url):
