@@ -24,6 +24,7 @@ from ._http11 import ChunkedDecoder, FramingError, ResponseHead, parse_head
 __all__ = ["AnyIOTransport"]
 
 _READ_SIZE = 256 * 1024
+_SMALL_SEND = 16 * 1024  # well under any socket send buffer
 _IDLE_PER_ORIGIN = 64
 _IDLE_EXPIRY = 30.0  # seconds an idle connection is kept
 _ssl_context: ssl.SSLContext | None = None
@@ -60,6 +61,10 @@ class _Connection:
 
     async def send(self, data: bytes, seconds: float | None) -> None:
         try:
+            if len(data) <= _SMALL_SEND:
+                # The socket's send buffer takes it at once: a timeout scope would only cost.
+                await self.stream.send(data)
+                return
             with anyio.fail_after(seconds):
                 await self.stream.send(data)
         except TimeoutError:
