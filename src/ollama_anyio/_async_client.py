@@ -69,7 +69,7 @@ _BLOB_CHUNK = 1 << 20
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
 
-def _decode(type: type[T], data: bytes, url: str) -> T:
+def _decode(type: type[T], data: bytes | bytearray, url: str) -> T:
     decoder = _decoders.get(type)
     if decoder is None:
         decoder = _decoders[type] = msgspec.json.Decoder(type)
@@ -313,21 +313,20 @@ class AsyncClient:
 
     async def _read(
         self, method: str, url: str, content: Any = None, *, writes: bool = False
-    ) -> httpx.Response:
+    ) -> bytes | bytearray:
+        """Send a request and return the whole body of its answer."""
         response = await self._send(method, url, content, writes=writes)
         try:
             with translate_errors(url):
-                await response.aread()
+                return await response.aread()
         finally:
             with anyio.CancelScope(shield=True):
                 await response.aclose()
-        return response
 
     async def _call(self, type: type[T], method: str, path: str, body: Any = None) -> T:
         url = self._base_url + path
         content = None if body is None else _requests.encoder.encode(body)
-        response = await self._read(method, url, content)
-        return _decode(type, response.content, url)
+        return _decode(type, await self._read(method, url, content), url)
 
     def _stream(
         self, type: type[T], path: str, body: Any, is_final: Callable[[T], bool]
@@ -769,13 +768,13 @@ class AsyncClient:
         body = _requests.web_search(query, max_results)
         self._check_web_auth()
         url = _WEB_URL + "/api/web_search"
-        response = await self._read("POST", url, _requests.encoder.encode(body))
-        return _decode(WebSearchResponse, response.content, url)
+        answer = await self._read("POST", url, _requests.encoder.encode(body))
+        return _decode(WebSearchResponse, answer, url)
 
     async def web_fetch(self, url: str) -> WebFetchResponse:
         """Fetch a web page's title, text and links through ollama.com (needs an API key)."""
         body = _requests.web_fetch(url)
         self._check_web_auth()
         endpoint = _WEB_URL + "/api/web_fetch"
-        response = await self._read("POST", endpoint, _requests.encoder.encode(body))
-        return _decode(WebFetchResponse, response.content, endpoint)
+        answer = await self._read("POST", endpoint, _requests.encoder.encode(body))
+        return _decode(WebFetchResponse, answer, endpoint)
