@@ -31,14 +31,14 @@ NAME = "embed"
 
 _SYNC_CALL = """\
 client = ollama.Client(host={url!r})
-response = client.embed(model={model!r}, input=inputs)
+response = client.embed(model={model!r}, input=inputs{extra})
 """
 _ASYNC_CALL = """\
 import asyncio
 
 async def main():
     client = ollama.AsyncClient(host={url!r})
-    return await client.embed(model={model!r}, input=inputs)
+    return await client.embed(model={model!r}, input=inputs{extra})
 
 response = asyncio.run(main())
 """
@@ -62,9 +62,14 @@ print(json.dumps({{"peak": peak}}))
 """
 
 
-def _peak_rss(ctx: Context, asynchronous: bool) -> dict[str, float]:
+def _peak_rss(ctx: Context, asynchronous: bool, arrays: bool = False) -> dict[str, float]:
+    """Peak RSS of each client; with ``arrays``, ours decodes into float32 arrays."""
+
     def measure(who: str, module: str) -> float:
-        call = (_ASYNC_CALL if asynchronous else _SYNC_CALL).format(url=ctx.url, model=MODEL)
+        extra = ", as_arrays=True" if arrays and who == OURS else ""
+        call = (_ASYNC_CALL if asynchronous else _SYNC_CALL).format(
+            url=ctx.url, model=MODEL, extra=extra
+        )
         code = _RSS_CODE.format(
             module=module, input=EMBED_INPUT, count=EMBED_INPUTS, call=call, who=who
         )
@@ -131,6 +136,7 @@ def run(ctx: Context) -> list[Row]:
     asynchronous = anyio.run(_time_async, ctx, inputs)
     sync_rss = _peak_rss(ctx, asynchronous=False)
     async_rss = _peak_rss(ctx, asynchronous=True)
+    arrays_rss = _peak_rss(ctx, asynchronous=False, arrays=True)
     title = f"embed 1,000 {TIMES} 768 floats"
     return [
         Row(f"{title}, sync", "time", sync[OFFICIAL], sync[OURS], at_most(0.3)),
@@ -147,6 +153,13 @@ def run(ctx: Context) -> list[Row]:
             "memory",
             async_rss[OFFICIAL],
             async_rss[OURS],
+            at_most(0.6),
+        ),
+        Row(
+            f"{title}, sync, peak RSS, ours as_arrays=True",
+            "memory",
+            arrays_rss[OFFICIAL],
+            arrays_rss[OURS],
             at_most(0.6),
         ),
     ]

@@ -336,3 +336,12 @@ async def test_api_key_goes_only_to_ollama_com(
     assert remote.url == "https://ollama.com/api/web_search"
     assert remote.headers["authorization"] == "Bearer secret-key"
     assert result.results[0].url
+
+
+async def test_embed_as_arrays(fake: FakeOllama, client: AsyncClient) -> None:
+    fake.json("POST", "/api/embed", fixture_bytes("embed-response.json"))
+    response = await client.embed("all-minilm", "hello", as_arrays=True)
+    [vector] = response.embeddings
+    expected = json.loads(fixture_bytes("embed-response.json"))["embeddings"][0]
+    assert len(vector) == len(expected)
+    assert vector[0] == pytest.approx(expected[0], rel=1e-6)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import gc
 import inspect
 import threading
@@ -176,3 +177,18 @@ def test_every_async_method_has_a_blocking_twin_with_the_same_signature() -> Non
     for name, signature in async_methods.items():
         twin = inspect.signature(getattr(Client, name))
         assert list(twin.parameters.values()) == list(signature.parameters.values()), name
+
+
+def test_embed_as_arrays_gives_float32_vectors(fake: FakeOllama, client: Client) -> None:
+    fake.json("POST", "/api/embed", fixture_bytes("embed-multi-response.json"))
+    as_lists = client.embed("all-minilm", ["a", "b"])
+    as_arrays = client.embed("all-minilm", ["a", "b"], as_arrays=True)
+    assert fake.body(0) == fake.body(1)  # the option is ours: nothing changes on the wire
+    assert len(as_arrays.embeddings) == len(as_lists.embeddings) == 2
+    for vector, floats in zip(as_arrays.embeddings, as_lists.embeddings, strict=True):
+        assert vector.typecode == "f"
+        assert memoryview(vector).format == "f"  # what numpy.frombuffer wraps
+        assert list(vector) == [array.array("f", [x])[0] for x in floats]
+    assert as_arrays.model == as_lists.model
+    assert as_arrays.total_duration == as_lists.total_duration
+    assert as_arrays.model_dump()["embeddings"][0] == list(as_arrays.embeddings[0])

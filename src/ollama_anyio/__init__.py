@@ -19,6 +19,7 @@ from ._errors import ProtocolError as ProtocolError
 from ._errors import RequestError as RequestError
 from ._errors import ResponseError as ResponseError
 from ._types import ChatResponse as ChatResponse
+from ._types import EmbedArraysResponse as EmbedArraysResponse
 from ._types import EmbeddingsResponse as EmbeddingsResponse
 from ._types import EmbedResponse as EmbedResponse
 from ._types import GenerateResponse as GenerateResponse
@@ -113,6 +114,7 @@ __all__ = [
     "AsyncStream",
     "ChatResponse",
     "Client",
+    "EmbedArraysResponse",
     "EmbedResponse",
     "EmbeddingsResponse",
     "GenerateResponse",

@@ -7,6 +7,7 @@ decode the answer (a msgspec decoder, or an `AsyncStream` for streamed answers).
 
 from __future__ import annotations
 
+import array
 import copy as _copy
 import hashlib
 import logging
@@ -38,6 +39,7 @@ from ._retry import RETRY_STATUSES, RetryPolicy, is_unsent
 from ._transport import AnyIOTransport
 from ._types import (
     ChatResponse,
+    EmbedArraysResponse,
     EmbeddingsResponse,
     EmbedResponse,
     Format,
@@ -49,6 +51,7 @@ from ._types import (
     OptionsArg,
     ProcessResponse,
     ProgressResponse,
+    RawEmbedResponse,
     ShowResponse,
     StatusResponse,
     Think,
@@ -120,6 +123,9 @@ class _Pool:
         else:  # its loop has ended: forget it (see above), and refuse further use
             self._http = self._factory()
             await self._http.aclose()
+
+
+_float_lists = msgspec.json.Decoder(list[float])
 
 
 def _is_done(chunk: GenerateResponse | ChatResponse) -> bool:
@@ -545,6 +551,7 @@ class AsyncClient:
         )
         return await self._maybe_stream(ChatResponse, "/api/chat", body, stream, _is_done)
 
+    @overload
     async def embed(
         self,
         model: str = "",
@@ -553,8 +560,39 @@ class AsyncClient:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> EmbedResponse:
-        """Embed one text or several (``POST /api/embed``): one vector per input, in order."""
+        *,
+        as_arrays: Literal[False] = False,
+    ) -> EmbedResponse: ...
+
+    @overload
+    async def embed(
+        self,
+        model: str = "",
+        input: str | Sequence[str] = "",
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+        *,
+        as_arrays: Literal[True],
+    ) -> EmbedArraysResponse: ...
+
+    async def embed(
+        self,
+        model: str = "",
+        input: str | Sequence[str] = "",
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+        *,
+        as_arrays: bool = False,
+    ) -> EmbedResponse | EmbedArraysResponse:
+        """Embed one text or several (``POST /api/embed``): one vector per input, in order.
+
+        With ``as_arrays=True`` each vector is an ``array.array("f")`` (see
+        `EmbedArraysResponse`), for large batches headed for numpy or a vector store.
+        """
         body = _requests.embed(
             model,
             input,
@@ -563,7 +601,14 @@ class AsyncClient:
             keep_alive=keep_alive,
             dimensions=dimensions,
         )
-        return await self._call(EmbedResponse, "POST", "/api/embed", body)
+        if not as_arrays:
+            return await self._call(EmbedResponse, "POST", "/api/embed", body)
+        raw = await self._call(RawEmbedResponse, "POST", "/api/embed", body)
+        fields = msgspec.structs.asdict(raw)
+        fields["embeddings"] = [
+            array.array("f", _float_lists.decode(vector)) for vector in raw.embeddings
+        ]
+        return EmbedArraysResponse(**fields)
 
     async def embeddings(
         self,

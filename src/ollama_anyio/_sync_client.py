@@ -38,6 +38,7 @@ from ._async_stream import AsyncStream
 from ._errors import RequestError
 from ._types import (
     ChatResponse,
+    EmbedArraysResponse,
     EmbeddingsResponse,
     EmbedResponse,
     Format,
@@ -582,6 +583,7 @@ class Client:
         """Answer a conversation; see `AsyncClient.chat`."""
         return self._forward("chat", locals())  # type: ignore[no-any-return]
 
+    @overload
     def embed(
         self,
         model: str = "",
@@ -590,7 +592,34 @@ class Client:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> EmbedResponse:
+        *,
+        as_arrays: Literal[False] = False,
+    ) -> EmbedResponse: ...
+
+    @overload
+    def embed(
+        self,
+        model: str = "",
+        input: str | Sequence[str] = "",
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+        *,
+        as_arrays: Literal[True],
+    ) -> EmbedArraysResponse: ...
+
+    def embed(
+        self,
+        model: str = "",
+        input: str | Sequence[str] = "",
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+        *,
+        as_arrays: bool = False,
+    ) -> EmbedResponse | EmbedArraysResponse:
         """Embed one text or several; see `AsyncClient.embed`."""
         return self._forward("embed", locals())  # type: ignore[no-any-return]
 

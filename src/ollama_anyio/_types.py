@@ -12,10 +12,11 @@ models, mapping-style access (``r["message"]["content"]``, ``"key" in r``, ``r.g
 
 from __future__ import annotations
 
+import array
 import datetime
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, TypeVar, Union, cast
 
 import msgspec
 
@@ -25,6 +26,7 @@ __all__ = [
     "CopyRequest",
     "CreateRequest",
     "DeleteRequest",
+    "EmbedArraysResponse",
     "EmbedRequest",
     "EmbedResponse",
     "EmbeddingsRequest",
@@ -93,12 +95,18 @@ class SubscriptableStruct(msgspec.Struct, kw_only=True):
 
     def model_dump(self) -> dict[str, Any]:
         """The value as plain Python objects (dicts, lists, str, numbers), as in JSON."""
-        result: dict[str, Any] = msgspec.to_builtins(self)
+        result: dict[str, Any] = msgspec.to_builtins(self, enc_hook=_to_builtin)
         return result
 
     def model_dump_json(self) -> str:
         """The value as a JSON string."""
         return msgspec.json.encode(self).decode()
+
+
+def _to_builtin(value: object) -> object:
+    if isinstance(value, array.array):
+        return cast("array.array[float]", value).tolist()
+    raise NotImplementedError(f"cannot convert {type(value).__name__}")
 
 
 class _RequestStruct(SubscriptableStruct, kw_only=True, omit_defaults=True):
@@ -311,6 +319,23 @@ class EmbedResponse(_BaseGenerateResponse, kw_only=True):
     """An ``embed`` answer: one vector per input, in input order."""
 
     embeddings: list[list[float]] = msgspec.field(default_factory=list[list[float]])
+
+
+class EmbedArraysResponse(_BaseGenerateResponse, kw_only=True):
+    """An ``embed(..., as_arrays=True)`` answer: each vector an ``array.array("f")``.
+
+    Each vector is decoded on its own and packed into 4-byte float32 slots, so at most one
+    vector's floats exist as Python objects at a time: a sixth of the memory of lists of
+    floats. ``numpy.frombuffer(vector, "float32")`` wraps a vector without a copy.
+    """
+
+    embeddings: list[array.array[float]] = msgspec.field(default_factory=list["array.array[float]"])
+
+
+class RawEmbedResponse(_BaseGenerateResponse, kw_only=True):
+    """An ``embed`` answer with its vectors left as raw JSON, decoded later one at a time."""
+
+    embeddings: list[msgspec.Raw] = msgspec.field(default_factory=list[msgspec.Raw])
 
 
 class EmbeddingsResponse(SubscriptableStruct, kw_only=True):
