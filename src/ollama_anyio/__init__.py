@@ -70,26 +70,7 @@ _LAZY = {
     "AsyncStream": "._async_stream",
     "Client": "._sync_client",
     "Stream": "._sync_client",
-    **dict.fromkeys(
-        [
-            "chat",
-            "copy",
-            "create",
-            "create_blob",
-            "delete",
-            "embed",
-            "embeddings",
-            "generate",
-            "list",
-            "ps",
-            "pull",
-            "push",
-            "show",
-            "web_fetch",
-            "web_search",
-        ],
-        "._default",
-    ),
+    # the module-level functions: the lower-case names of __all__ (below)
 }
 
 
@@ -169,6 +150,7 @@ def _publish(obj: Any) -> None:
         obj.__module__ = __name__
 
 
+_LAZY.update((name, "._default") for name in __all__ if name.islower())
 for _name in __all__:
     if _name not in _LAZY:
         _publish(globals()[_name])
