@@ -375,3 +375,14 @@ async def test_api_key_never_in_error_messages() -> None:
             await client.ps()
     assert "sekrit" not in str(info.value)
     assert "sekrit" not in repr(info.value)
+
+
+async def test_a_plain_async_for_left_by_break_still_disconnects(
+    emulator: OllamaEmulator,
+) -> None:
+    # No 'async with': the stream gets no signal but being dropped, and closes itself then.
+    async with AsyncClient(emulator.url) as client:
+        async for _ in await client.generate("llama3.2", "tell me a story", stream=True):
+            break
+        await emulator.wait_for_disconnects(1)
+        assert (await client.generate("llama3.2", "again")).done

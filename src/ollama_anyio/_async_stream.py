@@ -9,17 +9,22 @@ consumer leaves ``async with`` or calls ``aclose()`` early. A plain ``async for`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
+import anyio.lowlevel
 import httpx
+from anyio.lowlevel import EventLoopToken
 
 from ._errors import IncompleteStreamError, translate_errors
 from ._ndjson import NDJSONDecoder
+from ._transport import BODY
 
 __all__ = ["AsyncStream"]
 
@@ -52,6 +57,7 @@ class AsyncStream(Generic[T]):
         self._buffer: deque[T] = deque()
         self._finished = False  # the final chunk was seen
         self._closed = False
+        self._token: EventLoopToken | None = None
 
     @property
     def closed(self) -> bool:
@@ -134,8 +140,13 @@ class AsyncStream(Generic[T]):
     async def _start(self) -> None:
         response = await self._open()
         self._response = response
+        self._token = anyio.lowlevel.current_token()
         self._decoder = NDJSONDecoder(self._type, response.status_code)
-        self._chunks = response.aiter_bytes()
+        body = response.extensions.get(BODY)
+        if body is not None and "content-encoding" not in response.headers:
+            self._chunks = body  # our transport's body, read without httpx's generators
+        else:
+            self._chunks = response.aiter_bytes()
 
     async def aclose(self) -> None:
         """Close the response (at once, also in a cancelled task). Calling it again does nothing."""
@@ -157,7 +168,13 @@ class AsyncStream(Generic[T]):
                 await response.aclose()
 
     def __del__(self) -> None:
-        if not self._closed and self._response is not None:
+        # Dropped half-read: after a plain ``async for`` left by ``break``, which gives the
+        # stream no other signal. Closing needs an await, so it is started in the event loop
+        # that opened the response, as a task of its own; where that is impossible (another
+        # thread, the loop is gone) the caller is told.
+        if self._closed or self._response is None or self._token is None:
+            return
+        if not _close_soon(self, self._token):
             warnings.warn(
                 f"an ollama-anyio stream from {self._url} was not closed: use 'async with' "
                 "around it, or read it to the end",
@@ -165,3 +182,31 @@ class AsyncStream(Generic[T]):
                 stacklevel=1,
                 source=self,
             )
+
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+async def _close_quietly(stream: AsyncStream[Any]) -> None:
+    with contextlib.suppress(Exception):
+        await stream.aclose()
+
+
+def _close_soon(stream: AsyncStream[Any], token: EventLoopToken) -> bool:
+    """Start closing ``stream`` in its event loop, if this thread runs that loop."""
+    try:
+        if token.backend_class.__name__ == "TrioBackend":
+            import trio
+
+            if trio.lowlevel.current_trio_token() is not token.native_token:
+                return False
+            trio.lowlevel.spawn_system_task(_close_quietly, stream)
+        else:
+            if asyncio.get_running_loop() is not token.native_token:
+                return False
+            task = asyncio.get_running_loop().create_task(_close_quietly(stream))
+            _closing.add(task)  # a task nobody references could be collected unfinished
+            task.add_done_callback(_closing.discard)
+    except RuntimeError:  # no loop of that kind runs in this thread
+        return False
+    return True

@@ -21,7 +21,12 @@ import httpx
 
 from ._http11 import ChunkedDecoder, FramingError, ResponseHead, parse_head
 
-__all__ = ["AnyIOTransport"]
+__all__ = ["BODY", "AnyIOTransport"]
+
+# The response extension under which this transport leaves its body object: a stream reads
+# it directly, without httpx's chain of async generators (trio warns about each one that is
+# left unfinished when a stream closes early).
+BODY = "ollama_anyio.body"
 
 _READ_SIZE = 256 * 1024
 _SMALL_SEND = 16 * 1024  # well under any socket send buffer
@@ -295,6 +300,7 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
             extensions={
                 "http_version": response_head.http_version,
                 "reason_phrase": response_head.reason,
+                BODY: stream,
             },
         )
 
