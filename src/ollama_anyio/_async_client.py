@@ -94,23 +94,27 @@ _TRANSPORT_OPTIONS = frozenset(
 class _Pool:
     """The httpx client (its connection pool), shared by a client and its `with_options` views.
 
-    Connections belong to the event loop that opened them. When the client is used from
-    another loop (a second ``asyncio.run()``), the old pool is dropped and a new one is made,
-    where the official client fails with "Event loop is closed". The dropped pool's idle
-    sockets cannot be closed without their loop: the garbage collector closes them.
+    Our transport's plain connections belong to no event loop, so one pool serves a client
+    used from one loop after another (a second ``asyncio.run()``, where the official client
+    fails with "Event loop is closed"). httpx's own transport keeps connections bound to the
+    loop that opened them: with it (``per_loop``), a new loop gets a new pool, and the old
+    pool's idle sockets are left to the garbage collector, as nothing can close them without
+    their loop.
     """
 
-    def __init__(self, factory: Callable[[], httpx.AsyncClient]) -> None:
+    def __init__(self, factory: Callable[[], httpx.AsyncClient], *, per_loop: bool) -> None:
         self._factory = factory
         self._http = factory()
+        self._per_loop = per_loop
         self._loop: object = None
 
     def get(self) -> httpx.AsyncClient:
-        loop = anyio.lowlevel.current_token()
-        if loop != self._loop:
-            if self._loop is not None:
-                self._http = self._factory()
-            self._loop = loop
+        if self._per_loop:
+            loop = anyio.lowlevel.current_token()
+            if loop != self._loop:
+                if self._loop is not None:
+                    self._http = self._factory()
+                self._loop = loop
         return self._http
 
     @property
@@ -118,7 +122,7 @@ class _Pool:
         return self._http.is_closed
 
     async def aclose(self) -> None:
-        if self._loop is None or anyio.lowlevel.current_token() == self._loop:
+        if not self._per_loop or self._loop in (None, anyio.lowlevel.current_token()):
             await self._http.aclose()
         else:  # its loop has ended: forget it (see above), and refuse further use
             self._http = self._factory()
@@ -184,7 +188,7 @@ class AsyncClient:
         lazy = not _TRANSPORT_OPTIONS & kwargs.keys()
 
         def new_http_client() -> httpx.AsyncClient:
-            if lazy:  # a new transport for each pool: a pool never shares connections
+            if lazy:  # a new transport for each pool: pools never share connections
                 kwargs["transport"] = AnyIOTransport()
             return httpx.AsyncClient(
                 follow_redirects=follow_redirects,
@@ -193,7 +197,7 @@ class AsyncClient:
                 **kwargs,
             )
 
-        self._pool = _Pool(new_http_client)
+        self._pool = _Pool(new_http_client, per_loop=not lazy)
         self._timeout_is_default = True  # the pool's httpx client has self._timeout
         self._urls: dict[str, httpx.URL] = {}
         self._key_to_base_url = self._api_key_to_host or _config.is_ollama_com(self._base_url)

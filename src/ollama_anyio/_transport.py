@@ -9,10 +9,14 @@ body to httpx as one piece. A connection opened in another event loop is never r
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import socket
 import ssl
 import time
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import cast
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from typing import Any, cast
 
 import anyio
 import anyio.abc
@@ -43,10 +47,81 @@ def _default_ssl_context() -> ssl.SSLContext:
     return _ssl_context
 
 
+class _PlainSocket:
+    """A plain TCP connection on a non-blocking socket of our own.
+
+    Waiting is done with `anyio.wait_readable`/`wait_writable`, which register the socket with
+    the running loop only for the wait: the connection belongs to no event loop, so a pool can
+    hand it to the next loop (a second ``asyncio.run()``) and close it anywhere, at once.
+    """
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    async def receive(self, max_bytes: int) -> bytes:
+        while True:
+            try:
+                return self.sock.recv(max_bytes)  # b"" at the end of the stream
+            except BlockingIOError:
+                await anyio.wait_readable(self.sock)
+
+    async def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[self.sock.send(view) :]
+            except BlockingIOError:
+                await anyio.wait_writable(self.sock)
+
+    async def aclose(self) -> None:
+        self.close_now()
+
+    def close_now(self) -> None:
+        if self.sock.fileno() < 0:
+            return
+        # A task of this loop may be waiting on the socket (AsyncClient.aclose closing another
+        # task's stream): it is told, rather than left waiting on a closed descriptor.
+        with contextlib.suppress(Exception):
+            anyio.notify_closing(self.sock)
+        self.sock.close()
+
+
+async def _connect_plain(host: str, port: int) -> _PlainSocket:
+    infos: Sequence[tuple[Any, ...]]
+    try:  # an address needs no lookup (and no worker thread)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    error: OSError = OSError(f"no address for {host}")
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            code = sock.connect_ex(address)
+            if code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+                await anyio.wait_writable(sock)
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, f"{os.strerror(code)} ({host}:{port})")
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return _PlainSocket(sock)
+    raise error
+
+
 class _Connection:
     __slots__ = ("buffer", "idle_since", "loop", "stream")
 
-    def __init__(self, stream: anyio.abc.ByteStream, loop: object) -> None:
+    # ``loop``: the event loop a TLS connection belongs to; None for a plain one, any loop's.
+    def __init__(self, stream: anyio.abc.ByteStream | _PlainSocket, loop: object) -> None:
         self.stream = stream
         self.loop = loop
         self.buffer = b""
@@ -83,6 +158,13 @@ class _Connection:
                 await self.stream.aclose()
             except (OSError, anyio.BrokenResourceError):
                 pass
+
+    def close_now(self) -> bool:
+        """Close without awaiting, if the connection allows it (a plain one does)."""
+        if isinstance(self.stream, _PlainSocket):
+            self.stream.close_now()
+            return True
+        return False
 
 
 class _Body(httpx.AsyncByteStream):
@@ -204,10 +286,13 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         now = time.monotonic()
         while idle:
             connection = idle.pop()
-            if connection.loop == loop and now - connection.idle_since < _IDLE_EXPIRY:
+            usable = connection.loop is None or connection.loop == loop
+            if usable and now - connection.idle_since < _IDLE_EXPIRY:
                 return connection, True
-            if connection.loop == loop:
+            if usable:
                 await connection.aclose()
+            else:
+                connection.close_now()  # a TLS connection of an ended loop: dropped
         for connection in self._idle.pop(("", "", 0), []):
             await connection.aclose()
         scheme, host, port = origin
@@ -222,13 +307,13 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
                         tls_hostname=host,
                         tls_standard_compatible=False,
                     )
-                else:
-                    stream = await anyio.connect_tcp(host, port)
+                    return _Connection(stream, loop), False
+                plain = await _connect_plain(host, port)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
         except (OSError, ssl.SSLError) as exc:
             raise httpx.ConnectError(str(exc) or repr(exc)) from exc
-        return _Connection(stream, loop), False
+        return _Connection(plain, None), False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._closed:
@@ -310,8 +395,16 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         loop = anyio.lowlevel.current_token()
         for connections in idle.values():
             for connection in connections:
-                if connection.loop == loop:
+                if connection.loop is None or connection.loop == loop:
                     await connection.aclose()
+
+    def abandon(self) -> None:
+        """Close what can be closed without an event loop: used when the loop has ended."""
+        self._closed = True
+        idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                connection.close_now()
 
 
 def _request_head(request: httpx.Request) -> bytes:
