@@ -1,7 +1,7 @@
 """`AsyncClient`: every endpoint of the Ollama API, on anyio (trio or asyncio).
 
-This is the only module that does network I/O. Each endpoint is three steps: build and check the
-body (`_requests`, pure), send it (`AsyncClient._send`, the one place that talks to httpx), and
+Each endpoint is three steps: build and check the body (`_requests`, pure), send it
+(`AsyncClient._send`, the one place that talks to httpx, whose transport moves the bytes), and
 decode the answer (a msgspec decoder, or an `AsyncStream` for streamed answers).
 """
 
