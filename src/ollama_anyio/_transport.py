@@ -4,7 +4,9 @@ httpx stays the public face (requests, redirects, auth, proxies from the environ
 transport replaces its default one for direct connections. It keeps idle connections per origin
 in a list (taking one is a dict lookup and a pop, where httpcore's pool scans every connection
 on each request start and end), frames bodies with `_http11`, and hands each read's worth of
-body to httpx as one piece. A connection opened in another event loop is never reused.
+body to httpx as one piece. Plain connections are sockets of our own that any event loop can
+use; a TLS connection (anyio's TLS stream, with the system's CA certificates) is reused only
+in the loop that opened it.
 """
 
 from __future__ import annotations
