@@ -241,6 +241,20 @@ def _tool_calls(tool: Mapping[str, Any], text: str) -> list[ToolCall]:
     return [ToolCall(name, {**arguments, free: value}) for value in names]
 
 
+_WORD = re.compile(r"[a-z]{3,}")
+
+
+def _on_topic(prompt: str) -> str | None:
+    """The sentence sharing the most words with the prompt, so a demo answer is on topic."""
+    words = set(_WORD.findall(prompt.lower()))
+    best, score = None, 0
+    for sentence in _SENTENCES:
+        shared = len(words & set(_WORD.findall(sentence.lower())))
+        if shared > score:
+            best, score = sentence, shared
+    return best
+
+
 def default_reply(
     prompt: str,
     *,
@@ -266,7 +280,7 @@ def default_reply(
         thinking = f'The user asks: "{topic}". I should answer briefly and clearly.'
     if tools and not tool_results:
         return Reply(thinking=thinking, tool_calls=_tool_calls(tools[0], prompt))
-    first = _SENTENCES[number % len(_SENTENCES)]
+    first = _on_topic(prompt) or _SENTENCES[number % len(_SENTENCES)]
     second = _SENTENCES[(number // len(_SENTENCES)) % len(_SENTENCES)]
     text = first if first == second else f"{first} {second}"
     if tool_results:
