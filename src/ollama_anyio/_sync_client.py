@@ -122,10 +122,6 @@ class _Portal:
         thread.start()
         return ready.result(), thread
 
-    @property
-    def thread(self) -> threading.Thread | None:
-        return self._thread
-
     def close(self) -> None:
         with self._lock:
             if self._closed:

@@ -265,20 +265,17 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
 
     def __init__(self) -> None:
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._to_close: list[_Connection] = []  # TLS ones, closed by the next request
         self._closed = False
 
     def put_idle(self, origin: tuple[str, str, int], connection: _Connection) -> None:
         idle = self._idle.setdefault(origin, [])
         if self._closed or len(idle) >= _IDLE_PER_ORIGIN:
-            # Not awaited here: the socket is simply dropped by the pool's owner on close.
-            self._dropped.append(connection)
+            if not connection.close_now():
+                self._to_close.append(connection)
             return
         connection.idle_since = time.monotonic()
         idle.append(connection)
-
-    @property
-    def _dropped(self) -> list[_Connection]:
-        return self._idle.setdefault(("", "", 0), [])
 
     async def _get(
         self, origin: tuple[str, str, int], timeouts: dict[str, float | None]
@@ -295,8 +292,8 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
                 await connection.aclose()
             else:
                 connection.close_now()  # a TLS connection of an ended loop: dropped
-        for connection in self._idle.pop(("", "", 0), []):
-            await connection.aclose()
+        while self._to_close:
+            await self._to_close.pop().aclose()
         scheme, host, port = origin
         try:
             with anyio.fail_after(timeouts.get("connect")):
@@ -395,18 +392,10 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         self._closed = True
         idle, self._idle = self._idle, {}
         loop = anyio.lowlevel.current_token()
-        for connections in idle.values():
-            for connection in connections:
-                if connection.loop is None or connection.loop == loop:
-                    await connection.aclose()
-
-    def abandon(self) -> None:
-        """Close what can be closed without an event loop: used when the loop has ended."""
-        self._closed = True
-        idle, self._idle = self._idle, {}
-        for connections in idle.values():
-            for connection in connections:
-                connection.close_now()
+        for connection in [c for cs in idle.values() for c in cs] + self._to_close:
+            if connection.loop is None or connection.loop == loop:
+                await connection.aclose()
+        self._to_close.clear()
 
 
 def _request_head(request: httpx.Request) -> bytes:
