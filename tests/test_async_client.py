@@ -15,6 +15,8 @@ import pytest
 from conftest import FakeOllama, fixture_bytes
 from ollama_anyio import (
     AsyncClient,
+    EmbedArraysResponse,
+    EmbedResponse,
     IncompleteStreamError,
     OllamaConnectionError,
     OllamaError,
@@ -345,3 +347,33 @@ async def test_embed_as_arrays(fake: FakeOllama, client: AsyncClient) -> None:
     expected = json.loads(fixture_bytes("embed-response.json"))["embeddings"][0]
     assert len(vector) == len(expected)
     assert vector[0] == pytest.approx(expected[0], rel=1e-6)
+
+
+@pytest.mark.parametrize("as_arrays", [False, True])
+async def test_embed_decodes_vectors_as_the_body_arrives(
+    fake: FakeOllama, client: AsyncClient, as_arrays: bool
+) -> None:
+    data = fixture_bytes("embed-multi-response.json")
+    fake.stream("/api/embed", data, chunk_size=5)
+    response: EmbedResponse | EmbedArraysResponse
+    if as_arrays:
+        response = await client.embed("all-minilm", ["a", "b"], as_arrays=True)
+    else:
+        response = await client.embed("all-minilm", ["a", "b"])
+    expected = json.loads(data)
+    assert len(response.embeddings) == len(expected["embeddings"]) == 2
+    for vector, values in zip(response.embeddings, expected["embeddings"], strict=True):
+        assert list(vector) == pytest.approx(values, rel=1e-6)
+    assert response.model == expected["model"]
+    assert response.total_duration == expected["total_duration"]
+    [stream] = fake.streams
+    assert stream.closed
+
+
+async def test_embed_with_a_cut_body_is_a_protocol_error(
+    fake: FakeOllama, client: AsyncClient
+) -> None:
+    data = fixture_bytes("embed-multi-response.json")
+    fake.stream("/api/embed", data[: data.index(b"],") + 1], chunk_size=5)
+    with pytest.raises(ProtocolError, match="ended inside its embeddings"):
+        await client.embed("all-minilm", ["a", "b"])

@@ -25,7 +25,8 @@ import httpx
 import msgspec
 
 from . import _config, _requests
-from ._async_stream import AsyncStream
+from ._async_stream import AsyncStream, body_pieces
+from ._embed import EmbedBodyDecoder
 from ._errors import (
     OllamaConnectionError,
     OllamaTimeoutError,
@@ -130,6 +131,11 @@ class _Pool:
 
 
 _float_lists = msgspec.json.Decoder(list[float])
+_floats = _float_lists.decode
+
+
+def _float32s(text: bytes | bytearray | msgspec.Raw) -> array.array[float]:
+    return array.array("f", _float_lists.decode(text))
 
 
 def _is_done(chunk: GenerateResponse | ChatResponse) -> bool:
@@ -605,14 +611,38 @@ class AsyncClient:
             keep_alive=keep_alive,
             dimensions=dimensions,
         )
-        if not as_arrays:
-            return await self._call(EmbedResponse, "POST", "/api/embed", body)
-        raw = await self._call(RawEmbedResponse, "POST", "/api/embed", body)
-        fields = msgspec.structs.asdict(raw)
-        fields["embeddings"] = [
-            array.array("f", _float_lists.decode(vector)) for vector in raw.embeddings
-        ]
-        return EmbedArraysResponse(**fields)
+        url = self._base_url + "/api/embed"
+        rest, vectors = await self._read_embed(url, body, _float32s if as_arrays else _floats)
+        if vectors is None and not as_arrays:  # not followed as it arrived: decoded whole
+            return _decode(EmbedResponse, rest, url)
+        if vectors is None:
+            raw = _decode(RawEmbedResponse, rest, url)
+            vectors, raw.embeddings = [_float32s(vector) for vector in raw.embeddings], []
+            response: msgspec.Struct = raw
+        else:
+            response = _decode(EmbedResponse, rest, url)
+        fields = msgspec.structs.asdict(response)
+        fields["embeddings"] = vectors
+        return (EmbedArraysResponse if as_arrays else EmbedResponse)(**fields)
+
+    async def _read_embed(
+        self, url: str, body: Any, vector: Callable[[Any], Any]
+    ) -> tuple[bytes, list[Any] | None]:
+        """Send an embed request and decode its vectors as they arrive (see `_embed`)."""
+        response = await self._send("POST", url, _requests.encoder.encode(body))
+        pieces = body_pieces(response)
+        decoder = EmbedBodyDecoder(vector)
+        try:
+            with translate_errors(url):
+                async for piece in pieces:
+                    decoder.feed(piece)
+            return decoder.finish()
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ProtocolError(f"malformed response from {url} ({exc})") from exc
+        finally:
+            with anyio.CancelScope(shield=True):
+                await pieces.aclose()  # type: ignore[attr-defined]
+                await response.aclose()
 
     async def embeddings(
         self,

@@ -15,7 +15,7 @@ import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import anyio
 import anyio.lowlevel
@@ -27,6 +27,16 @@ from ._ndjson import NDJSONDecoder
 from ._transport import BODY
 
 __all__ = ["AsyncStream"]
+
+
+def body_pieces(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The response's body as it arrives, in pieces; ``aclose()`` it when done with it."""
+    body = response.extensions.get(BODY)
+    if body is not None and "content-encoding" not in response.headers:
+        # our transport's body, read without httpx's chain of async generators
+        return cast("AsyncIterator[bytes]", body)
+    return response.aiter_bytes()
+
 
 T = TypeVar("T")
 
@@ -142,11 +152,7 @@ class AsyncStream(Generic[T]):
         self._response = response
         self._token = anyio.lowlevel.current_token()
         self._decoder = NDJSONDecoder(self._type, response.status_code)
-        body = response.extensions.get(BODY)
-        if body is not None and "content-encoding" not in response.headers:
-            self._chunks = body  # our transport's body, read without httpx's generators
-        else:
-            self._chunks = response.aiter_bytes()
+        self._chunks = body_pieces(response)
 
     async def aclose(self) -> None:
         """Close the response (at once, also in a cancelled task). Calling it again does nothing."""

@@ -109,6 +109,29 @@ def _to_builtin(value: object) -> object:
     raise NotImplementedError(f"cannot convert {type(value).__name__}")
 
 
+_REPR_ITEMS = 4
+
+
+def _short_repr(value: object) -> str:
+    """A repr that shows a long vector, or list of vectors, by its first items and its length."""
+    if not isinstance(value, (list, array.array)):
+        return repr(value)
+    items = cast("list[object] | array.array[float]", value)
+    shown = ", ".join(_short_repr(item) for item in items[:_REPR_ITEMS])
+    if len(items) > _REPR_ITEMS:
+        shown += f", ...({len(items)} in all)"
+    if isinstance(items, array.array):
+        return f"array({items.typecode!r}, [{shown}])"
+    return f"[{shown}]"
+
+
+def _vectors_repr(self: msgspec.Struct) -> str:
+    # Printing a thousand vectors of 768 floats in full is 10 MB of text, which also happens
+    # unasked: asyncio.run() on Python 3.11 formats the result of its main task.
+    fields = (f"{name}={_short_repr(getattr(self, name))}" for name in self.__struct_fields__)
+    return f"{type(self).__name__}({', '.join(fields)})"
+
+
 class _RequestStruct(SubscriptableStruct, kw_only=True, omit_defaults=True):
     """Base of request bodies and of the types that go into them: unset fields are not sent."""
 
@@ -320,6 +343,8 @@ class EmbedResponse(_BaseGenerateResponse, kw_only=True):
 
     embeddings: list[list[float]] = msgspec.field(default_factory=list[list[float]])
 
+    __repr__ = _vectors_repr
+
 
 class EmbedArraysResponse(_BaseGenerateResponse, kw_only=True):
     """An ``embed(..., as_arrays=True)`` answer: each vector an ``array.array("f")``.
@@ -330,6 +355,8 @@ class EmbedArraysResponse(_BaseGenerateResponse, kw_only=True):
     """
 
     embeddings: list[array.array[float]] = msgspec.field(default_factory=list["array.array[float]"])
+
+    __repr__ = _vectors_repr
 
 
 class RawEmbedResponse(_BaseGenerateResponse, kw_only=True):
@@ -342,6 +369,8 @@ class EmbeddingsResponse(SubscriptableStruct, kw_only=True):
     """A legacy ``embeddings`` answer: one vector."""
 
     embedding: list[float] = msgspec.field(default_factory=list[float])
+
+    __repr__ = _vectors_repr
 
 
 class StatusResponse(SubscriptableStruct, kw_only=True):

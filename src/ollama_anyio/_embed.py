@@ -1,0 +1,139 @@
+"""A pure, incremental decoder for ``/api/embed`` answers: vectors decoded as the body arrives.
+
+An answer to a large batch is mostly its ``"embeddings"`` array (1,000 vectors of 768 floats
+are about 9 MB of JSON). Decoding it whole means holding the text and every Python float at
+once; this decoder decodes each vector as soon as its closing ``]`` has arrived and drops its
+text, so the peak is the vectors plus one read's worth of bytes.
+
+The object around the array (``model``, durations, fields a newer server adds) is kept as text
+and decoded at the end, with the array replaced by ``[]``. The array is found by its key, and
+only where the text before it is a complete, open top-level object; anything else (no array,
+``null``, a nested key of that name) falls back to decoding the whole body at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import msgspec
+
+__all__ = ["EmbedBodyDecoder"]
+
+V = TypeVar("V")
+
+_KEY = b'"embeddings"'
+_SPACE = b" \t\r\n"
+_probe = msgspec.json.Decoder(dict[str, object])
+
+
+class EmbedBodyDecoder(Generic[V]):
+    """Split an embed answer into its vectors and the rest, fed in arbitrary pieces.
+
+    Args:
+        vector: turns the JSON text of one vector (``b"[0.1, 0.2]"``) into a vector; it may
+            raise ``msgspec.DecodeError`` or ``msgspec.ValidationError``.
+
+    After the last ``feed()``, ``finish()`` returns ``(rest, vectors)``: ``rest`` is the whole
+    answer's JSON with ``"embeddings"`` emptied, and ``vectors`` the decoded vectors in order;
+    or ``(body, None)`` when the array could not be followed as it arrived, ``body`` being the
+    whole answer to decode as usual. Raises ``msgspec.DecodeError`` for a malformed array.
+    """
+
+    def __init__(self, vector: Callable[[bytearray], V]) -> None:
+        self._vector = vector
+        self._buffer = bytearray()
+        self._head = b""  # the answer's text before the array's key
+        self._tail = bytearray()  # its text after the array
+        self._state = "head"  # head -> vectors -> tail; or whole, to decode at the end
+        self._search_from = 0
+        self._expect_vector = True  # in the array: a vector (or its end) comes next
+        self.vectors: list[V] = []
+
+    def feed(self, data: bytes) -> None:
+        if self._state == "tail":
+            self._tail += data
+            return
+        self._buffer += data
+        if self._state == "head":
+            self._find_array()
+        if self._state == "vectors":
+            self._take_vectors()
+
+    def finish(self) -> tuple[bytes, list[V] | None]:
+        if self._state == "tail":
+            rest = self._head + _KEY + b":[]" + self._tail
+            return rest, self.vectors
+        if self._state == "vectors":
+            raise msgspec.DecodeError("the answer ended inside its embeddings")
+        return bytes(self._buffer), None
+
+    def _find_array(self) -> None:
+        buffer = self._buffer
+        while (at := buffer.find(_KEY, self._search_from)) >= 0:
+            start = _skip_space(buffer, at + len(_KEY))
+            if start >= len(buffer):
+                self._search_from = at
+                return  # the rest of the key's member has not arrived
+            if buffer[start] != ord(":"):
+                self._search_from = at + 1  # a string value, not a key
+                continue
+            start = _skip_space(buffer, start + 1)
+            if start >= len(buffer):
+                self._search_from = at
+                return
+            head = bytes(buffer[:at])
+            if not _is_open_object(head):
+                self._search_from = at + 1
+                continue
+            if buffer[start] != ord("["):  # null, or something else: decoded whole at the end
+                self._state = "whole"
+                return
+            self._head = head
+            del buffer[: start + 1]
+            self._state = "vectors"
+            return
+        self._search_from = max(0, len(buffer) - len(_KEY))
+
+    def _take_vectors(self) -> None:
+        buffer, size, position = self._buffer, len(self._buffer), 0
+        while (position := _skip_space(buffer, position)) < size:
+            char = buffer[position]
+            if self._expect_vector and char == ord("["):
+                end = buffer.find(b"]", position)
+                if end < 0:
+                    break  # the vector's end has not arrived
+                self.vectors.append(self._vector(buffer[position : end + 1]))
+                position = end + 1
+                self._expect_vector = False
+            elif not self._expect_vector and char == ord(","):
+                position += 1
+                self._expect_vector = True
+            elif char == ord("]") and not (self._expect_vector and self.vectors):
+                self._tail += buffer[position + 1 :]
+                buffer.clear()
+                self._state = "tail"
+                return
+            else:
+                found = bytes(buffer[position : position + 20])
+                raise msgspec.DecodeError(f"unexpected {found!r} in the embeddings")
+        del buffer[:position]
+
+
+def _skip_space(buffer: bytearray, position: int) -> int:
+    size = len(buffer)
+    while position < size and buffer[position] in _SPACE:
+        position += 1
+    return position
+
+
+def _is_open_object(head: bytes) -> bool:
+    """Whether ``head`` is a top-level JSON object cut just before one of its keys."""
+    head = head.rstrip(_SPACE)
+    if not head.endswith((b"{", b",")):
+        return False
+    try:
+        _probe.decode(head + b'"":0}')
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return False
+    return True
