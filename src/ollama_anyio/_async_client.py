@@ -12,6 +12,7 @@ import copy as _copy
 import hashlib
 import logging
 import os
+import urllib.request
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -25,7 +26,8 @@ import httpx
 import msgspec
 
 from . import _config, _requests
-from ._async_stream import AsyncStream, body_pieces
+from ._async_stream import AsyncStream
+from ._direct import REDIRECTS, DirectReply, DirectSender, HttpxReply, Reply
 from ._embed import EmbedBodyDecoder
 from ._errors import (
     OllamaConnectionError,
@@ -103,11 +105,19 @@ class _Pool:
     their loop.
     """
 
-    def __init__(self, factory: Callable[[], httpx.AsyncClient], *, per_loop: bool) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], httpx.AsyncClient],
+        *,
+        per_loop: bool,
+        direct: Callable[[httpx.AsyncClient], DirectSender] | None = None,
+    ) -> None:
         self._factory = factory
         self._http = factory()
         self._per_loop = per_loop
         self._loop: object = None
+        # Requests skip httpx's client layer (see `_direct`) while this is set.
+        self.direct = None if direct is None else direct(self._http)
 
     def get(self) -> httpx.AsyncClient:
         if self._per_loop:
@@ -128,6 +138,21 @@ class _Pool:
         else:  # its loop has ended: forget it (see above), and refuse further use
             self._http = self._factory()
             await self._http.aclose()
+
+
+_httpx_logger = logging.getLogger("httpx")
+
+
+def _can_go_direct(base_url: str) -> bool:
+    """Whether requests to ``base_url`` may skip httpx's client layer (see `_direct`).
+
+    Not with credentials in the URL (httpx turns them into basic auth), nor with a proxy
+    configured in the environment (httpx sends through it).
+    """
+    if httpx.URL(base_url).userinfo:
+        return False
+    proxies = urllib.request.getproxies()
+    return not any(scheme in proxies for scheme in ("http", "https", "all"))
 
 
 _float_lists = msgspec.json.Decoder(list[float])
@@ -203,8 +228,17 @@ class AsyncClient:
                 **kwargs,
             )
 
-        self._pool = _Pool(new_http_client, per_loop=not lazy)
+        self._pool = _Pool(
+            new_http_client,
+            per_loop=not lazy,
+            direct=(
+                (lambda http: DirectSender(kwargs["transport"], http.headers))
+                if not kwargs and _can_go_direct(self._base_url)
+                else None
+            ),
+        )
         self._timeout_is_default = True  # the pool's httpx client has self._timeout
+        self._timeouts = httpx.Timeout(self._timeout).as_dict()  # for the direct path
         self._urls: dict[str, httpx.URL] = {}
         self._key_to_base_url = self._api_key_to_host or _config.is_ollama_com(self._base_url)
         self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
@@ -229,6 +263,7 @@ class AsyncClient:
         if timeout is not _config.DEFAULT:
             clone._timeout = timeout
             clone._timeout_is_default = False
+            clone._timeouts = httpx.Timeout(timeout).as_dict()
         if max_retries is not None:
             clone._retry = RetryPolicy(max_retries, self._retry.backoff, self._retry.retry_writes)
         return clone
@@ -273,9 +308,7 @@ class AsyncClient:
                 self._urls[url] = parsed
         return parsed
 
-    async def _send(
-        self, method: str, url: str, content: Any, *, writes: bool = False
-    ) -> httpx.Response:
+    async def _send(self, method: str, url: str, content: Any, *, writes: bool = False) -> Reply:
         """Send a request and return the response with its body unread, or raise.
 
         A status of 400 or more raises `ResponseError`. Failures that the server cannot have
@@ -283,37 +316,55 @@ class AsyncClient:
         server's state.
         """
         http = self._pool.get()
+        direct = self._pool.direct
+        if direct is not None and (
+            not isinstance(content, (bytes, type(None)))  # a streamed upload
+            or http.is_closed
+            or _httpx_logger.isEnabledFor(logging.INFO)  # someone reads httpx's request log
+        ):
+            direct = None
         attempt = 0
         while True:
-            request = http.build_request(
-                method,
-                self._url(url),
-                content=content,
-                headers=self._request_headers(url),
-                timeout=httpx.USE_CLIENT_DEFAULT if self._timeout_is_default else self._timeout,
-            )
             try:
                 with translate_errors(url):
-                    response = await http.send(request, stream=True)
+                    if direct is not None:
+                        reply = await direct.send(
+                            method, url, content, self._request_headers(url), self._timeouts
+                        )
+                    else:
+                        request = http.build_request(
+                            method,
+                            self._url(url),
+                            content=content,
+                            headers=self._request_headers(url),
+                            timeout=httpx.USE_CLIENT_DEFAULT
+                            if self._timeout_is_default
+                            else self._timeout,
+                        )
+                        reply = HttpxReply(await http.send(request, stream=True))
             except (OllamaConnectionError, OllamaTimeoutError) as exc:
                 if not (is_unsent(exc) and self._retry.allows(attempt, writes=writes)):
                     raise
                 delay, reason = self._retry.delay(attempt), str(exc)
             else:
-                if response.status_code < 400:
-                    return response
+                if direct is not None and self._leave_direct_path(reply, method, url):
+                    await reply.aclose()
+                    direct = None  # and the same attempt again, through httpx
+                    continue
+                if reply.status_code < 400:
+                    return reply
                 try:
                     with translate_errors(url):
-                        body = await response.aread()
+                        body = await reply.aread()
                 finally:
                     with anyio.CancelScope(shield=True):
-                        await response.aclose()
-                error = response_error(body, response.status_code)
-                if response.status_code not in RETRY_STATUSES or not self._retry.allows(
+                        await reply.aclose()
+                error = response_error(body, reply.status_code)
+                if reply.status_code not in RETRY_STATUSES or not self._retry.allows(
                     attempt, writes=writes
                 ):
                     raise error
-                delay = self._retry.delay(attempt, response.headers.get("retry-after"))
+                delay = self._retry.delay(attempt, reply.header("retry-after"))
                 reason = str(error)
             attempt += 1
             logger.debug(
@@ -327,17 +378,33 @@ class AsyncClient:
             )
             await anyio.sleep(delay)
 
+    def _leave_direct_path(self, reply: Reply, method: str, url: str) -> bool:
+        """Whether an answer on the direct path needs httpx's client after all.
+
+        A redirect is followed by httpx (the request is sent again through it). A cookie is
+        kept in httpx's jar, and from then on every request goes through httpx, which sends it.
+        """
+        if reply.status_code in REDIRECTS and reply.header("location") is not None:
+            return True
+        if isinstance(reply, DirectReply) and reply.head.header(b"set-cookie") is not None:
+            response = httpx.Response(
+                reply.status_code, headers=reply.head.headers, request=httpx.Request(method, url)
+            )
+            self._pool.get().cookies.extract_cookies(response)
+            self._pool.direct = None
+        return False
+
     async def _read(
         self, method: str, url: str, content: Any = None, *, writes: bool = False
-    ) -> bytes | bytearray:
+    ) -> bytes:
         """Send a request and return the whole body of its answer."""
-        response = await self._send(method, url, content, writes=writes)
+        reply = await self._send(method, url, content, writes=writes)
         try:
             with translate_errors(url):
-                return await response.aread()
+                return await reply.aread()
         finally:
             with anyio.CancelScope(shield=True):
-                await response.aclose()
+                await reply.aclose()
 
     async def _call(self, type: type[T], method: str, path: str, body: Any = None) -> T:
         url = self._base_url + path
@@ -629,8 +696,8 @@ class AsyncClient:
         self, url: str, body: Any, vector: Callable[[Any], Any]
     ) -> tuple[bytes, list[Any] | None]:
         """Send an embed request and decode its vectors as they arrive (see `_embed`)."""
-        response = await self._send("POST", url, _requests.encoder.encode(body))
-        pieces = body_pieces(response)
+        reply = await self._send("POST", url, _requests.encoder.encode(body))
+        pieces = reply.pieces()
         decoder = EmbedBodyDecoder(vector)
         try:
             with translate_errors(url):
@@ -642,7 +709,7 @@ class AsyncClient:
         finally:
             with anyio.CancelScope(shield=True):
                 await pieces.aclose()  # type: ignore[attr-defined]
-                await response.aclose()
+                await reply.aclose()
 
     async def embeddings(
         self,

@@ -15,27 +15,17 @@ import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 import anyio
 import anyio.lowlevel
-import httpx
 from anyio.lowlevel import EventLoopToken
 
+from ._direct import Reply
 from ._errors import IncompleteStreamError, translate_errors
 from ._ndjson import NDJSONDecoder
-from ._transport import BODY
 
 __all__ = ["AsyncStream"]
-
-
-def body_pieces(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The response's body as it arrives, in pieces; ``aclose()`` it when done with it."""
-    body = response.extensions.get(BODY)
-    if body is not None and "content-encoding" not in response.headers:
-        # our transport's body, read without httpx's chain of async generators
-        return cast("AsyncIterator[bytes]", body)
-    return response.aiter_bytes()
 
 
 T = TypeVar("T")
@@ -52,7 +42,7 @@ class AsyncStream(Generic[T]):
 
     def __init__(
         self,
-        open: Callable[[], Awaitable[httpx.Response]],
+        open: Callable[[], Awaitable[Reply]],
         type: type[T],
         is_final: Callable[[T], bool],
         url: str,
@@ -61,7 +51,7 @@ class AsyncStream(Generic[T]):
         self._type = type
         self._is_final = is_final
         self._url = url
-        self._response: httpx.Response | None = None
+        self._response: Reply | None = None
         self._chunks: AsyncIterator[bytes] | None = None
         self._decoder: NDJSONDecoder[T] | None = None
         self._buffer: deque[T] = deque()
@@ -152,7 +142,7 @@ class AsyncStream(Generic[T]):
         self._response = response
         self._token = anyio.lowlevel.current_token()
         self._decoder = NDJSONDecoder(self._type, response.status_code)
-        self._chunks = body_pieces(response)
+        self._chunks = response.pieces()
 
     async def aclose(self) -> None:
         """Close the response (at once, also in a cancelled task). Calling it again does nothing."""

@@ -27,7 +27,7 @@ import httpx
 
 from ._http11 import ChunkedDecoder, FramingError, ResponseHead, parse_head
 
-__all__ = ["BODY", "AnyIOTransport"]
+__all__ = ["BODY", "AnyIOTransport", "Body", "httpx_response"]
 
 # The response extension under which this transport leaves its body object: a stream reads
 # it directly, without httpx's chain of async generators (trio warns about each one that is
@@ -169,7 +169,7 @@ class _Connection:
         return False
 
 
-class _Body(httpx.AsyncByteStream):
+class Body(httpx.AsyncByteStream):
     """A response body, read from its connection on demand; returns it to the pool when done."""
 
     def __init__(
@@ -315,25 +315,38 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         return _Connection(plain, None), False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._closed:
-            raise httpx.ConnectError("the transport is closed")
         url = request.url
         origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
-        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        head = _request_head(request)
+        body: bytes | AsyncIterable[bytes]
         try:
-            body: bytes | None = request.content
+            body = request.content
         except httpx.RequestNotRead:
-            body = None  # a streamed body (a blob upload): sent in chunks below
+            body = cast("AsyncIterable[bytes]", request.stream)  # a blob upload, sent in chunks
+        method = request.method.encode()
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        head, stream = await self.request(origin, method, _request_head(request), body, timeouts)
+        return httpx_response(head, stream)
+
+    async def request(
+        self,
+        origin: tuple[str, str, int],
+        method: bytes,
+        head: bytes,
+        body: bytes | AsyncIterable[bytes],
+        timeouts: dict[str, float | None],
+    ) -> tuple[ResponseHead, Body]:
+        """Send one request (its head already framed) and return the answer's head and body."""
+        if self._closed:
+            raise httpx.ConnectError("the transport is closed")
         for _ in range(2):
             connection, reused = await self._get(origin, timeouts)
             try:
-                return await self._exchange(request, origin, connection, head, body, timeouts)
+                return await self._exchange(origin, connection, method, head, body, timeouts)
             except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
                 await connection.aclose()
                 # A kept-alive connection the server has closed in the meantime fails before
                 # any byte of an answer: try once more on a new one, if the body can be resent.
-                if not (reused and body is not None and getattr(exc, "_unanswered", False)):
+                if not (reused and isinstance(body, bytes) and getattr(exc, "_unanswered", False)):
                     raise
             except BaseException:
                 await connection.aclose()
@@ -342,20 +355,20 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
 
     async def _exchange(
         self,
-        request: httpx.Request,
         origin: tuple[str, str, int],
         connection: _Connection,
+        method: bytes,
         head: bytes,
-        body: bytes | None,
+        body: bytes | AsyncIterable[bytes],
         timeouts: dict[str, float | None],
-    ) -> httpx.Response:
+    ) -> tuple[ResponseHead, Body]:
         write_timeout, read_timeout = timeouts.get("write"), timeouts.get("read")
         try:
-            if body is not None:
+            if isinstance(body, bytes):
                 await connection.send(head + body, write_timeout)
             else:
                 await connection.send(head, write_timeout)
-                async for piece in cast("AsyncIterable[bytes]", request.stream):
+                async for piece in body:
                     if piece:
                         frame = b"%x\r\n%s\r\n" % (len(piece), piece)
                         await connection.send(frame, write_timeout)
@@ -374,19 +387,7 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         except FramingError as exc:
             raise httpx.RemoteProtocolError(str(exc)) from None
         response_head, connection.buffer = parsed
-        stream = _Body(
-            self, origin, connection, response_head, request.method.encode(), read_timeout
-        )
-        return httpx.Response(
-            response_head.status,
-            headers=response_head.headers,
-            stream=stream,
-            extensions={
-                "http_version": response_head.http_version,
-                "reason_phrase": response_head.reason,
-                BODY: stream,
-            },
-        )
+        return response_head, Body(self, origin, connection, response_head, method, read_timeout)
 
     async def aclose(self) -> None:
         self._closed = True
@@ -396,6 +397,15 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
             if connection.loop is None or connection.loop == loop:
                 await connection.aclose()
         self._to_close.clear()
+
+
+def httpx_response(head: ResponseHead, body: Body) -> httpx.Response:
+    return httpx.Response(
+        head.status,
+        headers=head.headers,
+        stream=body,
+        extensions={"http_version": head.http_version, "reason_phrase": head.reason, BODY: body},
+    )
 
 
 def _request_head(request: httpx.Request) -> bytes:
