@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
@@ -235,3 +237,117 @@ async def test_transport_closes_idle_connections() -> None:
     await transport.aclose()
     with pytest.raises(httpx.ConnectError):
         await transport.handle_async_request(httpx.Request("GET", "http://127.0.0.1:9/"))
+
+
+# -- the direct path (requests that skip httpx's client layer) ---------------------------------
+
+
+def answer_with(*responses: bytes) -> tuple[Answer, list[bytes]]:
+    """An answer that replies with ``responses`` in turn (the last one from then on)."""
+    heads: list[bytes] = []
+
+    async def answer(stream: anyio.abc.SocketStream, request: bytes) -> bool:
+        heads.append(request)
+        await stream.send(responses[min(len(heads), len(responses)) - 1])
+        return True
+
+    return answer, heads
+
+
+def ok(body: bytes, *headers: bytes) -> bytes:
+    lines = b"".join(header + b"\r\n" for header in headers)
+    return b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s" % (lines, len(body), body)
+
+
+async def test_the_direct_path_sends_what_httpx_sends(
+    raw_server: Callable[[Answer], RawServer],
+) -> None:
+    answer, heads = answer_with(ok(b'{"status":"success","version":"1.0"}'))
+    server = raw_server(answer)
+
+    async def calls(client: AsyncClient) -> None:
+        await client.version()
+        await client.copy("a", "b")
+        await client.delete("a")
+        await client.blob_exists("sha256:" + "0" * 64)
+        await client.with_options(timeout=5).ps()
+
+    async with AsyncClient(server.url, api_key="k") as direct:
+        assert direct._pool.direct is not None
+        await calls(direct)
+    sent_directly = heads[:]
+    heads.clear()
+    async with AsyncClient(server.url, api_key="k", trust_env=False) as through_httpx:
+        assert through_httpx._pool.direct is None  # any httpx option: httpx's client layer
+        await calls(through_httpx)
+    assert sent_directly == heads
+    assert heads[0].startswith(b"GET /api/version HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert b"\r\nauthorization: Bearer k" in heads[0]
+
+
+async def test_a_redirect_is_followed_through_httpx(
+    raw_server: Callable[[Answer], RawServer],
+) -> None:
+    heads: list[bytes] = []
+
+    async def moved(stream: anyio.abc.SocketStream, request: bytes) -> bool:
+        heads.append(request)
+        if request.startswith(b"GET /v2/"):
+            await stream.send(ok(VERSION))
+        else:
+            await stream.send(
+                b"HTTP/1.1 307 Moved\r\nLocation: /v2/api/version\r\nContent-Length: 0\r\n\r\n"
+            )
+        return True
+
+    server = raw_server(moved)
+    async with AsyncClient(server.url) as client:
+        assert await client.version() == "1.0"
+    # The direct path sees the redirect and sends the request again through httpx's client,
+    # which follows it.
+    assert [head.split(b"\r\n")[0] for head in heads] == [
+        b"GET /api/version HTTP/1.1",
+        b"GET /api/version HTTP/1.1",
+        b"GET /v2/api/version HTTP/1.1",
+    ]
+
+
+async def test_a_cookie_is_kept_and_sent_back(raw_server: Callable[[Answer], RawServer]) -> None:
+    answer, heads = answer_with(ok(VERSION, b"Set-Cookie: node=b7; Path=/"), ok(VERSION))
+    server = raw_server(answer)
+    async with AsyncClient(server.url) as client:
+        await client.version()
+        await client.version()
+        assert client._pool.direct is None
+    assert b"cookie" not in heads[0].lower()
+    assert b"\r\nCookie: node=b7" in heads[1]
+
+
+async def test_a_compressed_body_is_decompressed(raw_server: Callable[[Answer], RawServer]) -> None:
+    answer, _ = answer_with(ok(gzip.compress(VERSION), b"Content-Encoding: gzip"))
+    server = raw_server(answer)
+    async with AsyncClient(server.url) as client:
+        assert await client.version() == "1.0"
+
+
+async def test_httpx_request_log_is_kept(
+    raw_server: Callable[[Answer], RawServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    answer, _ = answer_with(ok(VERSION))
+    server = raw_server(answer)
+    caplog.set_level(logging.INFO, logger="httpx")
+    async with AsyncClient(server.url) as client:
+        await client.version()
+    assert any("HTTP Request: GET" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_proxy_from_the_environment_is_used(
+    raw_server: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer, heads = answer_with(ok(VERSION))
+    server = raw_server(answer)
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    async with AsyncClient("http://ollama.invalid:11434") as client:
+        assert client._pool.direct is None
+        assert await client.version() == "1.0"
+    assert heads[0].startswith(b"GET http://ollama.invalid:11434/api/version HTTP/1.1")

@@ -88,7 +88,7 @@ def _decode(type: type[T], data: bytes | bytearray, url: str) -> T:
 
 
 # Options that shape httpx's own transport: with any of them, httpx builds it as usual and
-# our AnyIOTransport is not used (proxies from the environment are httpx's mounts anyway).
+# our AnyIOTransport is not used. (``proxy=`` needs no entry: httpx mounts it over ours.)
 _TRANSPORT_OPTIONS = frozenset(
     {"transport", "verify", "cert", "http1", "http2", "limits", "mounts"}
 )
@@ -143,16 +143,9 @@ class _Pool:
 _httpx_logger = logging.getLogger("httpx")
 
 
-def _can_go_direct(base_url: str) -> bool:
-    """Whether requests to ``base_url`` may skip httpx's client layer (see `_direct`).
-
-    Not with credentials in the URL (httpx turns them into basic auth), nor with a proxy
-    configured in the environment (httpx sends through it).
-    """
-    if httpx.URL(base_url).userinfo:
-        return False
-    proxies = urllib.request.getproxies()
-    return not any(scheme in proxies for scheme in ("http", "https", "all"))
+def _proxies_in_environment() -> bool:
+    proxies = urllib.request.getproxies()  # what httpx reads, too
+    return any(scheme in proxies for scheme in ("http", "https", "all"))
 
 
 _float_lists = msgspec.json.Decoder(list[float])
@@ -216,10 +209,17 @@ class AsyncClient:
             self._retry = RetryPolicy(max_retries, retry_backoff, retry_writes)
         except (TypeError, ValueError) as exc:
             raise RequestError(f"invalid retry settings: {exc}") from None
-        lazy = not _TRANSPORT_OPTIONS & kwargs.keys()
+        # httpx ignores proxies from the environment when given a transport: with one set,
+        # httpx's own transport is used, as it routes by them (NO_PROXY included).
+        ours = not _TRANSPORT_OPTIONS & kwargs.keys() and not (
+            kwargs.get("trust_env", True) and _proxies_in_environment()
+        )
+        # With no httpx option at all, httpx's client layer has nothing to add (see `_direct`);
+        # credentials in the URL would be its basic auth.
+        direct = ours and not kwargs and not httpx.URL(self._base_url).userinfo
 
         def new_http_client() -> httpx.AsyncClient:
-            if lazy:  # a new transport for each pool: pools never share connections
+            if ours:  # a new transport for each pool: pools never share connections
                 kwargs["transport"] = AnyIOTransport()
             return httpx.AsyncClient(
                 follow_redirects=follow_redirects,
@@ -230,11 +230,9 @@ class AsyncClient:
 
         self._pool = _Pool(
             new_http_client,
-            per_loop=not lazy,
+            per_loop=not ours,
             direct=(
-                (lambda http: DirectSender(kwargs["transport"], http.headers))
-                if not kwargs and _can_go_direct(self._base_url)
-                else None
+                (lambda http: DirectSender(kwargs["transport"], http.headers)) if direct else None
             ),
         )
         self._timeout_is_default = True  # the pool's httpx client has self._timeout

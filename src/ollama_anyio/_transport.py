@@ -320,8 +320,13 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         body: bytes | AsyncIterable[bytes]
         try:
             body = request.content
-        except httpx.RequestNotRead:
-            body = cast("AsyncIterable[bytes]", request.stream)  # a blob upload, sent in chunks
+        except httpx.RequestNotRead:  # a body given as a stream
+            if "transfer-encoding" in request.headers:
+                body = cast("AsyncIterable[bytes]", request.stream)  # a blob upload: chunked
+            elif "content-length" in request.headers:
+                body = await request.aread()
+            else:  # none at all (a request sent again after a redirect, say)
+                body = b""
         method = request.method.encode()
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         head, stream = await self.request(origin, method, _request_head(request), body, timeouts)
