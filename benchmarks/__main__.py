@@ -21,10 +21,11 @@ from . import (
     import_time,
     list_models,
     stream_async,
+    stream_cost,
     stream_sync,
 )
 from ._bodies import Expected
-from ._harness import Context, Row, Settings, at_most, clean_environment, fake_server
+from ._harness import Context, Row, Settings, clean_environment, fake_server
 
 SCENARIOS: tuple[ModuleType, ...] = (
     import_time,
@@ -33,6 +34,7 @@ SCENARIOS: tuple[ModuleType, ...] = (
     chat_async,
     stream_sync,
     stream_async,
+    stream_cost,
     concurrent,
     embed,
     list_models,
@@ -48,27 +50,6 @@ def _select(only: Sequence[str] | None) -> list[ModuleType]:
         names = ", ".join(m.NAME for m in SCENARIOS)
         raise SystemExit(f"no scenario matches {' '.join(only)}; there are: {names}")
     return chosen
-
-
-def _derived(rows: Sequence[Row]) -> list[Row]:
-    """The sync stream's cost per chunk against the async (asyncio) stream's, for each client."""
-    by_name = {row.scenario: row for row in rows}
-    sync = by_name.get("stream of 10,000 chunks, sync")
-    async_ = by_name.get("stream of 10,000 chunks, asyncio")
-    if sync is None or async_ is None:
-        return []
-    official = async_.official / sync.official
-    ours = async_.ours / sync.ours
-    return [
-        Row(
-            "stream cost per chunk, sync ÷ asyncio",
-            "factor",
-            official,
-            ours,
-            at_most(1.3),
-            given_ratio=ours,
-        )
-    ]
 
 
 def _load() -> str:
@@ -154,7 +135,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             for row in new:
                 ctx.log(" | ".join(row.cells()))
             ctx.log(f"({time.perf_counter() - begun:.1f} s)")
-    rows += _derived(rows)
     elapsed = time.perf_counter() - started
 
     note = _note(settings, load_before)

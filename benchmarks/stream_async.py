@@ -16,7 +16,7 @@ from ._harness import OFFICIAL, OURS, Context, Row, alternate_async, at_least
 NAME = "stream_async"
 
 
-async def _read_official(client: Any) -> tuple[list[str], Any]:
+async def read_official(client: Any) -> tuple[list[str], Any]:
     contents: list[str] = []
     part = None
     async for part in await client.chat(model=MODEL, messages=MESSAGES, stream=True):
@@ -24,7 +24,7 @@ async def _read_official(client: Any) -> tuple[list[str], Any]:
     return contents, part
 
 
-async def _read_ours(client: Any) -> tuple[list[str], Any]:
+async def read_ours(client: Any) -> tuple[list[str], Any]:
     contents: list[str] = []
     part = None
     async with await client.chat(model=MODEL, messages=MESSAGES, stream=True) as parts:
@@ -48,8 +48,8 @@ async def _measure_both(ctx: Context) -> dict[str, float]:
         try:
             return await alternate_async(
                 [
-                    (OFFICIAL, lambda: measure(OFFICIAL, _read_official, official)),
-                    (OURS, lambda: measure(OURS, _read_ours, ours)),
+                    (OFFICIAL, lambda: measure(OFFICIAL, read_official, official)),
+                    (OURS, lambda: measure(OURS, read_ours, ours)),
                 ],
                 rounds=settings.heavy_rounds,
                 warmup=settings.warmup,

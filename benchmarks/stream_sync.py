@@ -15,7 +15,7 @@ from ._harness import OFFICIAL, OURS, Context, Row, alternate, at_least
 NAME = "stream_sync"
 
 
-def _read_official(client: Any) -> tuple[list[str], Any]:
+def read_official(client: Any) -> tuple[list[str], Any]:
     contents: list[str] = []
     part = None
     for part in client.chat(model=MODEL, messages=MESSAGES, stream=True):
@@ -23,7 +23,7 @@ def _read_official(client: Any) -> tuple[list[str], Any]:
     return contents, part
 
 
-def _read_ours(client: Any) -> tuple[list[str], Any]:
+def read_ours(client: Any) -> tuple[list[str], Any]:
     contents: list[str] = []
     part = None
     with client.chat(model=MODEL, messages=MESSAGES, stream=True) as parts:
@@ -47,8 +47,8 @@ def run(ctx: Context) -> list[Row]:
     try:
         medians = alternate(
             [
-                (OFFICIAL, lambda: measure(OFFICIAL, _read_official, official)),
-                (OURS, lambda: measure(OURS, _read_ours, ours)),
+                (OFFICIAL, lambda: measure(OFFICIAL, read_official, official)),
+                (OURS, lambda: measure(OURS, read_ours, ours)),
             ],
             rounds=settings.heavy_rounds,
             warmup=settings.warmup,

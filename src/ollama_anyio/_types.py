@@ -67,7 +67,7 @@ ImageLike = Union[str, bytes, "os.PathLike[str]", "Image"]
 ToolLike = Union["Tool", Mapping[str, Any], Callable[..., Any]]
 
 
-class SubscriptableStruct(msgspec.Struct, kw_only=True):
+class SubscriptableStruct(msgspec.Struct, kw_only=True, gc=False):
     """A Struct that can also be read like the official client's models: ``r["key"]``."""
 
     def __getitem__(self, key: str) -> Any:
