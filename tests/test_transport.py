@@ -49,7 +49,17 @@ def test_chunk_extensions_and_trailers_are_accepted() -> None:
 
 @pytest.mark.parametrize(
     "wire",
-    [b"zz\r\nhello\r\n", b"5\r\nhelloXX0\r\n\r\n", b"\r\n", b"1" * 2000, b"11111111111111111\r\n"],
+    [
+        b"zz\r\nhello\r\n",
+        b"5\r\nhelloXX0\r\n\r\n",
+        b"\r\n",
+        b"1" * 2000,
+        b"11111111111111111\r\n",
+        b"-5\r\nhello\r\n",  # int() would take a sign, a 0x prefix, underscores
+        b"0x5\r\nhello\r\n",
+        b"1_0\r\n",
+        b"5\r\nhello\r\n3\r\nabcXY",  # a later chunk's data not followed by CRLF
+    ],
 )
 def test_bad_chunk_framing_is_an_error(wire: bytes) -> None:
     with pytest.raises(FramingError):

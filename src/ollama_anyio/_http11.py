@@ -9,10 +9,15 @@ strict: anything it does not understand is a `FramingError`, never a guess.
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["ChunkedDecoder", "FramingError", "ResponseHead", "parse_head"]
 
 MAX_HEAD = 64 * 1024
 _MAX_SIZE_LINE = 1024
+# A chunk's size line: hex digits (a sign, "0x" or "_", which int() would take, are errors),
+# optional whitespace, optional extensions (ignored).
+_CHUNK_START = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r\n")
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -103,6 +108,19 @@ class ChunkedDecoder:
         out: list[bytes] = []
         pos, state, remaining = 0, self._state, self._remaining
         size = len(buffer)
+        # Whole chunks, the common case, one regular-expression match each; a chunk not all
+        # here yet (or anything odd) is left to the general loop below.
+        while state == self._SIZE and (match := _CHUNK_START.match(buffer, pos)):
+            start = match.end()
+            length = int(match.group(1), 16)
+            if not length:
+                pos, state = start, self._TRAILER
+                break
+            stop = start + length
+            if buffer[stop : stop + 2] != b"\r\n":
+                break
+            out.append(buffer[start:stop])
+            pos = stop + 2
         while pos < size or state == self._DONE:
             if state == self._DATA:
                 take = min(remaining, size - pos)
@@ -118,13 +136,10 @@ class ChunkedDecoder:
                     if size - pos > _MAX_SIZE_LINE:
                         raise FramingError("chunk size line too long")
                     break
-                digits = buffer[pos:end].partition(b";")[0].strip(b" \t")
-                try:
-                    if not digits or len(digits) > 16:
-                        raise ValueError
-                    remaining = int(digits, 16)
-                except ValueError:
-                    raise FramingError(f"bad chunk size: {buffer[pos:end][:40]!r}") from None
+                match = _CHUNK_START.match(buffer, pos, end + 2)
+                if match is None:
+                    raise FramingError(f"bad chunk size: {buffer[pos:end][:40]!r}")
+                remaining = int(match.group(1), 16)
                 pos = end + 2
                 state = self._DATA if remaining else self._TRAILER
             elif state == self._DATA_END:
