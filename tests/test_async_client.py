@@ -377,3 +377,15 @@ async def test_embed_with_a_cut_body_is_a_protocol_error(
     fake.stream("/api/embed", data[: data.index(b"],") + 1], chunk_size=5)
     with pytest.raises(ProtocolError, match="ended inside its embeddings"):
         await client.embed("all-minilm", ["a", "b"])
+
+
+async def test_a_malformed_api_key_from_the_environment_is_refused_where_it_is_sent(
+    fake: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLLAMA_API_KEY", "key\r\nX-Injected: 1")
+    fake.json("GET", "/api/tags", fixture_bytes("tags-empty-response.json"))
+    async with AsyncClient(transport=fake.transport) as client:
+        await client.list()  # the key is not sent to a local server: no error
+        with pytest.raises(RequestError, match="OLLAMA_API_KEY"):
+            await client.web_search("what is ollama?")
+    assert len(fake.requests) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+from typing import Any
 
 import httpx
 import pytest
@@ -331,3 +332,25 @@ def test_default_timeout() -> None:
     assert DEFAULT_CONNECT_TIMEOUT == 10.0
     assert DEFAULT_READ_TIMEOUT == 600.0
     assert default_timeout() == httpx.Timeout(connect=10.0, read=600.0, write=600.0, pool=600.0)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"x-a": "b\r\nInjected: 1"}, {"x-a": "line\nbreak"}, {"bad name": "v"}, {"x-a": "caf\u00e9"}],
+)
+def test_headers_that_could_split_a_request_are_refused(headers: dict[str, str]) -> None:
+    with pytest.raises(RequestError):
+        build_headers(headers)
+
+
+def test_bytes_headers_are_accepted() -> None:
+    headers: Any = {"X-Trace": b"abc"}  # httpx takes bytes too
+    merged: dict[str, Any] = build_headers(headers)
+    assert merged["x-trace"] == b"abc"
+
+
+def test_an_api_key_with_a_line_break_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RequestError, match="API key"):
+        api_key_from_env("key\r\nX-Injected: 1")
+    monkeypatch.setenv("OLLAMA_API_KEY", "key\nX: 1")
+    assert api_key_from_env(None) == "key\nX: 1"  # refused where it is sent, not here

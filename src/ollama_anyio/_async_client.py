@@ -295,7 +295,10 @@ class AsyncClient:
             allowed = self._key_to_base_url
         else:
             allowed = _config.is_ollama_com(url)
-        return {"authorization": f"Bearer {self._api_key}"} if allowed else None
+        if not allowed:
+            return None
+        _config.check_header("authorization", self._api_key, shown="OLLAMA_API_KEY")
+        return {"authorization": f"Bearer {self._api_key}"}
 
     def _url(self, url: str) -> httpx.URL:
         # Parsing a URL is a good part of httpx's cost per request; there are few of them.

@@ -142,6 +142,8 @@ def build_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     the official client (SPEC §7.3): the body is always JSON whatever the caller asks for.
     """
     merged = {name.lower(): value for name, value in (headers or {}).items()}
+    for name, value in merged.items():
+        check_header(name, value)
     merged["content-type"] = "application/json"
     merged["accept"] = "application/json"
     merged["user-agent"] = user_agent()
@@ -155,8 +157,33 @@ def api_key_from_env(api_key: str | None) -> str | None:
     keep a key set for other tools from being sent.
     """
     if api_key is not None:
+        if api_key:
+            check_header("authorization", api_key, shown="the API key")
         return api_key or None
+    # Checked where it is sent: a malformed key in the environment must not stop a client
+    # that never talks to ollama.com.
     return os.environ.get("OLLAMA_API_KEY") or None
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def check_header(name: object, value: object, *, shown: str | None = None) -> None:
+    """Refuse a header that is not a token and printable ASCII (no CR or LF to split it).
+
+    Raises:
+        RequestError: the name or value is not a string, or has characters a header cannot.
+    """
+    if isinstance(name, bytes):
+        name = name.decode("latin-1")
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+        raise RequestError(f"invalid header name {name!r}")
+    if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
+        what = shown or f"the value of header {name!r}"
+        raise RequestError(f"{what} must be printable ASCII (no line breaks)")
 
 
 def is_ollama_com(url: str) -> bool:
