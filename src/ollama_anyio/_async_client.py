@@ -1,8 +1,9 @@
 """`AsyncClient`: every endpoint of the Ollama API, on anyio (trio or asyncio).
 
 Each endpoint is three steps: build and check the body (`_requests`, pure), send it
-(`AsyncClient._send`, the one place that talks to httpx, whose transport moves the bytes), and
-decode the answer (a msgspec decoder, or an `AsyncStream` for streamed answers).
+(`AsyncClient._send`, the one place that sends requests: straight to our transport when httpx's
+client layer has nothing to add, see `_direct`, else through httpx), and decode the answer (a
+msgspec decoder, the incremental `_embed` decoder, or an `AsyncStream` for streamed answers).
 """
 
 from __future__ import annotations
