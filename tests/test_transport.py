@@ -361,3 +361,27 @@ async def test_a_proxy_from_the_environment_is_used(
         assert client._pool.direct is None
         assert await client.version() == "1.0"
     assert heads[0].startswith(b"GET http://ollama.invalid:11434/api/version HTTP/1.1")
+
+
+async def test_a_stream_whose_bytes_are_all_here_can_still_be_cancelled(
+    raw_server: Callable[[Answer], RawServer],
+) -> None:
+    lines = [b'{"status":"%s"}\n' % (b"x" * 90) for _ in range(20_000)]
+    lines.append(b'{"status":"success"}\n')
+    wire = chunked(lines)
+
+    async def at_once(stream: anyio.abc.SocketStream, request: bytes) -> bool:
+        await stream.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + wire)
+        return True
+
+    server = raw_server(at_once)
+    read = 0
+    async with AsyncClient(server.url) as client:
+        stream = await client.pull("m", stream=True)
+        with anyio.CancelScope() as scope:
+            async for _ in stream:
+                read += 1
+                if read == 10:
+                    scope.cancel()  # no await in this loop: only the stream's reads can stop it
+        assert stream.closed
+    assert 10 <= read < len(lines)

@@ -63,11 +63,22 @@ class _PlainSocket:
         self.sock = sock
 
     async def receive(self, max_bytes: int) -> bytes:
+        # A checkpoint even when the bytes are already here (as trio's sockets are): a task
+        # reading a fast stream can still be cancelled, and lets other tasks run.
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        try:
+            data = self.sock.recv(max_bytes)  # b"" at the end of the stream
+        except BlockingIOError:
+            pass
+        else:
+            await anyio.lowlevel.cancel_shielded_checkpoint()
+            return data
         while True:
+            await anyio.wait_readable(self.sock)
             try:
-                return self.sock.recv(max_bytes)  # b"" at the end of the stream
+                return self.sock.recv(max_bytes)
             except BlockingIOError:
-                await anyio.wait_readable(self.sock)
+                continue
 
     async def send(self, data: bytes) -> None:
         view = memoryview(data)
