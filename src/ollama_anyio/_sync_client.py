@@ -145,7 +145,10 @@ def _in_trio_thread() -> bool:
     trio = sys.modules.get("trio")
     if trio is None:
         return False
-    try:
+    in_trio_task = getattr(trio.lowlevel, "in_trio_task", None)  # trio >= 0.26: no exception
+    if in_trio_task is not None:
+        return bool(in_trio_task())
+    try:  # pragma: no cover - trio < 0.26
         trio.lowlevel.current_task()
     except RuntimeError:
         return False
