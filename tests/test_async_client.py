@@ -389,3 +389,21 @@ async def test_a_malformed_api_key_from_the_environment_is_refused_where_it_is_s
         with pytest.raises(RequestError, match="OLLAMA_API_KEY"):
             await client.web_search("what is ollama?")
     assert len(fake.requests) == 1
+
+
+async def test_bytes_that_are_not_utf8_are_a_protocol_error(
+    fake: FakeOllama, client: AsyncClient
+) -> None:
+    fake.json("POST", "/api/chat", b'{"model":"\xff","done":true}')
+    with pytest.raises(ProtocolError):
+        await client.chat("m", HI)
+    fake.stream("/api/generate", b'{"model":"\xff","response":"a","done":false}\n')
+    with pytest.raises(ProtocolError):
+        async with await client.generate("m", "hi", stream=True) as parts:
+            async for _ in parts:
+                pass
+    fake.json("GET", "/api/tags", b'{"error":"caf\xe9 closed"}', status=500)
+    with pytest.raises(ResponseError) as info:
+        await client.with_options(max_retries=0).list()
+    assert info.value.status_code == 500
+    assert "closed" in info.value.error

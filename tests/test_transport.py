@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ollama_anyio import AsyncClient
+from ollama_anyio import AsyncClient, ProtocolError
 from ollama_anyio._http11 import ChunkedDecoder, FramingError, parse_head
 from ollama_anyio._transport import AnyIOTransport
 
@@ -59,6 +59,7 @@ def test_chunk_extensions_and_trailers_are_accepted() -> None:
         b"0x5\r\nhello\r\n",
         b"1_0\r\n",
         b"5\r\nhello\r\n3\r\nabcXY",  # a later chunk's data not followed by CRLF
+        b"5;" + b"x" * 2000 + b"\r\nhello\r\n",  # a size line too long, even when whole
     ],
 )
 def test_bad_chunk_framing_is_an_error(wire: bytes) -> None:
@@ -385,3 +386,55 @@ async def test_a_stream_whose_bytes_are_all_here_can_still_be_cancelled(
                     scope.cancel()  # no await in this loop: only the stream's reads can stop it
         assert stream.closed
     assert 10 <= read < len(lines)
+
+
+async def test_a_retry_carries_the_cookie_its_failed_attempt_set(
+    raw_server: Callable[[Answer], RawServer],
+) -> None:
+    busy = (
+        b"HTTP/1.1 503 Busy\r\nSet-Cookie: lb=1; Path=/\r\nRetry-After: 0\r\n"
+        b"Content-Length: 2\r\n\r\n{}"
+    )
+    answer, heads = answer_with(busy, ok(VERSION))
+    server = raw_server(answer)
+    async with AsyncClient(server.url) as client:
+        assert await client.version() == "1.0"
+    assert len(heads) == 2
+    assert b"\r\nCookie: lb=1" in heads[1]
+
+
+async def test_a_cookie_on_a_compressed_answer_is_kept(
+    raw_server: Callable[[Answer], RawServer],
+) -> None:
+    zipped = ok(gzip.compress(VERSION), b"Content-Encoding: gzip", b"Set-Cookie: s=2; Path=/")
+    answer, heads = answer_with(zipped, ok(VERSION))
+    server = raw_server(answer)
+    async with AsyncClient(server.url) as client:
+        assert await client.version() == "1.0"
+        assert await client.version() == "1.0"
+    assert b"\r\nCookie: s=2" in heads[1]
+
+
+async def test_a_host_header_of_the_callers_is_the_only_one(
+    raw_server: Callable[[Answer], RawServer],
+) -> None:
+    answer, heads = answer_with(ok(VERSION))
+    server = raw_server(answer)
+    async with AsyncClient(server.url, headers={"Host": "virtual.example"}) as client:
+        assert await client.version() == "1.0"
+    [head] = heads
+    assert [line for line in head.split(b"\r\n") if line.lower().startswith(b"host:")] == [
+        b"host: virtual.example"
+    ]
+
+
+async def test_a_redirect_not_to_follow_is_not_sent_again(
+    raw_server: Callable[[Answer], RawServer],
+) -> None:
+    moved = b"HTTP/1.1 307 Moved\r\nLocation: /v2/api/version\r\nContent-Length: 0\r\n\r\n"
+    answer, heads = answer_with(moved)
+    server = raw_server(answer)
+    async with AsyncClient(server.url, follow_redirects=False) as client:
+        with pytest.raises(ProtocolError):  # an empty body where JSON was expected
+            await client.version()
+    assert len(heads) == 1

@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, cast, overload
 
 import anyio
 import anyio.lowlevel
@@ -31,6 +31,7 @@ from ._async_stream import AsyncStream
 from ._direct import REDIRECTS, DirectReply, DirectSender, HttpxReply, Reply
 from ._embed import EmbedBodyDecoder
 from ._errors import (
+    DECODE_ERRORS,
     OllamaConnectionError,
     OllamaTimeoutError,
     ProtocolError,
@@ -82,7 +83,7 @@ def _decode(type: type[T], data: bytes | bytearray, url: str) -> T:
         decoder = _decoders[type] = msgspec.json.Decoder(type)
     try:
         result: T = decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except DECODE_ERRORS as exc:
         start = data[:80].decode("utf-8", errors="replace")
         raise ProtocolError(f"malformed response from {url} ({exc}): {start!r}") from exc
     return result
@@ -142,6 +143,8 @@ class _Pool:
 
 
 _httpx_logger = logging.getLogger("httpx")
+# Headers the direct path writes itself; given by the caller, httpx's rules decide instead.
+_FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding"})
 
 
 def _proxies_in_environment() -> bool:
@@ -217,7 +220,13 @@ class AsyncClient:
         )
         # With no httpx option at all, httpx's client layer has nothing to add (see `_direct`);
         # credentials in the URL would be its basic auth.
-        direct = ours and not kwargs and not httpx.URL(self._base_url).userinfo
+        direct = (
+            ours
+            and not kwargs
+            and not httpx.URL(self._base_url).userinfo
+            and not _FRAMING_HEADERS & self._headers.keys()  # httpx would not add its own
+        )
+        self._follow_redirects = follow_redirects
 
         def new_http_client() -> httpx.AsyncClient:
             if ours:  # a new transport for each pool: pools never share connections
@@ -318,15 +327,15 @@ class AsyncClient:
         server's state.
         """
         http = self._pool.get()
-        direct = self._pool.direct
-        if direct is not None and (
+        may_go_direct = not (
             not isinstance(content, (bytes, type(None)))  # a streamed upload
             or http.is_closed
             or _httpx_logger.isEnabledFor(logging.INFO)  # someone reads httpx's request log
-        ):
-            direct = None
+        )
         attempt = 0
         while True:
+            # Read again on each attempt: the previous answer may have set a cookie.
+            direct = self._pool.direct if may_go_direct else None
             try:
                 with translate_errors(url):
                     if direct is not None:
@@ -351,7 +360,7 @@ class AsyncClient:
             else:
                 if direct is not None and self._leave_direct_path(reply, method, url):
                     await reply.aclose()
-                    direct = None  # and the same attempt again, through httpx
+                    may_go_direct = False  # and the same attempt again, through httpx
                     continue
                 if reply.status_code < 400:
                     return reply
@@ -383,14 +392,23 @@ class AsyncClient:
     def _leave_direct_path(self, reply: Reply, method: str, url: str) -> bool:
         """Whether an answer on the direct path needs httpx's client after all.
 
-        A redirect is followed by httpx (the request is sent again through it). A cookie is
-        kept in httpx's jar, and from then on every request goes through httpx, which sends it.
+        A redirect to follow is followed by httpx: the request is sent again through it (a
+        server answers a redirect without acting on the request). A cookie is kept in httpx's
+        jar, and from then on every request goes through httpx, which sends it.
         """
-        if reply.status_code in REDIRECTS and reply.header("location") is not None:
+        if (
+            self._follow_redirects
+            and reply.status_code in REDIRECTS
+            and reply.header("location") is not None
+        ):
             return True
-        if isinstance(reply, DirectReply) and reply.head.header(b"set-cookie") is not None:
+        if reply.header("set-cookie") is not None:
+            if isinstance(reply, DirectReply):
+                headers: Any = reply.head.headers
+            else:  # a compressed answer, already wrapped for httpx to decompress
+                headers = cast(HttpxReply, reply).response.headers
             response = httpx.Response(
-                reply.status_code, headers=reply.head.headers, request=httpx.Request(method, url)
+                reply.status_code, headers=headers, request=httpx.Request(method, url)
             )
             self._pool.get().cookies.extract_cookies(response)
             self._pool.direct = None
@@ -706,7 +724,7 @@ class AsyncClient:
                 async for piece in pieces:
                     decoder.feed(piece)
             return decoder.finish()
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except DECODE_ERRORS as exc:
             raise ProtocolError(f"malformed response from {url} ({exc})") from exc
         finally:
             with anyio.CancelScope(shield=True):

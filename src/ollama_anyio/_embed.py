@@ -6,7 +6,7 @@ once; this decoder decodes each vector as soon as its closing ``]`` has arrived 
 text, so the peak is the vectors plus one read's worth of bytes.
 
 The object around the array (``model``, durations, fields a newer server adds) is kept as text
-and decoded at the end, with the array replaced by ``[]``. The array is found by its key, and
+and decoded at the end, without the array. The array is found by its key, and
 only where the text before it is a complete, open top-level object; anything else (no array,
 ``null``, a nested key of that name) falls back to decoding the whole body at the end.
 """
@@ -18,13 +18,27 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from ._errors import DECODE_ERRORS
+
 __all__ = ["EmbedBodyDecoder"]
 
 V = TypeVar("V")
 
 _KEY = b'"embeddings"'
 _SPACE = b" \t\r\n"
-_probe = msgspec.json.Decoder(dict[str, object])
+
+
+class _Object(msgspec.Struct):
+    """Any JSON object: its members are skipped (not even decoded as text)."""
+
+
+class _Later(msgspec.Struct):
+    embeddings: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+
+_probe = msgspec.json.Decoder(_Object)
+_later = msgspec.json.Decoder(_Later)
+_texts = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 class EmbedBodyDecoder(Generic[V]):
@@ -35,7 +49,7 @@ class EmbedBodyDecoder(Generic[V]):
             raise ``msgspec.DecodeError`` or ``msgspec.ValidationError``.
 
     After the last ``feed()``, ``finish()`` returns ``(rest, vectors)``: ``rest`` is the whole
-    answer's JSON with ``"embeddings"`` emptied, and ``vectors`` the decoded vectors in order;
+    answer's JSON without its ``"embeddings"`` member, and ``vectors`` the decoded vectors;
     or ``(body, None)`` when the array could not be followed as it arrived, ``body`` being the
     whole answer to decode as usual. Raises ``msgspec.DecodeError`` for a malformed array.
     """
@@ -61,12 +75,24 @@ class EmbedBodyDecoder(Generic[V]):
             self._take_vectors()
 
     def finish(self) -> tuple[bytes, list[V] | None]:
-        if self._state == "tail":
-            rest = self._head + _KEY + b":[]" + self._tail
-            return rest, self.vectors
         if self._state == "vectors":
             raise msgspec.DecodeError("the answer ended inside its embeddings")
-        return bytes(self._buffer), None
+        if self._state != "tail":
+            return bytes(self._buffer), None
+        # The answer without the array's member: the comma after it stands for the one before.
+        head, tail = self._head.rstrip(_SPACE), bytes(self._tail).lstrip(_SPACE)
+        if tail.startswith(b","):
+            tail = tail[1:]
+        elif tail.startswith(b"}"):
+            head = head.removesuffix(b",")
+        else:
+            raise msgspec.DecodeError(f"unexpected {tail[:20]!r} after the embeddings")
+        rest = head + tail
+        if _KEY in tail:  # maybe a second member of that name: the last one wins, as in JSON
+            later = _later.decode(rest).embeddings
+            if later is not msgspec.UNSET:
+                return rest, [self._vector(bytearray(text)) for text in _texts.decode(later)]
+        return rest, self.vectors
 
     def _find_array(self) -> None:
         buffer = self._buffer
@@ -134,6 +160,6 @@ def _is_open_object(head: bytes) -> bool:
         return False
     try:
         _probe.decode(head + b'"":0}')
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return False
     return True

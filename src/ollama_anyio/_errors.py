@@ -26,6 +26,7 @@ from typing import Any
 import msgspec
 
 __all__ = [
+    "DECODE_ERRORS",
     "IncompleteStreamError",
     "OllamaConnectionError",
     "OllamaError",
@@ -99,12 +100,16 @@ class _ErrorBody(msgspec.Struct):
 
 _error_body_decoder = msgspec.json.Decoder(_ErrorBody)
 
+# What decoding a server's JSON can raise: msgspec's errors, and UnicodeDecodeError for bytes
+# that are not UTF-8 in a string it decodes.
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
+
 
 def parse_error_body(body: bytes) -> tuple[str, str | None]:
     """The message (and sign-in URL) of an error response body, JSON or not."""
     try:
         parsed = _error_body_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_ERRORS:
         return body.decode("utf-8", errors="replace").strip(), None
     if isinstance(parsed.error, str) and parsed.error:
         return parsed.error, parsed.signin_url

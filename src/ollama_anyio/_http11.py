@@ -112,6 +112,8 @@ class ChunkedDecoder:
         # here yet (or anything odd) is left to the general loop below.
         while state == self._SIZE and (match := _CHUNK_START.match(buffer, pos)):
             start = match.end()
+            if start - pos > _MAX_SIZE_LINE:
+                break  # too long: the general loop says so
             length = int(match.group(1), 16)
             if not length:
                 pos, state = start, self._TRAILER
@@ -136,6 +138,8 @@ class ChunkedDecoder:
                     if size - pos > _MAX_SIZE_LINE:
                         raise FramingError("chunk size line too long")
                     break
+                if end - pos > _MAX_SIZE_LINE:
+                    raise FramingError("chunk size line too long")
                 match = _CHUNK_START.match(buffer, pos, end + 2)
                 if match is None:
                     raise FramingError(f"bad chunk size: {buffer[pos:end][:40]!r}")

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from ._errors import ProtocolError, ResponseError, parse_error_body
+from ._errors import DECODE_ERRORS, ProtocolError, ResponseError, parse_error_body
 
 __all__ = ["NDJSONDecoder"]
 
@@ -76,7 +76,7 @@ class NDJSONDecoder(Generic[T]):
         if _ERROR_KEY not in lines:
             try:
                 return self._decoder.decode_lines(lines)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except DECODE_ERRORS:
                 pass  # find the bad line below, to name it
         values: list[T] = []
         for line in lines.split(b"\n"):
@@ -96,13 +96,13 @@ class NDJSONDecoder(Generic[T]):
             message, signin_url = parse_error_body(line)
             try:
                 is_error = bool(msgspec.json.decode(line, type=_ErrorLine).error)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except DECODE_ERRORS:
                 is_error = False
             if is_error:
                 raise ResponseError(message, self._status_code, signin_url)
         try:
             return self._decoder.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except DECODE_ERRORS as exc:
             start = line[:80].decode("utf-8", errors="replace")
             raise ProtocolError(
                 f"malformed line in the response stream ({exc}): {start!r}"
