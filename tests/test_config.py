@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ollama_anyio import AsyncClient
 from ollama_anyio._config import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_READ_TIMEOUT,
@@ -354,3 +355,16 @@ def test_an_api_key_with_a_line_break_is_refused(monkeypatch: pytest.MonkeyPatch
         api_key_from_env("key\r\nX-Injected: 1")
     monkeypatch.setenv("OLLAMA_API_KEY", "key\nX: 1")
     assert api_key_from_env(None) == "key\nX: 1"  # refused where it is sent, not here
+
+
+@pytest.mark.parametrize("timeout", ["5", -1, float("nan"), True, (1, "x", None, None)])
+def test_bad_timeouts_are_refused_before_any_request(timeout: object) -> None:
+    with pytest.raises(RequestError, match="invalid timeout"):
+        AsyncClient("127.0.0.1", timeout=timeout)
+    with pytest.raises(RequestError, match="invalid timeout"):
+        AsyncClient("127.0.0.1").with_options(timeout=timeout)
+
+
+@pytest.mark.parametrize("timeout", [None, 0, 2.5, (1, 2, 3, 4), httpx.Timeout(5, connect=1)])
+def test_good_timeouts_are_taken(timeout: object) -> None:
+    AsyncClient("127.0.0.1", timeout=timeout).with_options(timeout=timeout)

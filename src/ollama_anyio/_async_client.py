@@ -209,6 +209,7 @@ class AsyncClient:
         self._api_key = _config.api_key_from_env(api_key)
         self._api_key_to_host = api_key is not None
         self._timeout = _config.default_timeout() if timeout is _config.DEFAULT else timeout
+        self._timeouts = _config.timeouts(self._timeout)  # checked; used by the direct path
         try:
             self._retry = RetryPolicy(max_retries, retry_backoff, retry_writes)
         except (TypeError, ValueError) as exc:
@@ -246,7 +247,6 @@ class AsyncClient:
             ),
         )
         self._timeout_is_default = True  # the pool's httpx client has self._timeout
-        self._timeouts = httpx.Timeout(self._timeout).as_dict()  # for the direct path
         self._urls: dict[str, httpx.URL] = {}
         self._key_to_base_url = self._api_key_to_host or _config.is_ollama_com(self._base_url)
         self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
@@ -269,9 +269,9 @@ class AsyncClient:
         """
         clone = _copy.copy(self)
         if timeout is not _config.DEFAULT:
+            clone._timeouts = _config.timeouts(timeout)
             clone._timeout = timeout
             clone._timeout_is_default = False
-            clone._timeouts = httpx.Timeout(timeout).as_dict()
         if max_retries is not None:
             clone._retry = RetryPolicy(max_retries, self._retry.backoff, self._retry.retry_writes)
         return clone

@@ -30,11 +30,13 @@ __all__ = [
     "DEFAULT_READ_TIMEOUT",
     "api_key_from_env",
     "build_headers",
+    "check_header",
     "check_keep_alive",
     "default_timeout",
     "host_from_env",
     "is_ollama_com",
     "parse_host",
+    "timeouts",
     "user_agent",
 ]
 
@@ -258,6 +260,35 @@ def check_keep_alive(value: object, where: str = "keep_alive") -> float | str | 
     if total > (2**63 if match.group(1) == "-" else 2**63 - 1):
         raise RequestError(f"{where} duration {value!r} is out of range (about 292 years)")
     return value
+
+
+def timeouts(value: object) -> dict[str, float | None]:
+    """The connect, read, write and pool timeouts of a ``timeout=`` argument, checked.
+
+    ``value`` is what httpx takes: None (no timeout), a number of seconds, a tuple of four,
+    or an ``httpx.Timeout``.
+
+    Raises:
+        RequestError: a timeout that is not None or a non-negative number of seconds.
+    """
+    try:
+        parts: dict[str, Any] = httpx.Timeout(value).as_dict()  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise RequestError(f"invalid timeout {value!r}: {exc}") from None
+    for name, seconds in parts.items():
+        if seconds is None:
+            continue
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds)
+            or seconds < 0
+        ):
+            raise RequestError(
+                f"invalid timeout {value!r}: the {name} timeout must be None or a "
+                f"non-negative number of seconds, got {seconds!r}"
+            )
+    return parts
 
 
 def default_timeout() -> httpx.Timeout:
