@@ -28,7 +28,7 @@ class FramingError(Exception):
 class ResponseHead:
     """A response's status line and headers."""
 
-    __slots__ = ("headers", "http_version", "reason", "status")
+    __slots__ = ("_index", "headers", "http_version", "reason", "status")
 
     def __init__(
         self, http_version: bytes, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]
@@ -37,14 +37,14 @@ class ResponseHead:
         self.status = status
         self.reason = reason
         self.headers = headers
+        self._index: dict[bytes, bytes] | None = None
 
     def header(self, name: bytes) -> bytes | None:
         """The value of the last header called ``name`` (lower-case), if any."""
-        found = None
-        for key, value in self.headers:
-            if key.lower() == name:
-                found = value
-        return found
+        index = self._index
+        if index is None:  # a response's headers are looked up five times or so
+            index = self._index = {key.lower(): value for key, value in self.headers}
+        return index.get(name)
 
     @property
     def keep_alive(self) -> bool:

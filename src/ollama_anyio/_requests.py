@@ -127,6 +127,12 @@ def _top_logprobs(value: int | None) -> int | None:
 
 
 def _message(value: object, where: str) -> Message:
+    if type(value) is dict and len(cast("dict[str, object]", value)) == 2:
+        # {"role": ..., "content": ...}, by far the most common message
+        plain = cast("dict[str, object]", value)
+        role, content = plain.get("role"), plain.get("content")
+        if isinstance(role, str) and role and isinstance(content, str):
+            return Message(role=role, content=content)
     if isinstance(value, Message):
         message = value
     elif isinstance(value, Mapping):

@@ -291,12 +291,12 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
     async def _get(
         self, origin: tuple[str, str, int], timeouts: dict[str, float | None]
     ) -> tuple[_Connection, bool]:
-        loop = anyio.lowlevel.current_token()
         idle = self._idle.get(origin)
         now = time.monotonic()
         while idle:
             connection = idle.pop()
-            usable = connection.loop is None or connection.loop == loop
+            # (A plain connection, of no loop, needs no look-up of the current one.)
+            usable = connection.loop is None or connection.loop == anyio.lowlevel.current_token()
             if usable and now - connection.idle_since < _IDLE_EXPIRY:
                 return connection, True
             if usable:
@@ -317,7 +317,7 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
                         tls_hostname=host,
                         tls_standard_compatible=False,
                     )
-                    return _Connection(stream, loop), False
+                    return _Connection(stream, anyio.lowlevel.current_token()), False
                 plain = await _connect_plain(host, port)
         except TimeoutError:
             raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
@@ -390,13 +390,15 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
                         await connection.send(frame, write_timeout)
                 await connection.send(b"0\r\n\r\n", write_timeout)
             buffer = b""
-            while (parsed := parse_head(buffer)) is None:
+            while True:
                 data = await connection.receive(read_timeout)
                 if not data:
                     raise httpx.RemoteProtocolError(
                         "server disconnected without sending a response"
                     )
                 buffer += data
+                if (parsed := parse_head(buffer)) is not None:
+                    break
         except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
             exc._unanswered = True  # type: ignore[union-attr]
             raise
