@@ -327,10 +327,10 @@ class AsyncClient:
         server's state.
         """
         http = self._pool.get()
-        may_go_direct = not (
-            not isinstance(content, (bytes, type(None)))  # a streamed upload
-            or http.is_closed
-            or _httpx_logger.isEnabledFor(logging.INFO)  # someone reads httpx's request log
+        may_go_direct = (
+            isinstance(content, (bytes, type(None)))  # not a streamed upload
+            and not http.is_closed
+            and not _httpx_logger.isEnabledFor(logging.INFO)  # nobody reads httpx's request log
         )
         attempt = 0
         while True:
