@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ollama
+
+import ollama_anyio
+
 from ._bodies import Expected
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,6 +198,42 @@ async def alternate_async(
             if index >= warmup:
                 samples[name].append(figure)
     return {name: statistics.median(figures) for name, figures in samples.items()}
+
+
+def alternate_clients(
+    ctx: Context, measure: Callable[[str, Any], float], rounds: int
+) -> dict[str, float]:
+    """`alternate` between the official blocking client and ours, both of the fake server."""
+    official: Any = ollama.Client(host=ctx.url)
+    ours = ollama_anyio.Client(ctx.url)
+    try:
+        return alternate(
+            [(OFFICIAL, lambda: measure(OFFICIAL, official)), (OURS, lambda: measure(OURS, ours))],
+            rounds=rounds,
+            warmup=ctx.settings.warmup,
+        )
+    finally:
+        official.close()
+        ours.close()
+
+
+async def alternate_async_clients(
+    ctx: Context, measure: Callable[[str, Any], Awaitable[float]], rounds: int
+) -> dict[str, float]:
+    """`alternate_async` between the official async client and ours, in the running loop."""
+    official: Any = ollama.AsyncClient(host=ctx.url)
+    async with ollama_anyio.AsyncClient(ctx.url) as ours:
+        try:
+            return await alternate_async(
+                [
+                    (OFFICIAL, lambda: measure(OFFICIAL, official)),
+                    (OURS, lambda: measure(OURS, ours)),
+                ],
+                rounds=rounds,
+                warmup=ctx.settings.warmup,
+            )
+        finally:
+            await official.close()
 
 
 def clean_environment() -> None:

@@ -10,12 +10,9 @@ import time
 from typing import Any
 
 import anyio
-import ollama
-
-import ollama_anyio
 
 from ._bodies import MESSAGES, MODEL, check_chat
-from ._harness import OFFICIAL, OURS, Context, Row, alternate_async, at_most
+from ._harness import OFFICIAL, OURS, Context, Row, alternate_async_clients, at_most
 
 NAME = "chat_async"
 
@@ -34,19 +31,7 @@ async def _measure_both(ctx: Context) -> dict[str, float]:
         check_chat(who, responses, ctx.expected)
         return seconds / calls
 
-    official: Any = ollama.AsyncClient(host=ctx.url)
-    async with ollama_anyio.AsyncClient(ctx.url) as ours:
-        try:
-            return await alternate_async(
-                [
-                    (OFFICIAL, lambda: measure(OFFICIAL, official)),
-                    (OURS, lambda: measure(OURS, ours)),
-                ],
-                rounds=settings.rounds,
-                warmup=settings.warmup,
-            )
-        finally:
-            await official.close()
+    return await alternate_async_clients(ctx, measure, settings.rounds)
 
 
 def run(ctx: Context) -> list[Row]:

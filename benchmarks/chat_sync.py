@@ -8,12 +8,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import ollama
-
-import ollama_anyio
-
 from ._bodies import MESSAGES, MODEL, check_chat
-from ._harness import OFFICIAL, OURS, Context, Row, alternate, at_most
+from ._harness import OFFICIAL, OURS, Context, Row, alternate_clients, at_most
 
 NAME = "chat_sync"
 
@@ -32,15 +28,5 @@ def run(ctx: Context) -> list[Row]:
         check_chat(who, responses, ctx.expected)
         return seconds / calls
 
-    official: Any = ollama.Client(host=ctx.url)
-    ours = ollama_anyio.Client(ctx.url)
-    try:
-        medians = alternate(
-            [(OFFICIAL, lambda: measure(OFFICIAL, official)), (OURS, lambda: measure(OURS, ours))],
-            rounds=settings.rounds,
-            warmup=settings.warmup,
-        )
-    finally:
-        official.close()
-        ours.close()
+    medians = alternate_clients(ctx, measure, settings.rounds)
     return [Row("chat per call, sync", "time", medians[OFFICIAL], medians[OURS], at_most(0.8))]

@@ -10,12 +10,9 @@ import time
 from typing import Any
 
 import anyio
-import ollama
-
-import ollama_anyio
 
 from ._bodies import CONCURRENCY, CONCURRENT_CALLS, MESSAGES, MODEL, check_chat
-from ._harness import OFFICIAL, OURS, Context, Row, alternate_async, at_least
+from ._harness import OFFICIAL, OURS, Context, Row, alternate_async_clients, at_least
 
 NAME = "concurrent"
 
@@ -41,19 +38,7 @@ async def _measure_both(ctx: Context) -> dict[str, float]:
         check_chat(who, responses, ctx.expected)
         return seconds / len(responses)
 
-    official: Any = ollama.AsyncClient(host=ctx.url)
-    async with ollama_anyio.AsyncClient(ctx.url) as ours:
-        try:
-            return await alternate_async(
-                [
-                    (OFFICIAL, lambda: measure(OFFICIAL, official)),
-                    (OURS, lambda: measure(OURS, ours)),
-                ],
-                rounds=settings.heavy_rounds,
-                warmup=settings.warmup,
-            )
-        finally:
-            await official.close()
+    return await alternate_async_clients(ctx, measure, settings.heavy_rounds)
 
 
 def run(ctx: Context) -> list[Row]:

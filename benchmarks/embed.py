@@ -10,9 +10,6 @@ import time
 from typing import Any
 
 import anyio
-import ollama
-
-import ollama_anyio
 
 from ._bodies import EMBED_INPUT, EMBED_INPUTS, MODEL, check_embed, embed_inputs
 from ._harness import (
@@ -22,7 +19,8 @@ from ._harness import (
     Context,
     Row,
     alternate,
-    alternate_async,
+    alternate_async_clients,
+    alternate_clients,
     at_most,
     run_python,
 )
@@ -94,17 +92,7 @@ def _time_sync(ctx: Context, inputs: list[str]) -> dict[str, float]:
         check_embed(who, response, ctx.expected)
         return seconds
 
-    official: Any = ollama.Client(host=ctx.url)
-    ours = ollama_anyio.Client(ctx.url)
-    try:
-        return alternate(
-            [(OFFICIAL, lambda: measure(OFFICIAL, official)), (OURS, lambda: measure(OURS, ours))],
-            rounds=ctx.settings.embed_rounds,
-            warmup=ctx.settings.warmup,
-        )
-    finally:
-        official.close()
-        ours.close()
+    return alternate_clients(ctx, measure, ctx.settings.embed_rounds)
 
 
 async def _time_async(ctx: Context, inputs: list[str]) -> dict[str, float]:
@@ -115,19 +103,7 @@ async def _time_async(ctx: Context, inputs: list[str]) -> dict[str, float]:
         check_embed(who, response, ctx.expected)
         return seconds
 
-    official: Any = ollama.AsyncClient(host=ctx.url)
-    async with ollama_anyio.AsyncClient(ctx.url) as ours:
-        try:
-            return await alternate_async(
-                [
-                    (OFFICIAL, lambda: measure(OFFICIAL, official)),
-                    (OURS, lambda: measure(OURS, ours)),
-                ],
-                rounds=ctx.settings.embed_rounds,
-                warmup=ctx.settings.warmup,
-            )
-        finally:
-            await official.close()
+    return await alternate_async_clients(ctx, measure, ctx.settings.embed_rounds)
 
 
 def run(ctx: Context) -> list[Row]:

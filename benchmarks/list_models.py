@@ -6,12 +6,17 @@ import time
 from typing import Any
 
 import anyio
-import ollama
-
-import ollama_anyio
 
 from ._bodies import check_list
-from ._harness import OFFICIAL, OURS, Context, Row, alternate, alternate_async, at_most
+from ._harness import (
+    OFFICIAL,
+    OURS,
+    Context,
+    Row,
+    alternate_async_clients,
+    alternate_clients,
+    at_most,
+)
 
 NAME = "list_models"
 
@@ -30,17 +35,7 @@ def _time_sync(ctx: Context) -> dict[str, float]:
             check_list(who, response, ctx.expected)
         return seconds / calls
 
-    official: Any = ollama.Client(host=ctx.url)
-    ours = ollama_anyio.Client(ctx.url)
-    try:
-        return alternate(
-            [(OFFICIAL, lambda: measure(OFFICIAL, official)), (OURS, lambda: measure(OURS, ours))],
-            rounds=ctx.settings.rounds,
-            warmup=ctx.settings.warmup,
-        )
-    finally:
-        official.close()
-        ours.close()
+    return alternate_clients(ctx, measure, ctx.settings.rounds)
 
 
 async def _time_async(ctx: Context) -> dict[str, float]:
@@ -57,19 +52,7 @@ async def _time_async(ctx: Context) -> dict[str, float]:
             check_list(who, response, ctx.expected)
         return seconds / calls
 
-    official: Any = ollama.AsyncClient(host=ctx.url)
-    async with ollama_anyio.AsyncClient(ctx.url) as ours:
-        try:
-            return await alternate_async(
-                [
-                    (OFFICIAL, lambda: measure(OFFICIAL, official)),
-                    (OURS, lambda: measure(OURS, ours)),
-                ],
-                rounds=ctx.settings.rounds,
-                warmup=ctx.settings.warmup,
-            )
-        finally:
-            await official.close()
+    return await alternate_async_clients(ctx, measure, ctx.settings.rounds)
 
 
 def run(ctx: Context) -> list[Row]:

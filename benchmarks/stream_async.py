@@ -6,12 +6,9 @@ import time
 from typing import Any
 
 import anyio
-import ollama
-
-import ollama_anyio
 
 from ._bodies import MESSAGES, MODEL, check_stream
-from ._harness import OFFICIAL, OURS, Context, Row, alternate_async, at_least
+from ._harness import OFFICIAL, OURS, Context, Row, alternate_async_clients, at_least
 
 NAME = "stream_async"
 
@@ -36,26 +33,15 @@ async def read_ours(client: Any) -> tuple[list[str], Any]:
 async def _measure_both(ctx: Context) -> dict[str, float]:
     settings = ctx.settings
 
-    async def measure(who: str, read: Any, client: Any) -> float:
+    async def measure(who: str, client: Any) -> float:
+        read = read_official if who == OFFICIAL else read_ours
         start = time.perf_counter()
         contents, last = await read(client)
         seconds = time.perf_counter() - start
         check_stream(who, contents, last, ctx.expected)
         return seconds / len(contents)
 
-    official: Any = ollama.AsyncClient(host=ctx.url)
-    async with ollama_anyio.AsyncClient(ctx.url) as ours:
-        try:
-            return await alternate_async(
-                [
-                    (OFFICIAL, lambda: measure(OFFICIAL, read_official, official)),
-                    (OURS, lambda: measure(OURS, read_ours, ours)),
-                ],
-                rounds=settings.heavy_rounds,
-                warmup=settings.warmup,
-            )
-        finally:
-            await official.close()
+    return await alternate_async_clients(ctx, measure, settings.heavy_rounds)
 
 
 def run(ctx: Context) -> list[Row]:

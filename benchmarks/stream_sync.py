@@ -5,12 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import ollama
-
-import ollama_anyio
-
 from ._bodies import MESSAGES, MODEL, check_stream
-from ._harness import OFFICIAL, OURS, Context, Row, alternate, at_least
+from ._harness import OFFICIAL, OURS, Context, Row, alternate_clients, at_least
 
 NAME = "stream_sync"
 
@@ -35,27 +31,15 @@ def read_ours(client: Any) -> tuple[list[str], Any]:
 def run(ctx: Context) -> list[Row]:
     settings = ctx.settings
 
-    def measure(who: str, read: Any, client: Any) -> float:
+    def measure(who: str, client: Any) -> float:
+        read = read_official if who == OFFICIAL else read_ours
         start = time.perf_counter()
         contents, last = read(client)
         seconds = time.perf_counter() - start
         check_stream(who, contents, last, ctx.expected)
         return seconds / len(contents)
 
-    official: Any = ollama.Client(host=ctx.url)
-    ours = ollama_anyio.Client(ctx.url)
-    try:
-        medians = alternate(
-            [
-                (OFFICIAL, lambda: measure(OFFICIAL, read_official, official)),
-                (OURS, lambda: measure(OURS, read_ours, ours)),
-            ],
-            rounds=settings.heavy_rounds,
-            warmup=settings.warmup,
-        )
-    finally:
-        official.close()
-        ours.close()
+    medians = alternate_clients(ctx, measure, settings.heavy_rounds)
     return [
         Row(
             "stream of 10,000 chunks, sync",
