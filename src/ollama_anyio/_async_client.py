@@ -219,14 +219,9 @@ class AsyncClient:
         ours = not _TRANSPORT_OPTIONS & kwargs.keys() and not (
             kwargs.get("trust_env", True) and _proxies_in_environment()
         )
-        # With no httpx option at all, httpx's client layer has nothing to add (see `_direct`);
-        # credentials in the URL would be its basic auth.
-        direct = (
-            ours
-            and not kwargs
-            and not httpx.URL(self._base_url).userinfo
-            and not _FRAMING_HEADERS & self._headers.keys()  # httpx would not add its own
-        )
+        # With no httpx option at all, httpx's client layer has nothing to add (see `_direct`).
+        # (The base URL never has credentials: parse_host drops them.)
+        direct = ours and not kwargs and not _FRAMING_HEADERS & self._headers.keys()
         self._follow_redirects = follow_redirects
 
         def new_http_client() -> httpx.AsyncClient:
