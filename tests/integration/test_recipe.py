@@ -14,6 +14,7 @@ import pytest
 
 from ollama_anyio import AsyncClient
 
+from . import conftest
 from ._nginx import RECIPE, render
 from .conftest import Cluster, nginx_binary
 
@@ -93,3 +94,16 @@ async def test_blob_upload_larger_than_nginx_default_limit_passes_through(
         if request.method == "POST" and request.path.startswith("/api/blobs/")
     ]
     assert [len(request.body) for request in uploads] == [len(data)]
+
+
+def test_without_nginx_the_suite_skips_saying_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(conftest, "find_nginx", lambda: None)
+    monkeypatch.delenv("OLLAMA_ANYIO_REQUIRE_NGINX", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install nginx-light"):
+        nginx_binary()
+    # .ci/run sets this: there, a missing nginx is a failure, not a quiet skip.
+    monkeypatch.setenv("OLLAMA_ANYIO_REQUIRE_NGINX", "1")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install nginx-light"):
+        nginx_binary()
