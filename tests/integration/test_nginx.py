@@ -170,6 +170,52 @@ def test_blocking_calls_succeed_with_an_instance_stopped(
     check_failed_over(cluster)
 
 
+FAILING = pytest.mark.parametrize("fault", [Fault.busy, Fault.bad_gateway], ids=["503", "502"])
+
+
+@FAILING
+async def test_a_post_answered_503_or_502_is_passed_on_and_the_clients_retry_succeeds(
+    cluster: Cluster, fault: Callable[..., Fault]
+) -> None:
+    cluster.emulators[0].faults.add(fault(times=None, path="/api/chat"))
+    async with AsyncClient(cluster.url, timeout=TIMEOUT, retry_backoff=0.01) as client:
+        for _ in range(6):
+            assert (await client.chat(MODEL, HI)).done
+    # nginx passed each of that server's answers on (a POST a server received is not sent
+    # to another one, and such an answer does not count as the server failing); the
+    # client's retry was balanced to another server.
+    assert cluster.chats()[0] >= 1
+    assert sum(cluster.chats()[1:]) == 6
+
+
+@FAILING
+async def test_a_get_answered_503_or_502_moves_to_the_next_instance_within_nginx(
+    cluster: Cluster, fault: Callable[..., Fault]
+) -> None:
+    cluster.emulators[0].faults.add(fault(times=None, path="/api/tags"))
+    async with AsyncClient(cluster.url, timeout=TIMEOUT, max_retries=0) as client:
+        for _ in range(3):
+            await client.list()
+    tags = [sum(r.path == "/api/tags" for r in e.requests) for e in cluster.emulators]
+    assert tags[0] == 1  # asked first, by a fresh nginx, then left out
+    assert sum(tags[1:]) == 3
+
+
+async def test_every_instance_busy_is_ollamas_503_after_the_clients_retries(
+    cluster: Cluster,
+) -> None:
+    for emulator in cluster.emulators:
+        emulator.faults.add(Fault.busy(times=None, path="/api/chat"))
+    async with AsyncClient(
+        cluster.url, timeout=TIMEOUT, max_retries=1, retry_backoff=0.01
+    ) as client:
+        with pytest.raises(ResponseError) as info:
+            await client.chat(MODEL, HI)
+    assert info.value.status_code == 503
+    assert info.value.error.startswith("server busy")
+    assert len(access_lines(cluster.nginx, "/api/chat", 2)) == 2
+
+
 # -- an instance killed in the middle of a stream ---------------------------------------------
 
 
