@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
@@ -100,20 +101,42 @@ def check_whole(first: ChatResponse, rest: list[ChatResponse]) -> None:
     assert text([first, *rest]) == REPLY
 
 
+@dataclass
+class StreamCase:
+    cluster: Cluster
+    encoding: str  # the Content-Encoding nginx must have sent
+
+    def check_encoding(self) -> None:
+        (line,) = access_lines(self.cluster.nginx, "/api/chat", 1)
+        assert line.endswith(f" encoding={self.encoding}"), line
+
+
+@pytest.fixture(params=["shipped", "gzip-on"])
+def stream_cluster(request: pytest.FixtureRequest, start_cluster: StartCluster) -> StreamCase:
+    """The recipe as shipped, and with `gzip on`. It ships with gzip off (small lines on a
+    fast network do not pay for compressing each flush) but says it may be turned on; the
+    variant checks that a gzipped stream is still delivered and decoded line by line."""
+    if request.param == "gzip-on":
+        return StreamCase(start_cluster(change={"gzip": "on"}), "gzip")
+    return StreamCase(start_cluster(), "-")  # nginx logs an unset header as "-"
+
+
 async def test_chat_stream_reaches_the_client_before_the_server_has_finished_it(
-    cluster: Cluster,
+    stream_cluster: StreamCase,
 ) -> None:
     gate = Gate()
-    pause_every_instance(cluster, gate)
-    check_whole(*await stream_held_at_gate(cluster.url, gate))
+    pause_every_instance(stream_cluster.cluster, gate)
+    check_whole(*await stream_held_at_gate(stream_cluster.cluster.url, gate))
+    stream_cluster.check_encoding()
 
 
 def test_chat_stream_reaches_the_blocking_client_before_the_server_has_finished_it(
-    cluster: Cluster, portal_backend: Backend
+    stream_cluster: StreamCase, portal_backend: Backend
 ) -> None:
     gate = Gate()
-    pause_every_instance(cluster, gate)
-    check_whole(*stream_held_at_gate_blocking(cluster.url, gate, portal_backend))
+    pause_every_instance(stream_cluster.cluster, gate)
+    check_whole(*stream_held_at_gate_blocking(stream_cluster.cluster.url, gate, portal_backend))
+    stream_cluster.check_encoding()
 
 
 # -- calls spread over the instances ----------------------------------------------------------
@@ -170,35 +193,27 @@ def test_blocking_calls_succeed_with_an_instance_stopped(
     check_failed_over(cluster)
 
 
-FAILING = pytest.mark.parametrize("fault", [Fault.busy, Fault.bad_gateway], ids=["503", "502"])
-
-
-@FAILING
-async def test_a_post_answered_503_or_502_is_passed_on_and_the_clients_retry_succeeds(
-    cluster: Cluster, fault: Callable[..., Fault]
+@pytest.mark.parametrize("fault", [Fault.busy, Fault.bad_gateway], ids=["503", "502"])
+@pytest.mark.parametrize(
+    ("path", "max_retries"),
+    [("/api/tags", 0), ("/api/chat", 2)],
+    ids=["GET-nginx-moves-on", "POST-client-retries"],
+)
+async def test_calls_succeed_when_an_instance_answers_503_or_502(
+    cluster: Cluster, fault: Callable[..., Fault], path: str, max_retries: int
 ) -> None:
-    cluster.emulators[0].faults.add(fault(times=None, path="/api/chat"))
-    async with AsyncClient(cluster.url, timeout=TIMEOUT, retry_backoff=0.01) as client:
+    """A GET is sent on to the next server by nginx itself (the client does not retry
+    here). A POST's answer is passed on as it is (nginx does not send a POST that a
+    server received to another one), and the client's retry is balanced elsewhere."""
+    cluster.emulators[0].faults.add(fault(times=None, path=path))
+    async with AsyncClient(
+        cluster.url, timeout=TIMEOUT, max_retries=max_retries, retry_backoff=0.01
+    ) as client:
         for _ in range(6):
-            assert (await client.chat(MODEL, HI)).done
-    # nginx passed each of that server's answers on (a POST a server received is not sent
-    # to another one, and such an answer does not count as the server failing); the
-    # client's retry was balanced to another server.
-    assert cluster.chats()[0] >= 1
-    assert sum(cluster.chats()[1:]) == 6
-
-
-@FAILING
-async def test_a_get_answered_503_or_502_moves_to_the_next_instance_within_nginx(
-    cluster: Cluster, fault: Callable[..., Fault]
-) -> None:
-    cluster.emulators[0].faults.add(fault(times=None, path="/api/tags"))
-    async with AsyncClient(cluster.url, timeout=TIMEOUT, max_retries=0) as client:
-        for _ in range(3):
-            await client.list()
-    tags = [sum(r.path == "/api/tags" for r in e.requests) for e in cluster.emulators]
-    assert tags[0] == 1  # asked first, by a fresh nginx, then left out
-    assert sum(tags[1:]) == 3
+            await (client.list() if path == "/api/tags" else client.chat(MODEL, HI))
+    asked = [sum(r.path == path for r in emulator.requests) for emulator in cluster.emulators]
+    assert asked[0] >= 1  # the failing server was asked, and the calls still succeeded
+    assert sum(asked[1:]) == 6
 
 
 async def test_every_instance_busy_is_ollamas_503_after_the_clients_retries(
@@ -219,56 +234,58 @@ async def test_every_instance_busy_is_ollamas_503_after_the_clients_retries(
 # -- an instance killed in the middle of a stream ---------------------------------------------
 
 
+@dataclass
+class Victim:
+    """Kills the instance serving a stream once the client holds two of its chunks."""
+
+    cluster: Cluster
+    process: EmulatorProcess
+    received: list[ChatResponse] = field(default_factory=list[ChatResponse])
+
+    def take(self, part: ChatResponse) -> None:
+        self.received.append(part)
+        if len(self.received) == 2:
+            assert self.cluster.chats() == [0, 0], "the stream went to another instance"
+            self.process.kill()
+
+    def check_cut(self) -> None:
+        """The client got the two chunks sent before the kill, and no final one."""
+        assert len(self.received) == 2
+        assert not any(part.done for part in self.received)
+
+
 @pytest.fixture
-def victim_cluster(
-    start_cluster: StartCluster, emulator_process: Callable[..., EmulatorProcess]
-) -> tuple[Cluster, EmulatorProcess]:
+def victim(start_cluster: StartCluster, emulator_process: Callable[..., EmulatorProcess]) -> Victim:
     """The victim, a process that hangs its first chat stream after two chunks, is first in
     the upstream: with every server idle, least_conn gives a fresh nginx's first request to
-    the first server (checked by each test through the other instances' request logs)."""
-    victim = emulator_process(hang_after=2)
-    return start_cluster(front=[victim.address]), victim
-
-
-def check_only_the_victim_streams(cluster: Cluster) -> None:
-    assert cluster.chats() == [0, 0], "the stream did not go to the instance to be killed"
+    the first server (checked through the other instances' request logs before the kill)."""
+    process = emulator_process(hang_after=2)
+    return Victim(start_cluster(front=[process.address]), process)
 
 
 async def test_instance_killed_mid_stream_is_a_connection_error_then_the_next_call_works(
-    victim_cluster: tuple[Cluster, EmulatorProcess],
+    victim: Victim,
 ) -> None:
-    cluster, victim = victim_cluster
-    received: list[ChatResponse] = []
-    async with AsyncClient(cluster.url, timeout=TIMEOUT) as client:
+    async with AsyncClient(victim.cluster.url, timeout=TIMEOUT) as client:
         with pytest.raises(OllamaConnectionError):
             async with await client.chat(MODEL, HI, stream=True) as parts:
                 async for part in parts:
-                    received.append(part)
-                    if len(received) == 2:
-                        check_only_the_victim_streams(cluster)
-                        victim.kill()
-        assert len(received) == 2
-        assert not any(part.done for part in received)
+                    victim.take(part)
+        victim.check_cut()
         assert (await client.chat(MODEL, HI)).done
-    assert sum(cluster.chats()) == 1
+    assert sum(victim.cluster.chats()) == 1
 
 
 def test_instance_killed_mid_stream_is_a_connection_error_for_the_blocking_client(
-    victim_cluster: tuple[Cluster, EmulatorProcess], portal_backend: Backend
+    victim: Victim, portal_backend: Backend
 ) -> None:
-    cluster, victim = victim_cluster
-    received: list[ChatResponse] = []
-    with Client(cluster.url, backend=portal_backend, timeout=TIMEOUT) as client:
+    with Client(victim.cluster.url, backend=portal_backend, timeout=TIMEOUT) as client:
         with pytest.raises(OllamaConnectionError), client.chat(MODEL, HI, stream=True) as parts:
             for part in parts:
-                received.append(part)
-                if len(received) == 2:
-                    check_only_the_victim_streams(cluster)
-                    victim.kill()
-        assert len(received) == 2
-        assert not any(part.done for part in received)
+                victim.take(part)
+        victim.check_cut()
         assert client.chat(MODEL, HI).done
-    assert sum(cluster.chats()) == 1
+    assert sum(victim.cluster.chats()) == 1
 
 
 # -- nginx's own 502 and 504 pages ------------------------------------------------------------
@@ -351,37 +368,6 @@ async def test_nginx_error_page_message_is_its_text_without_markup(all_stopped: 
         with pytest.raises(ResponseError) as info:
             await client.chat(MODEL, HI)
     assert info.value.error == BAD_GATEWAY
-
-
-# -- gzip on for NDJSON -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def gzip_cluster(start_cluster: StartCluster) -> Cluster:
-    """The recipe with `gzip on`: it ships with gzip off (small lines on a fast network do
-    not pay for compressing each flush), but says it may be turned on; this checks that."""
-    return start_cluster(change={"gzip": "on"})
-
-
-def check_gzipped(nginx: Nginx) -> None:
-    (line,) = access_lines(nginx, "/api/chat", 1)
-    assert "encoding=gzip" in line, line
-
-
-async def test_gzipped_stream_still_decodes_chunk_by_chunk(gzip_cluster: Cluster) -> None:
-    gate = Gate()
-    pause_every_instance(gzip_cluster, gate)
-    check_whole(*await stream_held_at_gate(gzip_cluster.url, gate))
-    check_gzipped(gzip_cluster.nginx)
-
-
-def test_gzipped_stream_still_decodes_chunk_by_chunk_for_the_blocking_client(
-    gzip_cluster: Cluster, portal_backend: Backend
-) -> None:
-    gate = Gate()
-    pause_every_instance(gzip_cluster, gate)
-    check_whole(*stream_held_at_gate_blocking(gzip_cluster.url, gate, portal_backend))
-    check_gzipped(gzip_cluster.nginx)
 
 
 # -- nginx closes an idle kept-alive connection -----------------------------------------------
