@@ -10,7 +10,7 @@ import httpx
 import ollama
 import pytest
 
-from ollama_anyio.testing import Fault, FaultKind, OllamaEmulator
+from ollama_anyio.testing import Fault, FaultKind, Gate, OllamaEmulator
 
 from .conftest import SSL, http
 
@@ -199,3 +199,34 @@ def test_fault_parse_and_kinds() -> None:
     assert Fault.parse("delay;seconds=0.5").seconds == 0.5
     with pytest.raises(ValueError, match="unknown fault option"):
         Fault.parse("error;nope=1")
+
+
+async def test_pause_holds_the_rest_of_a_stream_until_its_gate_opens(emu: OllamaEmulator) -> None:
+    gate = Gate()
+    emu.faults.add(Fault.pause(gate, after=1, path="/api/chat"))
+    async with http(emu) as client, client.stream("POST", "/api/chat", json=CHAT) as response:
+        lines = response.aiter_lines()
+        with anyio.fail_after(5):
+            first = json.loads(await lines.__anext__())
+        # The first line arrived while the gate is still shut: nothing else was produced.
+        assert not gate.is_open
+        gate.open()
+        rest = [json.loads(line) async for line in lines]
+    assert first["done"] is False
+    assert rest[-1]["done"] is True
+    assert "".join(c["message"]["content"] for c in [first, *rest]) != ""
+    assert emu.disconnects == 0
+
+
+async def test_pause_behind_an_open_gate_does_not_stop(emu: OllamaEmulator) -> None:
+    gate = Gate()
+    gate.open()
+    emu.faults.add(Fault.pause(gate, after=2, path="/api/chat"))
+    with anyio.fail_after(5):
+        lines = await stream_lines(emu)
+    assert json.loads(lines[-1])["done"] is True
+
+
+def test_pause_cannot_come_from_a_header() -> None:
+    with pytest.raises(ValueError, match="Gate"):
+        Fault.parse("pause;after=1")

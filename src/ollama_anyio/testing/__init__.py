@@ -20,12 +20,14 @@ from ._engine import ToolCall as ToolCall
 from ._faults import Fault as Fault
 from ._faults import FaultKind as FaultKind
 from ._faults import Faults as Faults
+from ._faults import Gate as Gate
 from ._store import ModelStore as ModelStore
 
 __all__ = [
     "Fault",
     "FaultKind",
     "Faults",
+    "Gate",
     "ModelStore",
     "OllamaEmulator",
     "RecordedRequest",

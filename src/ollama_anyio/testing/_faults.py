@@ -9,14 +9,18 @@ sequence of writes the HTTP layer performs, so every failure mode is pure data.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Literal
 
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+
 from ._wire import Response, StreamResponse, dumps
 
-__all__ = ["Action", "Fault", "FaultKind", "Faults", "Plan", "plan"]
+__all__ = ["Action", "Fault", "FaultKind", "Faults", "Gate", "Plan", "plan"]
 
 _ERROR_MESSAGE = "an error was encountered while running the model"
 BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
@@ -39,6 +43,58 @@ class FaultKind(str, Enum):
     BUSY = "busy"  #: 503 ``server busy, please try again.  maximum pending requests exceeded``
     BAD_GATEWAY = "bad_gateway"  #: 502 with an HTML body, as a reverse proxy answers
     HANG = "hang"  #: after ``after`` chunks, send nothing until the client disconnects
+    PAUSE = "pause"  #: after ``after`` chunks, send nothing until ``gate`` opens, then go on
+
+
+class Gate:
+    """A signal that holds paused responses (:meth:`Fault.pause`) until it is opened.
+
+    Open it from any thread, the emulator's event loop thread included; a response that
+    reaches its pause after the gate opened does not stop. Opening twice is harmless.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._opened = False
+        self._waiters: list[tuple[anyio.lowlevel.EventLoopToken, anyio.Event]] = []
+
+    @property
+    def is_open(self) -> bool:
+        """Whether :meth:`open` was called."""
+        with self._lock:
+            return self._opened
+
+    def open(self) -> None:
+        """Let every paused response go on, and the ones that reach their pause later."""
+        with self._lock:
+            self._opened = True
+            waiters, self._waiters = self._waiters, []
+        try:
+            here: object = anyio.lowlevel.current_token().native_token
+        except anyio.NoEventLoopError:
+            here = None
+        for token, event in waiters:
+            if token.native_token is here:
+                event.set()  # the waiter's own loop: a call into it from here would deadlock
+            else:
+                try:
+                    anyio.from_thread.run_sync(event.set, token=token)
+                except anyio.RunFinishedError:
+                    pass  # that emulator stopped; its paused response is gone with it
+
+    async def wait(self) -> None:
+        """Return once the gate is open (at once if it already is)."""
+        with self._lock:
+            if self._opened:
+                return
+            waiter = (anyio.lowlevel.current_token(), anyio.Event())
+            self._waiters.append(waiter)
+        try:
+            await waiter[1].wait()
+        finally:
+            with self._lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
 
 
 @dataclass(frozen=True)
@@ -57,6 +113,7 @@ class Fault:
         after: complete chunks (lines) written before the fault strikes.
         seconds: the delay of ``DELAY`` and ``SLOW_LOAD``.
         message: the text of the ``ERROR`` line.
+        gate: what a ``PAUSE`` waits for.
     """
 
     kind: FaultKind
@@ -66,6 +123,7 @@ class Fault:
     after: int = 0
     seconds: float = 0.0
     message: str = _ERROR_MESSAGE
+    gate: Gate | None = field(default=None, compare=False)
 
     @classmethod
     def delay(
@@ -167,6 +225,23 @@ class Fault:
         return cls(FaultKind.HANG, path, nth, times, after=after)
 
     @classmethod
+    def pause(
+        cls,
+        gate: Gate,
+        after: int = 1,
+        *,
+        path: str | None = None,
+        nth: int | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """Stop after ``after`` chunks until ``gate`` is opened, then send the rest.
+
+        A test holds the first chunks of a stream until it has seen them arrive, so it can
+        tell a stream passed through unbuffered from one delivered whole, without sleeping.
+        """
+        return cls(FaultKind.PAUSE, path, nth, times, after=after, gate=gate)
+
+    @classmethod
     def parse(cls, spec: str) -> Fault:
         """Parse the header form ``kind[;after=N][;seconds=S][;message=TEXT]``.
 
@@ -174,10 +249,12 @@ class Fault:
         one request (handy against an emulator running in another process).
 
         Raises:
-            ValueError: unknown kind or option.
+            ValueError: unknown kind or option, or ``pause`` (its gate is an object).
         """
         kind, *options = (part.strip() for part in spec.split(";"))
         fault = cls(FaultKind(kind))
+        if fault.kind is FaultKind.PAUSE:
+            raise ValueError("a pause waits for a Gate object, which a header cannot name")
         for option in options:
             key, _, value = option.partition("=")
             if key == "after":
@@ -252,8 +329,9 @@ class Plan:
         headers: header pairs (``Content-Type``, ``Allow`` ...), without framing headers.
         length: the Content-Length to announce, or ``None`` for a chunked body.
         actions: ``send`` bytes, ``drop`` (send bytes then abort the connection) or
-            ``hang`` (wait for the client to go away).
+            ``hang`` (await ``hold``, then go on with the next action).
         delay: seconds to wait before the headers.
+        hold: what ``hang`` awaits: forever (until the client goes away), or a pause's gate.
     """
 
     status: int
@@ -261,6 +339,7 @@ class Plan:
     length: int | None
     actions: Iterator[Action]
     delay: float = 0.0
+    hold: Callable[[], Awaitable[None]] = anyio.sleep_forever
 
 
 def _headers(content_type: str | None, extra: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -286,6 +365,8 @@ def _stream_actions(lines: Iterator[bytes], fault: Fault | None) -> Iterator[Act
             if fault.kind is FaultKind.HANG:
                 yield "hang", b""
                 return
+            if fault.kind is FaultKind.PAUSE:
+                yield "hang", b""  # the plan's ``hold`` waits for the gate, then we go on
             if fault.kind is FaultKind.MALFORMED:
                 yield "send", pending[: len(pending) // 2].rstrip(b"\n") + b"\n"
         if fault.kind is FaultKind.TRUNCATE and (sent >= fault.after or following is None):
@@ -320,10 +401,13 @@ def plan(response: Response | StreamResponse, faults: list[Fault], method: str) 
     elif stream_fault is not None and stream_fault.kind is FaultKind.BAD_GATEWAY:
         response = Response(502, _BAD_GATEWAY, "text/html")
         stream_fault = None
+    hold: Callable[[], Awaitable[None]] = anyio.sleep_forever
+    if stream_fault is not None and stream_fault.gate is not None:
+        hold = stream_fault.gate.wait
     if isinstance(response, StreamResponse):
         headers = _headers(response.content_type, [])
         lines = _stream_actions(response.lines, stream_fault)
-        return Plan(200, headers, None, lines, delay)
+        return Plan(200, headers, None, lines, delay, hold)
     if stream_fault is not None and stream_fault.kind is FaultKind.ERROR:
         response = Response(500, dumps({"error": stream_fault.message}), response.content_type)
         stream_fault = None
@@ -334,6 +418,8 @@ def plan(response: Response | StreamResponse, faults: list[Fault], method: str) 
     kind = stream_fault.kind if stream_fault is not None else None
     if kind is FaultKind.HANG:
         actions = [("hang", b"")]
+    elif kind is FaultKind.PAUSE:
+        actions = [("hang", b""), *actions]
     elif kind in (FaultKind.DROP, FaultKind.TRUNCATE):
         # The announced length stays that of the whole body: the client sees it cut short.
         actions = [("drop", body[: len(body) // 2])]
@@ -341,4 +427,4 @@ def plan(response: Response | StreamResponse, faults: list[Fault], method: str) 
         body = body[: len(body) // 2]
         actions = [("send", body)]
         length = len(body)
-    return Plan(response.status, headers, length, iter(actions), delay)
+    return Plan(response.status, headers, length, iter(actions), delay, hold)

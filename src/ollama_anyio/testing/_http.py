@@ -183,7 +183,7 @@ class HttpServer:
         first = True
         for action, data in plan.actions:
             if action == "hang":
-                await anyio.sleep_forever()
+                await plan.hold()
             if not first and plan.length is None:
                 if self._token_delay > 0:
                     await anyio.sleep(self._token_delay)
