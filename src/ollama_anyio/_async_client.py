@@ -504,6 +504,32 @@ class AsyncClient:
         shift: bool | None = None,
     ) -> AsyncStream[GenerateResponse]: ...
 
+    @overload
+    async def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: bool,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format | None = None,
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> GenerateResponse | AsyncStream[GenerateResponse]: ...
+
     async def generate(
         self,
         model: str = "",
@@ -599,6 +625,24 @@ class AsyncClient:
         shift: bool | None = None,
     ) -> AsyncStream[ChatResponse]: ...
 
+    @overload
+    async def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: bool,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ChatResponse | AsyncStream[ChatResponse]: ...
+
     async def chat(
         self,
         model: str = "",
@@ -668,6 +712,19 @@ class AsyncClient:
         *,
         as_arrays: Literal[True],
     ) -> EmbedArraysResponse: ...
+
+    @overload
+    async def embed(
+        self,
+        model: str = "",
+        input: str | Sequence[str] = "",
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+        *,
+        as_arrays: bool,
+    ) -> EmbedResponse | EmbedArraysResponse: ...
 
     async def embed(
         self,
@@ -750,6 +807,11 @@ class AsyncClient:
         self, model: str, *, insecure: bool = False, stream: Literal[True]
     ) -> AsyncStream[ProgressResponse]: ...
 
+    @overload
+    async def pull(
+        self, model: str, *, insecure: bool = False, stream: bool
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]: ...
+
     async def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
     ) -> ProgressResponse | AsyncStream[ProgressResponse]:
@@ -766,6 +828,11 @@ class AsyncClient:
     async def push(
         self, model: str, *, insecure: bool = False, stream: Literal[True]
     ) -> AsyncStream[ProgressResponse]: ...
+
+    @overload
+    async def push(
+        self, model: str, *, insecure: bool = False, stream: bool
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]: ...
 
     async def push(
         self, model: str, *, insecure: bool = False, stream: bool = False
@@ -807,6 +874,23 @@ class AsyncClient:
         *,
         stream: Literal[True],
     ) -> AsyncStream[ProgressResponse]: ...
+
+    @overload
+    async def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: Mapping[str, str] | None = None,
+        adapters: Mapping[str, str] | None = None,
+        template: str | None = None,
+        license: str | Sequence[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg | None = None,
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        stream: bool,
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]: ...
 
     async def create(
         self,
