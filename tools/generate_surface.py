@@ -355,8 +355,11 @@ def render(async_source: str, sync_source: str, init_source: str) -> dict[str, s
 
 def render_package(package: Path = PACKAGE) -> dict[Path, str]:
     """What every generated file of ``package`` should hold now."""
-    texts = [(package / name).read_text() for name in ("_async_client.py", "_sync_client.py")]
-    rendered = render(*texts, (package / "__init__.py").read_text())
+    async_source, sync_source, init_source = (
+        (package / name).read_text()
+        for name in ("_async_client.py", "_sync_client.py", "__init__.py")
+    )
+    rendered = render(async_source, sync_source, init_source)
     return {package / name: text for name, text in rendered.items()}
 
 
