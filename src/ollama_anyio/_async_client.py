@@ -443,9 +443,12 @@ class AsyncClient:
         return await self._call(type, "POST", path, body)
 
     @staticmethod
-    async def _build(build: Callable[..., T], needs_io: bool, *args: Any, **kwargs: Any) -> T:
-        # Reading image files must not block the event loop.
-        if needs_io:
+    async def _build_body_in_thread_if(
+        reads_files: bool, build: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        """The request body ``build(*args, **kwargs)`` makes, built in a worker thread when it
+        ``reads_files`` (images named by a path: reading them must not block the event loop)."""
+        if reads_files:
             return await anyio.to_thread.run_sync(lambda: build(*args, **kwargs))
         return build(*args, **kwargs)
 
@@ -563,9 +566,9 @@ class AsyncClient:
             RequestError: an argument is invalid (nothing was sent).
             ResponseError: the server answered with an error.
         """
-        body = await self._build(
-            _requests.generate,
+        body = await self._build_body_in_thread_if(
             _requests.needs_io(images=images),
+            _requests.generate,
             model,
             prompt,
             suffix,
@@ -669,9 +672,9 @@ class AsyncClient:
             RequestError: an argument is invalid (nothing was sent).
             ResponseError: the server answered with an error.
         """
-        body = await self._build(
-            _requests.chat,
+        body = await self._build_body_in_thread_if(
             _requests.needs_io(messages=messages),
+            _requests.chat,
             model,
             messages,
             tools=tools,
@@ -908,9 +911,9 @@ class AsyncClient:
         stream: bool = False,
     ) -> ProgressResponse | AsyncStream[ProgressResponse]:
         """Create a model from an existing one (``from_``) or from uploaded blobs (``files``)."""
-        body = await self._build(
-            _requests.create,
+        body = await self._build_body_in_thread_if(
             _requests.needs_io(messages=messages),
+            _requests.create,
             model,
             quantize=quantize,
             from_=from_,
