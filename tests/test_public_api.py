@@ -18,23 +18,8 @@ from ollama_anyio import AsyncClient, Client
 # The official package also exports experimental "SystemOne*" types that SPEC does not
 # describe (no endpoint of the API uses them); we do not mirror them.
 OFFICIAL_NAMES = [name for name in ollama.__all__ if not name.startswith("SystemOne")]
-FUNCTIONS = [
-    "chat",
-    "copy",
-    "create",
-    "create_blob",
-    "delete",
-    "embed",
-    "embeddings",
-    "generate",
-    "list",
-    "ps",
-    "pull",
-    "push",
-    "show",
-    "web_fetch",
-    "web_search",
-]
+# The module-level functions: the lower-case names of __all__ (generated from AsyncClient).
+FUNCTIONS = [name for name in ollama_anyio.__all__ if name.islower()]
 
 
 def test_all_is_sorted_and_complete() -> None:
