@@ -203,8 +203,6 @@ def _body(endpoint: Endpoint, indent: str, *, method: bool) -> list[str]:
     if len(flat) <= _LINE:
         return [flat]
     inner = _call(f"lambda: {target}", arguments, indent + "    ")
-    if len(inner) == 1:
-        return [f"{indent}return {run}(", inner[0], f"{indent})"]
     return [f"{indent}return {run}(", *inner, f"{indent})"]
 
 
@@ -367,11 +365,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report stale files")
     options = parser.parse_args(argv)
-    stale = [p for p, text in render_package().items() if not p.exists() or p.read_text() != text]
-    for path, text in render_package().items():
-        if path in stale and not options.check:
+    stale = {
+        path: text
+        for path, text in render_package().items()
+        if not path.exists() or path.read_text() != text
+    }
+    for path, text in stale.items():
+        if not options.check:
             path.write_text(text)
-    for path in stale:
         print(f"{'stale' if options.check else 'wrote'} {path.relative_to(ROOT)}")
     return 1 if options.check and stale else 0
 
