@@ -78,6 +78,9 @@ class _Source:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        # ast's column offsets count UTF-8 bytes. (ast.get_source_segment splits the whole
+        # file again on every call: too slow for the hundreds of calls made here.)
+        self._lines = [line.encode() for line in text.splitlines(keepends=True)]
         tree = ast.parse(text)
         self.imported: dict[str, tuple[str, str | None]] = {}  # name -> (module, from-name)
         for node in tree.body:
@@ -104,18 +107,26 @@ class _Source:
             self.endpoints.append(Endpoint(node.name, pending, node))
             pending = []
 
-    def segment(self, node: ast.AST) -> str:
-        text = ast.get_source_segment(self.text, node)
-        assert text is not None
-        return " ".join(line.strip() for line in text.splitlines())  # a wrapped annotation
+    def source(self, node: ast.expr) -> str:
+        """The source text of ``node``, as written (its first line not indented)."""
+        assert node.end_lineno is not None
+        assert node.end_col_offset is not None
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            return self._lines[first][node.col_offset : node.end_col_offset].decode()
+        pieces = [self._lines[first][node.col_offset :], *self._lines[first + 1 : last]]
+        pieces.append(self._lines[last][: node.end_col_offset])
+        return b"".join(pieces).decode()
+
+    def segment(self, node: ast.expr) -> str:
+        """The source text of ``node`` on one line (an annotation may be wrapped)."""
+        return " ".join(line.strip() for line in self.source(node).splitlines())
 
     def docstring(self, function: ast.AsyncFunctionDef, indent: str) -> str | None:
         first = function.body[0]
         if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)):
             return None
-        text = ast.get_source_segment(self.text, first, padded=False)
-        assert text is not None
-        lines = text.splitlines()
+        lines = self.source(first.value).splitlines()
         lines[1:] = [indent + line[8:] if line.strip() else "" for line in lines[1:]]
         text = "\n".join(lines).replace("an `AsyncStream`", "a `Stream`")
         return indent + _ASYNC_STREAM.sub("Stream", text)
