@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
@@ -19,16 +21,43 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff's checks and formatting."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+    paths = ("src", "tests", "benchmarks", "tools", "noxfile.py")
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package and its tests, and pyright strict over the package."""
+    """mypy --strict and pyright strict, then the type completeness users see (>= 95 %).
+
+    ``pyright --verifytypes`` runs on the package installed as users get it (not editable),
+    from a directory outside the repository so that nothing resolves to ``src/``.
+    """
     session.install("-e", ".[test]", "mypy>=1.11", "pyright>=1.1.380")
     session.run("mypy")
     session.run("pyright")
+    session.install("--force-reinstall", "--no-deps", ".")
+    with session.chdir(session.create_tmp()):
+        report = session.run(
+            "pyright",
+            "--verifytypes",
+            "ollama_anyio",
+            "--ignoreexternal",
+            "--outputjson",
+            silent=True,
+            success_codes=[0, 1],
+        )
+    assert isinstance(report, str)
+    score = json.loads(report)["typeCompleteness"]["completenessScore"]
+    session.log(f"pyright --verifytypes ollama_anyio --ignoreexternal: {score:.1%}")
+    if score < 0.95:
+        session.error(f"type completeness {score:.1%} is below 95 %")
+
+
+@nox.session
+def generate(session: nox.Session) -> None:
+    """Regenerate Client's endpoints, the module functions and the name lists from AsyncClient."""
+    session.run("python", "tools/generate_surface.py", *session.posargs)
 
 
 @nox.session

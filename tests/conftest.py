@@ -1,12 +1,21 @@
-"""Shared test fixtures: both anyio backends, a clean environment, and a fake Ollama over httpx.
+"""Shared test fixtures: both anyio backends, a clean environment, and a fake Ollama.
 
-`FakeOllama` is an ``httpx.MockTransport`` router: tests register canned answers per method and
-path (whole bodies, or NDJSON streams cut into chosen chunks), and read back every request the
-client sent and whether each streamed response was closed.
+`FakeOllama` is a router: tests register canned answers per method and path (whole bodies, or
+NDJSON streams cut into chosen chunks), and read back every request the client sent and whether
+each streamed response was closed. It is reached on either path a client takes:
+
+- ``"direct"``: over real sockets on 127.0.0.1 (`SocketServer`), so a client built with a host
+  and no httpx option uses our transport and the direct sender, as every user does;
+- ``"httpx"``: through ``httpx.MockTransport``, which turns our transport off.
+
+A test module that sets ``BOTH_PATHS = True`` runs each test that takes ``fake`` on both paths;
+``@pytest.mark.httpx_only`` keeps a test to the second (it reads what never reaches a socket).
+Elsewhere ``fake`` is the httpx one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -15,8 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
+import anyio.from_thread
+import h11
 import httpx
 import pytest
+from anyio.abc import SocketAttribute
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -79,7 +92,7 @@ class ChunkedStream(httpx.AsyncByteStream):
         self.then = then
         self.hang = hang
         self.sent = 0
-        self.closed = False
+        self._closed = threading.Event()
 
     # An iterator object, not an async generator: one left unfinished must not need a finalizer.
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -96,10 +109,25 @@ class ChunkedStream(httpx.AsyncByteStream):
         raise StopAsyncIteration
 
     async def aclose(self) -> None:
-        self.closed = True
+        self.mark_closed()
+
+    def mark_closed(self) -> None:
+        self._closed.set()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the response was closed: by the client, or (over a socket) its exchange ended.
+
+        Over a socket the server's thread sees a disconnect a moment after the client makes it:
+        this waits for it, up to a bound, rather than sleep.
+        """
+        return self._closed.wait(_SEEN_WITHIN)
 
 
 Handler = Callable[[httpx.Request], httpx.Response]
+PATHS = ["direct", "httpx"]
+# How long a server thread may take to see that a client closed its connection.
+_SEEN_WITHIN = 10.0
 
 
 @dataclass
@@ -110,6 +138,18 @@ class FakeOllama:
     requests: list[httpx.Request] = field(default_factory=list)
     streams: list[ChunkedStream] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    path: str = "httpx"
+    url: str = ""  # on the direct path, the SocketServer's
+
+    def options(self, **options: Any) -> dict[str, Any]:
+        """Keyword arguments for a client that reaches this fake on its path.
+
+        Retries wait no time (``retry_backoff=0``) unless a test asks otherwise.
+        """
+        options.setdefault("retry_backoff", 0)
+        if self.path == "direct":
+            return {"host": self.url, **options}
+        return {"transport": self.transport, **options}
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         with self.lock:
@@ -160,6 +200,115 @@ class FakeOllama:
         return json.loads(self.requests[index].content)
 
 
+class SocketServer:
+    """A `FakeOllama`'s routes over HTTP/1.1 on 127.0.0.1, served from a thread of its own.
+
+    Requests are parsed with h11 and handed to the router as ``httpx.Request`` objects; a
+    `ChunkedStream` answer is sent chunk by chunk (chunked encoding). Its ``then`` error drops
+    the connection after the chunks; ``hang`` waits until the client disconnects.
+    """
+
+    def __init__(self, fake: FakeOllama, portal: anyio.from_thread.BlockingPortal) -> None:
+        self.fake = fake
+        self._portal = portal
+        self._listener = portal.call(self._listen)
+        port = self._listener.extra(SocketAttribute.local_port)
+        self.url = f"http://127.0.0.1:{port}"
+        self._serving = portal.start_task_soon(self._listener.serve, self._connection)
+
+    @staticmethod
+    async def _listen() -> anyio.abc.Listener[anyio.abc.SocketStream]:
+        return await anyio.create_tcp_listener(local_host="127.0.0.1")
+
+    def close(self) -> None:
+        self._serving.cancel()
+        with contextlib.suppress(BaseException):
+            self._serving.exception()
+        self._portal.call(self._listener.aclose)
+
+    async def _connection(self, sock: anyio.abc.SocketStream) -> None:
+        async with sock:
+            conn = h11.Connection(h11.SERVER)
+            while await self._exchange(conn, sock):
+                conn.start_next_cycle()
+
+    async def _event(self, conn: h11.Connection, sock: anyio.abc.SocketStream) -> Any:
+        while (event := conn.next_event()) is h11.NEED_DATA:
+            try:
+                conn.receive_data(await sock.receive())
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                conn.receive_data(b"")
+        return event
+
+    async def _exchange(self, conn: h11.Connection, sock: anyio.abc.SocketStream) -> bool:
+        """Answer one request; whether the connection may carry another."""
+        head = await self._event(conn, sock)
+        if not isinstance(head, h11.Request):
+            return False
+        body = b""
+        while isinstance(event := await self._event(conn, sock), h11.Data):
+            body += event.data
+        request = httpx.Request(
+            head.method.decode(),
+            self.url + head.target.decode(),
+            headers=[(name.decode(), value.decode()) for name, value in head.headers],
+            content=body,
+        )
+        response = self.fake.handle(request)
+        framing = {"content-length", "transfer-encoding", "connection"}
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in framing]
+        stream = response.stream
+        if not isinstance(stream, ChunkedStream):
+            content = response.read()
+            headers.append(("content-length", str(len(content))))
+            await sock.send(
+                conn.send(h11.Response(status_code=response.status_code, headers=headers))
+            )
+            if content and head.method != b"HEAD":
+                await sock.send(conn.send(h11.Data(data=content)))
+            await sock.send(conn.send(h11.EndOfMessage()))
+            return conn.our_state is h11.DONE and conn.their_state is h11.DONE
+        try:
+            await sock.send(
+                conn.send(h11.Response(status_code=response.status_code, headers=headers))
+            )
+            for chunk in stream.chunks:
+                stream.sent += 1
+                if chunk:
+                    await sock.send(conn.send(h11.Data(data=chunk)))
+            if stream.then is not None:
+                return False  # the connection drops mid-body
+            if stream.hang:
+                with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError):
+                    while True:  # until the client goes away
+                        await sock.receive()
+                return False
+            await sock.send(conn.send(h11.EndOfMessage()))
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return False  # the client left mid-body
+        finally:
+            stream.mark_closed()
+        return conn.our_state is h11.DONE and conn.their_state is h11.DONE
+
+
 @pytest.fixture
-def fake() -> FakeOllama:
-    return FakeOllama()
+def fake(request: pytest.FixtureRequest) -> Iterator[FakeOllama]:
+    """A fake Ollama on the path ``request.param`` names ("direct" or "httpx"; default httpx)."""
+    path = getattr(request, "param", "httpx")
+    fake = FakeOllama(path=path)
+    if path != "direct":
+        yield fake
+        return
+    with anyio.from_thread.start_blocking_portal() as portal:
+        server = SocketServer(fake, portal)
+        fake.url = server.url
+        try:
+            yield fake
+        finally:
+            server.close()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "fake" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_PATHS", False):
+        httpx_only = metafunc.definition.get_closest_marker("httpx_only") is not None
+        metafunc.parametrize("fake", ["httpx"] if httpx_only else PATHS, indirect=True)

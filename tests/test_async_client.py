@@ -1,4 +1,8 @@
-"""AsyncClient on asyncio and trio: streams open lazily, close on every exit, fail loudly."""
+"""AsyncClient on asyncio and trio, and on both paths: streams open lazily, close on every exit.
+
+Every test that takes ``fake`` runs over real sockets (our transport, the direct sender) and
+over httpx's MockTransport (see conftest). Errors are in test_errors.py.
+"""
 
 from __future__ import annotations
 
@@ -17,22 +21,19 @@ from ollama_anyio import (
     AsyncClient,
     EmbedArraysResponse,
     EmbedResponse,
-    IncompleteStreamError,
-    OllamaConnectionError,
-    OllamaError,
-    OllamaTimeoutError,
-    ProtocolError,
     RequestError,
-    ResponseError,
 )
 
 CHAT_STREAM = fixture_bytes("chat-stream.ndjson")
 HI = [{"role": "user", "content": "hi"}]
 
 
+BOTH_PATHS = True
+
+
 @pytest.fixture
 async def client(fake: FakeOllama) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(transport=fake.transport) as client:
+    async with AsyncClient(**fake.options()) as client:
         yield client
 
 
@@ -113,131 +114,27 @@ async def test_task_group_cancellation_closes_every_stream(
     fake: FakeOllama, client: AsyncClient
 ) -> None:
     fake.stream("/api/chat", CHAT_STREAM, hang=True)
-    started = 0
+    send, receive = anyio.create_memory_object_stream[None](5)
 
     async def consume() -> None:
-        nonlocal started
         async with await client.chat("m", HI, stream=True) as stream:
             async for _ in stream:
-                pass
+                await send.send(None)  # a chunk has arrived: its response is open
 
-    async with anyio.create_task_group() as tg:
+    async with anyio.create_task_group() as tg, send, receive:
         for _ in range(5):
             tg.start_soon(consume)
-        await anyio.wait_all_tasks_blocked()
-        started = len(fake.streams)
+        started = 0
+        async for _ in receive:  # every stream has begun (the server then hangs)
+            started += 1
+            if started == CHAT_STREAM.count(b"\n") * 5:
+                break
         tg.cancel_scope.cancel()
-    assert started == 5
+    assert len(fake.streams) == 5
     assert all(s.closed for s in fake.streams)
 
 
-async def test_stream_without_final_chunk_is_an_error(
-    fake: FakeOllama, client: AsyncClient
-) -> None:
-    truncated = b"".join(CHAT_STREAM.splitlines(keepends=True)[:-1])
-    fake.stream("/api/chat", truncated, chunk_size=13)
-    parts = []
-    with pytest.raises(IncompleteStreamError, match="without its final chunk"):
-        async for part in await client.chat("m", HI, stream=True):
-            parts.append(part)
-    assert len(parts) == truncated.count(b"\n")
-    assert fake.streams[0].closed
-
-
-async def test_progress_stream_without_success_is_an_error(
-    fake: FakeOllama, client: AsyncClient
-) -> None:
-    fake.stream("/api/pull", b'{"status":"pulling manifest"}\n')
-    with pytest.raises(IncompleteStreamError):
-        async for _ in await client.pull("llama3.2", stream=True):
-            pass
-
-
-async def test_dropped_connection_mid_stream_keeps_earlier_chunks(
-    fake: FakeOllama, client: AsyncClient
-) -> None:
-    lines = CHAT_STREAM.splitlines(keepends=True)
-    fake.stream("/api/chat", b"".join(lines[:3]) + lines[3][:10], then=httpx.ReadError("reset"))
-    parts = []
-    with pytest.raises(OllamaConnectionError) as info:
-        async for part in await client.chat("m", HI, stream=True):
-            parts.append(part.message.content)
-    assert isinstance(info.value, ConnectionError)
-    assert len(parts) == 3
-    assert fake.streams[0].closed
-
-
-async def test_error_status_on_a_stream(fake: FakeOllama, client: AsyncClient) -> None:
-    fake.json("POST", "/api/chat", fixture_bytes("error-404.json"), status=404)
-    stream = await client.chat("nope", HI, stream=True)
-    with pytest.raises(ResponseError) as info:
-        async with stream:
-            pass
-    assert info.value.status_code == 404
-    assert "not found" in info.value.error
-    assert stream.closed
-
-
-async def test_error_line_mid_stream(fake: FakeOllama, client: AsyncClient) -> None:
-    fake.stream("/api/generate", fixture_bytes("error-in-stream.ndjson"))
-    parts = []
-    with pytest.raises(ResponseError) as info:
-        async for part in await client.generate("m", "x", stream=True):
-            parts.append(part)
-    assert parts
-    assert info.value.status_code == 200
-
-
-async def test_malformed_body_is_a_protocol_error(fake: FakeOllama, client: AsyncClient) -> None:
-    fake.json("GET", "/api/tags", b"<html>oops</html>")
-    with pytest.raises(ProtocolError, match="oops"):
-        await client.list()
-
-
-async def test_html_error_body_becomes_the_message(fake: FakeOllama, client: AsyncClient) -> None:
-    fake.routes[("GET", "/api/ps")] = lambda r: httpx.Response(
-        502, text="<html><body>Bad Gateway</body></html>", headers={"content-type": "text/html"}
-    )
-    with pytest.raises(ResponseError) as info:
-        await client.ps()
-    assert info.value.status_code == 502
-    assert "Bad Gateway" in info.value.error
-    assert str(info.value).endswith("(status code: 502)")
-
-
-async def test_empty_error_body(fake: FakeOllama, client: AsyncClient) -> None:
-    fake.routes[("GET", "/api/ps")] = lambda r: httpx.Response(500)
-    with pytest.raises(ResponseError, match="500") as info:
-        await client.ps()
-    assert info.value.status_code == 500
-
-
-def _raising(exc: Exception) -> httpx.MockTransport:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise exc
-
-    return httpx.MockTransport(handler)
-
-
-async def test_connection_refused_names_the_url() -> None:
-    transport = _raising(httpx.ConnectError("[Errno 111] Connection refused"))
-    async with AsyncClient("127.0.0.1:9", transport=transport) as client:
-        with pytest.raises(OllamaConnectionError, match=r"http://127\.0\.0\.1:9") as info:
-            await client.list()
-        assert isinstance(info.value, ConnectionError)
-        with pytest.raises(ConnectionError):
-            async for _ in await client.chat("m", HI, stream=True):
-                pass
-
-
-async def test_timeouts_are_timeout_errors() -> None:
-    async with AsyncClient(transport=_raising(httpx.ReadTimeout("slow"))) as client:
-        with pytest.raises(OllamaTimeoutError) as info:
-            await client.generate("m", "x")
-        assert isinstance(info.value, TimeoutError)
-        assert isinstance(info.value, OllamaError)
-
-
+@pytest.mark.httpx_only  # the timeouts httpx is given are on its request, not the wire
 async def test_per_call_timeout(fake: FakeOllama, client: AsyncClient) -> None:
     fake.json("GET", "/api/version", {"version": "1"})
     await client.with_options(timeout=2.5).version()
@@ -309,7 +206,7 @@ async def test_copy_and_delete_answer_success(fake: FakeOllama, client: AsyncCli
 
 async def test_aclose_closes_open_streams(fake: FakeOllama) -> None:
     fake.stream("/api/chat", CHAT_STREAM, hang=True)
-    client = AsyncClient(transport=fake.transport)
+    client = AsyncClient(**fake.options())
     stream = await client.chat("m", HI, stream=True)
     await stream.__anext__()
     await client.aclose()
@@ -323,6 +220,7 @@ async def test_web_search_needs_a_key(fake: FakeOllama, client: AsyncClient) -> 
     assert fake.requests == []
 
 
+@pytest.mark.httpx_only  # ollama.com is reached only through the MockTransport
 async def test_api_key_goes_only_to_ollama_com(
     fake: FakeOllama, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -370,40 +268,13 @@ async def test_embed_decodes_vectors_as_the_body_arrives(
     assert stream.closed
 
 
-async def test_embed_with_a_cut_body_is_a_protocol_error(
-    fake: FakeOllama, client: AsyncClient
-) -> None:
-    data = fixture_bytes("embed-multi-response.json")
-    fake.stream("/api/embed", data[: data.index(b"],") + 1], chunk_size=5)
-    with pytest.raises(ProtocolError, match="ended inside its embeddings"):
-        await client.embed("all-minilm", ["a", "b"])
-
-
 async def test_a_malformed_api_key_from_the_environment_is_refused_where_it_is_sent(
     fake: FakeOllama, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OLLAMA_API_KEY", "key\r\nX-Injected: 1")
     fake.json("GET", "/api/tags", fixture_bytes("tags-empty-response.json"))
-    async with AsyncClient(transport=fake.transport) as client:
+    async with AsyncClient(**fake.options()) as client:
         await client.list()  # the key is not sent to a local server: no error
         with pytest.raises(RequestError, match="OLLAMA_API_KEY"):
             await client.web_search("what is ollama?")
     assert len(fake.requests) == 1
-
-
-async def test_bytes_that_are_not_utf8_are_a_protocol_error(
-    fake: FakeOllama, client: AsyncClient
-) -> None:
-    fake.json("POST", "/api/chat", b'{"model":"\xff","done":true}')
-    with pytest.raises(ProtocolError):
-        await client.chat("m", HI)
-    fake.stream("/api/generate", b'{"model":"\xff","response":"a","done":false}\n')
-    with pytest.raises(ProtocolError):
-        async with await client.generate("m", "hi", stream=True) as parts:
-            async for _ in parts:
-                pass
-    fake.json("GET", "/api/tags", b'{"error":"caf\xe9 closed"}', status=500)
-    with pytest.raises(ResponseError) as info:
-        await client.with_options(max_retries=0).list()
-    assert info.value.status_code == 500
-    assert "closed" in info.value.error

@@ -5,33 +5,21 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import ollama
 import pytest
 
 import ollama_anyio
+from ollama_anyio import AsyncClient, Client
 
 # The official package also exports experimental "SystemOne*" types that SPEC does not
 # describe (no endpoint of the API uses them); we do not mirror them.
 OFFICIAL_NAMES = [name for name in ollama.__all__ if not name.startswith("SystemOne")]
-FUNCTIONS = [
-    "chat",
-    "copy",
-    "create",
-    "create_blob",
-    "delete",
-    "embed",
-    "embeddings",
-    "generate",
-    "list",
-    "ps",
-    "pull",
-    "push",
-    "show",
-    "web_fetch",
-    "web_search",
-]
+# The module-level functions: the lower-case names of __all__ (generated from AsyncClient).
+FUNCTIONS = [name for name in ollama_anyio.__all__ if name.islower()]
 
 
 def test_all_is_sorted_and_complete() -> None:
@@ -42,6 +30,84 @@ def test_all_is_sorted_and_complete() -> None:
             assert value.__module__ == "ollama_anyio", name
     public = {n for n in dir(ollama_anyio) if not n.startswith("_")}
     assert public == set(ollama_anyio.__all__)
+
+
+# Every endpoint, by the generator's rule: AsyncClient's public coroutine methods but aclose/close.
+ENDPOINTS = sorted(
+    name
+    for name, value in vars(AsyncClient).items()
+    if inspect.iscoroutinefunction(value)
+    and not name.startswith("_")
+    and name not in {"aclose", "close"}
+)
+
+
+def test_the_module_functions_are_the_endpoints_but_two() -> None:
+    assert [f for f in ENDPOINTS if f not in {"blob_exists", "version"}] == FUNCTIONS
+
+
+if sys.version_info >= (3, 11):
+    from typing import get_overloads
+else:  # the test that needs it is skipped
+
+    def get_overloads(function: Any) -> list[Callable[..., Any]]:
+        return []
+
+
+Shape = tuple[list[tuple[str, Any, Any, str]], str]
+
+
+def _shapes(function: Callable[..., Any], module: str, *, method: bool) -> list[Shape]:
+    """Each overload of ``function``, then its implementation: parameters and return type.
+
+    Annotations are compared as written (strings), with ``AsyncStream`` read as ``Stream``.
+    ``module`` is where ``function`` was defined: `typing.get_overloads` files overloads by
+    module, and the package sets its exports' ``__module__`` to ``ollama_anyio``.
+    """
+    key = SimpleNamespace(__module__=module, __qualname__=function.__qualname__)
+    shapes = []
+    for variant in [*get_overloads(key), function]:
+        signature = inspect.signature(variant)
+        parameters = list(signature.parameters.values())[1 if method else 0 :]
+        shapes.append(
+            (
+                [(p.name, p.kind, p.default, str(p.annotation)) for p in parameters],
+                str(signature.return_annotation).replace("AsyncStream", "Stream"),
+            )
+        )
+    return shapes
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="typing.get_overloads is new in 3.11")
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_every_overload_is_the_same_on_both_clients_and_the_module_function(name: str) -> None:
+    """Client's and the module function's overloads are AsyncClient's, AsyncStream read Stream."""
+    ours = _shapes(getattr(AsyncClient, name), "ollama_anyio._async_client", method=True)
+    assert len(ours) >= 1
+    if name in {"generate", "chat", "pull", "push", "create"}:
+        returns = [shape[1] for shape in ours]
+        assert len(returns) == 4  # stream: False, True, bool; the implementation
+        assert returns[2] == returns[3]
+        assert "Stream[" in returns[1]
+    blocking = _shapes(getattr(Client, name), "ollama_anyio._generated_client", method=True)
+    assert blocking == ours
+    if name in FUNCTIONS:
+        function = getattr(ollama_anyio, name)
+        module = _shapes(function, "ollama_anyio._generated_functions", method=False)
+        assert module == ours
+
+
+def test_with_options_takes_the_same_options_on_both_clients() -> None:
+    """The README's ``client.with_options(timeout=10, max_retries=0)`` works on either client."""
+    ours = list(inspect.signature(AsyncClient.with_options).parameters.values())[1:]
+    blocking = list(inspect.signature(Client.with_options).parameters.values())[1:]
+    assert [(p.name, p.kind, p.default, p.annotation) for p in blocking] == [
+        (p.name, p.kind, p.default, p.annotation) for p in ours
+    ]
+    with Client() as client:
+        view = client.with_options(timeout=10, max_retries=0)
+        assert isinstance(view, Client)
+        assert view.base_url == client.base_url
 
 
 @pytest.mark.parametrize("name", OFFICIAL_NAMES + FUNCTIONS)

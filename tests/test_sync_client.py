@@ -1,4 +1,8 @@
-"""The blocking Client: a portal over AsyncClient, on both portal backends."""
+"""The blocking Client: a portal over AsyncClient, on both portal backends and both paths.
+
+Every test that takes ``fake`` runs over real sockets (our transport, the direct sender) and
+over httpx's MockTransport (see conftest).
+"""
 
 from __future__ import annotations
 
@@ -26,19 +30,22 @@ CHAT_STREAM = fixture_bytes("chat-stream.ndjson")
 HI = [{"role": "user", "content": "hi"}]
 
 
+BOTH_PATHS = True
+
+
 def portal_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "ollama-anyio-portal"]
 
 
 @pytest.fixture
 def client(fake: FakeOllama, portal_backend: str) -> Iterator[Client]:
-    with Client(transport=fake.transport, backend=portal_backend) as client:  # type: ignore[arg-type]
+    with Client(**fake.options(backend=portal_backend)) as client:
         yield client
 
 
 def test_no_thread_until_first_call(fake: FakeOllama, portal_backend: str) -> None:
     before = len(portal_threads())
-    client = Client(transport=fake.transport, backend=portal_backend)  # type: ignore[arg-type]
+    client = Client(**fake.options(backend=portal_backend))
     assert len(portal_threads()) == before
     fake.json("GET", "/api/version", {"version": "0.12.6"})
     assert client.version() == "0.12.6"
@@ -79,7 +86,7 @@ def test_leaving_with_early_closes_the_response(fake: FakeOllama, client: Client
 
 def test_dropping_a_half_read_stream_closes_it(fake: FakeOllama, portal_backend: str) -> None:
     fake.stream("/api/chat", CHAT_STREAM, hang=True)
-    client = Client(transport=fake.transport, backend=portal_backend)  # type: ignore[arg-type]
+    client = Client(**fake.options(backend=portal_backend))
     for _ in client.chat("m", HI, stream=True):
         break  # the stream object is dropped here
     gc.collect()
@@ -148,7 +155,7 @@ def test_called_from_inside_a_running_event_loop(
 
 def test_unclosed_client_is_closed_when_collected(fake: FakeOllama, portal_backend: str) -> None:
     fake.json("GET", "/api/version", {"version": "1"})
-    client = Client(transport=fake.transport, backend=portal_backend)  # type: ignore[arg-type]
+    client = Client(**fake.options(backend=portal_backend))
     client.version()
     thread = portal_threads()[-1]
     del client
@@ -177,6 +184,17 @@ def test_every_async_method_has_a_blocking_twin_with_the_same_signature() -> Non
     for name, signature in async_methods.items():
         twin = inspect.signature(getattr(Client, name))
         assert list(twin.parameters.values()) == list(signature.parameters.values()), name
+
+
+def test_with_options_turns_retries_off_for_one_view(fake: FakeOllama, client: Client) -> None:
+    """The README's ``client.with_options(timeout=10, max_retries=0)`` works when blocking too."""
+    fake.json("GET", "/api/ps", {"error": "busy"}, status=503)
+    with pytest.raises(ResponseError):
+        client.with_options(timeout=10, max_retries=0).ps()
+    assert len(fake.requests) == 1
+    with pytest.raises(ResponseError):
+        client.ps()  # the client itself still retries, twice
+    assert len(fake.requests) == 4
 
 
 def test_embed_as_arrays_gives_float32_vectors(fake: FakeOllama, client: Client) -> None:

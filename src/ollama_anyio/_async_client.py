@@ -443,9 +443,12 @@ class AsyncClient:
         return await self._call(type, "POST", path, body)
 
     @staticmethod
-    async def _build(build: Callable[..., T], needs_io: bool, *args: Any, **kwargs: Any) -> T:
-        # Reading image files must not block the event loop.
-        if needs_io:
+    async def _build_body_in_thread_if(
+        reads_files: bool, build: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        """The request body ``build(*args, **kwargs)`` makes, built in a worker thread when it
+        ``reads_files`` (images named by a path: reading them must not block the event loop)."""
+        if reads_files:
             return await anyio.to_thread.run_sync(lambda: build(*args, **kwargs))
         return build(*args, **kwargs)
 
@@ -504,6 +507,32 @@ class AsyncClient:
         shift: bool | None = None,
     ) -> AsyncStream[GenerateResponse]: ...
 
+    @overload
+    async def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: bool,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format | None = None,
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> GenerateResponse | AsyncStream[GenerateResponse]: ...
+
     async def generate(
         self,
         model: str = "",
@@ -537,9 +566,9 @@ class AsyncClient:
             RequestError: an argument is invalid (nothing was sent).
             ResponseError: the server answered with an error.
         """
-        body = await self._build(
-            _requests.generate,
+        body = await self._build_body_in_thread_if(
             _requests.needs_io(images=images),
+            _requests.generate,
             model,
             prompt,
             suffix,
@@ -599,6 +628,24 @@ class AsyncClient:
         shift: bool | None = None,
     ) -> AsyncStream[ChatResponse]: ...
 
+    @overload
+    async def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: bool,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ChatResponse | AsyncStream[ChatResponse]: ...
+
     async def chat(
         self,
         model: str = "",
@@ -625,9 +672,9 @@ class AsyncClient:
             RequestError: an argument is invalid (nothing was sent).
             ResponseError: the server answered with an error.
         """
-        body = await self._build(
-            _requests.chat,
+        body = await self._build_body_in_thread_if(
             _requests.needs_io(messages=messages),
+            _requests.chat,
             model,
             messages,
             tools=tools,
@@ -668,6 +715,19 @@ class AsyncClient:
         *,
         as_arrays: Literal[True],
     ) -> EmbedArraysResponse: ...
+
+    @overload
+    async def embed(
+        self,
+        model: str = "",
+        input: str | Sequence[str] = "",
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+        *,
+        as_arrays: bool,
+    ) -> EmbedResponse | EmbedArraysResponse: ...
 
     async def embed(
         self,
@@ -750,6 +810,11 @@ class AsyncClient:
         self, model: str, *, insecure: bool = False, stream: Literal[True]
     ) -> AsyncStream[ProgressResponse]: ...
 
+    @overload
+    async def pull(
+        self, model: str, *, insecure: bool = False, stream: bool
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]: ...
+
     async def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
     ) -> ProgressResponse | AsyncStream[ProgressResponse]:
@@ -766,6 +831,11 @@ class AsyncClient:
     async def push(
         self, model: str, *, insecure: bool = False, stream: Literal[True]
     ) -> AsyncStream[ProgressResponse]: ...
+
+    @overload
+    async def push(
+        self, model: str, *, insecure: bool = False, stream: bool
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]: ...
 
     async def push(
         self, model: str, *, insecure: bool = False, stream: bool = False
@@ -808,6 +878,23 @@ class AsyncClient:
         stream: Literal[True],
     ) -> AsyncStream[ProgressResponse]: ...
 
+    @overload
+    async def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: Mapping[str, str] | None = None,
+        adapters: Mapping[str, str] | None = None,
+        template: str | None = None,
+        license: str | Sequence[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg | None = None,
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        stream: bool,
+    ) -> ProgressResponse | AsyncStream[ProgressResponse]: ...
+
     async def create(
         self,
         model: str,
@@ -824,9 +911,9 @@ class AsyncClient:
         stream: bool = False,
     ) -> ProgressResponse | AsyncStream[ProgressResponse]:
         """Create a model from an existing one (``from_``) or from uploaded blobs (``files``)."""
-        body = await self._build(
-            _requests.create,
+        body = await self._build_body_in_thread_if(
             _requests.needs_io(messages=messages),
+            _requests.create,
             model,
             quantize=quantize,
             from_=from_,

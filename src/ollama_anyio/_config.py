@@ -1,4 +1,4 @@
-"""Client configuration: the base URL, headers, API key, timeouts and ``keep_alive`` checks.
+"""Client configuration: the base URL, headers, API key and timeouts.
 
 Everything here is pure and cheap. The environment (``OLLAMA_HOST``, ``OLLAMA_API_KEY``) is read
 only when a function is called, that is when a client is built, never at import. Host parsing
@@ -18,7 +18,6 @@ import re
 import string
 import urllib.parse
 from collections.abc import Mapping
-from fractions import Fraction
 from typing import Any
 
 import httpx
@@ -31,7 +30,6 @@ __all__ = [
     "api_key_from_env",
     "build_headers",
     "check_header",
-    "check_keep_alive",
     "default_timeout",
     "host_from_env",
     "is_ollama_com",
@@ -202,64 +200,6 @@ def is_ollama_com(url: str) -> bool:
         return False
     hostname = hostname.removesuffix(".")  # "ollama.com." is the same host
     return hostname == "ollama.com" or hostname.endswith(".ollama.com")
-
-
-_SECOND = 10**9
-_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": _SECOND} | {
-    "m": 60 * _SECOND,
-    "h": 3600 * _SECOND,
-}
-_PART = r"(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))(ns|us|µs|μs|ms|s|m|h)"  # Go's time.ParseDuration
-_DURATION = re.compile(rf"([-+]?)(?:0|(?:{_PART})+)")
-
-
-def check_keep_alive(value: object, where: str = "keep_alive") -> float | str | None:
-    """Check a ``keep_alive`` value (SPEC §1.11) and return it as it will be sent.
-
-    Numbers are seconds (negative: forever) and are sent as floats, like the official client
-    does; strings must be Go durations such as ``"5m"``, ``"1h30m"``, ``"-1m"`` or ``"0"``.
-
-    Args:
-        value: None, a number of seconds or a duration string.
-        where: the argument's name, for the error message.
-
-    Raises:
-        RequestError: a bool, another type, a non-finite number, or a string that the server
-            would reject (no unit, bad syntax, more than about 292 years).
-    """
-    if value is None:
-        return None
-    # bool is an int subclass, but the server answers 400 "Unsupported type: 'bool'".
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            seconds = float(value)
-        except OverflowError:
-            seconds = math.inf
-        if not math.isfinite(seconds):
-            raise RequestError(f"{where} must be a finite number of seconds, got {value!r}")
-        return seconds
-    if not isinstance(value, str):
-        raise RequestError(
-            f"{where} must be a number of seconds, a duration string or None, "
-            f"not {type(value).__name__}"
-        )
-    match = _DURATION.fullmatch(value)
-    if match is None:
-        raise RequestError(
-            f"{where} must be a Go duration such as '5m', '1h30m', '300ms' or '0', got {value!r}"
-        )
-    # Go rejects durations that overflow an int64 of nanoseconds; so do we, without int()
-    # on digit strings long enough for Python to refuse them.
-    total = Fraction(0)
-    for whole, frac, bare_frac, unit in re.findall(_PART, value):
-        whole, frac = whole.lstrip("0"), (frac or bare_frac)[:30]
-        if len(whole) > 19:
-            total = Fraction(2**64)
-            break
-        total += (int(whole or "0") + Fraction(int(frac or "0"), 10 ** len(frac))) * _UNIT_NS[unit]
-    if total > (2**63 if match.group(1) == "-" else 2**63 - 1):
-        raise RequestError(f"{where} duration {value!r} is out of range (about 292 years)")
-    return value
 
 
 def timeouts(value: object) -> dict[str, float | None]:

@@ -28,7 +28,7 @@ class NDJSONDecoder(Generic[T]):
     """Decode newline-delimited JSON into values of one type, fed in arbitrary pieces.
 
     Args:
-        type: the type of every line (a msgspec Struct).
+        line_type: the type of every line (a msgspec Struct).
         status_code: the HTTP status of the response, put on errors raised for error lines.
 
     ``feed(chunk)`` returns the values of the lines the chunk completes; ``flush()`` returns the
@@ -36,8 +36,8 @@ class NDJSONDecoder(Generic[T]):
     returning nothing of the lines after it) and `ProtocolError` for a malformed line.
     """
 
-    def __init__(self, type: type[T], status_code: int = 200) -> None:
-        self._decoder = msgspec.json.Decoder(type)
+    def __init__(self, line_type: type[T], status_code: int = 200) -> None:
+        self._decoder = msgspec.json.Decoder(line_type)
         self._status_code = status_code
         # Pieces of the current unfinished line; joined once, when its newline arrives.
         self._tail: list[bytes] = []

@@ -7,13 +7,15 @@ the async client runs in a worker thread when `needs_io` says so.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import Any, cast
 
 import msgspec
 
-from . import _config, _images, _tools
+from . import _images, _tools
 from ._errors import RequestError
 from ._types import (
     ChatRequest,
@@ -41,6 +43,7 @@ from ._types import (
 
 __all__ = [
     "check_digest",
+    "check_keep_alive",
     "check_model",
     "encoder",
     "needs_io",
@@ -57,6 +60,64 @@ _MODEL_NAME = re.compile(
 )
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _THINK_LEVELS = ("low", "medium", "high", "max")
+
+
+_SECOND = 10**9
+_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": _SECOND} | {
+    "m": 60 * _SECOND,
+    "h": 3600 * _SECOND,
+}
+_PART = r"(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))(ns|us|µs|μs|ms|s|m|h)"  # Go's time.ParseDuration
+_DURATION = re.compile(rf"([-+]?)(?:0|(?:{_PART})+)")
+
+
+def check_keep_alive(value: object, where: str = "keep_alive") -> float | str | None:
+    """Check a ``keep_alive`` value (SPEC §1.11) and return it as it will be sent.
+
+    Numbers are seconds (negative: forever) and are sent as floats, like the official client
+    does; strings must be Go durations such as ``"5m"``, ``"1h30m"``, ``"-1m"`` or ``"0"``.
+
+    Args:
+        value: None, a number of seconds or a duration string.
+        where: the argument's name, for the error message.
+
+    Raises:
+        RequestError: a bool, another type, a non-finite number, or a string that the server
+            would reject (no unit, bad syntax, more than about 292 years).
+    """
+    if value is None:
+        return None
+    # bool is an int subclass, but the server answers 400 "Unsupported type: 'bool'".
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
+        if not math.isfinite(seconds):
+            raise RequestError(f"{where} must be a finite number of seconds, got {value!r}")
+        return seconds
+    if not isinstance(value, str):
+        raise RequestError(
+            f"{where} must be a number of seconds, a duration string or None, "
+            f"not {type(value).__name__}"
+        )
+    match = _DURATION.fullmatch(value)
+    if match is None:
+        raise RequestError(
+            f"{where} must be a Go duration such as '5m', '1h30m', '300ms' or '0', got {value!r}"
+        )
+    # Go rejects durations that overflow an int64 of nanoseconds; so do we, without int()
+    # on digit strings long enough for Python to refuse them.
+    total = Fraction(0)
+    for whole, frac, bare_frac, unit in re.findall(_PART, value):
+        whole, frac = whole.lstrip("0"), (frac or bare_frac)[:30]
+        if len(whole) > 19:
+            total = Fraction(2**64)
+            break
+        total += (int(whole or "0") + Fraction(int(frac or "0"), 10 ** len(frac))) * _UNIT_NS[unit]
+    if total > (2**63 if match.group(1) == "-" else 2**63 - 1):
+        raise RequestError(f"{where} duration {value!r} is out of range (about 292 years)")
+    return value
 
 
 def check_model(model: object, where: str = "model") -> str:
@@ -245,7 +306,7 @@ def generate(
         stream=bool(stream),
         options=_options(options),
         format=_format(format),
-        keep_alive=_config.check_keep_alive(keep_alive),
+        keep_alive=check_keep_alive(keep_alive),
         prompt=_str(prompt, "prompt"),
         suffix=_str(suffix, "suffix"),
         system=_str(system, "system"),
@@ -285,7 +346,7 @@ def chat(
         stream=bool(stream),
         options=_options(options),
         format=_format(format),
-        keep_alive=_config.check_keep_alive(keep_alive),
+        keep_alive=check_keep_alive(keep_alive),
         messages=_messages(messages),
         tools=_tools.convert_tools(tools),
         think=_think(think),
@@ -321,7 +382,7 @@ def embed(
         input=input,
         truncate=_bool(truncate, "truncate"),
         options=_options(options),
-        keep_alive=_config.check_keep_alive(keep_alive),
+        keep_alive=check_keep_alive(keep_alive),
         dimensions=dimensions,
     )
 
@@ -338,7 +399,7 @@ def embeddings(
         model=check_model(model),
         prompt=_str(prompt, "prompt"),
         options=_options(options),
-        keep_alive=_config.check_keep_alive(keep_alive),
+        keep_alive=check_keep_alive(keep_alive),
     )
 
 

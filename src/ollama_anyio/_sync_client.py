@@ -1,9 +1,11 @@
-"""`Client`: the blocking API, a thin layer that runs `AsyncClient` in a portal thread.
+"""The blocking API's own machinery: the portal thread, the crossing, `Stream`, close, options.
 
 Each `Client` owns one event loop in a daemon thread (an anyio ``BlockingPortal``), started on
 first use and stopped by ``close()``, by ``with``, or when the client is garbage collected or
-the interpreter exits. Every method forwards its arguments to the `AsyncClient` method of the
-same name: no endpoint is implemented here.
+the interpreter exits. `ClientCore` is that part of `Client`; the endpoints are generated from
+`AsyncClient`'s into ``_generated_client.py`` (see ``tools/generate_surface.py``), each one typed
+call of its `AsyncClient` twin through `ClientCore._run` or `ClientCore._run_stream`: no
+endpoint is implemented on this side.
 
 A blocking `Stream` is fed by a producer task in the portal that owns the `AsyncStream` and
 puts each batch of decoded chunks into a memory object stream; the consumer takes everything
@@ -14,15 +16,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import functools
-import os
 import sys
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any, Generic, Literal, NamedTuple, TypeGuard, TypeVar, overload
+from typing import Any, Generic, Literal, NamedTuple, TypeGuard, TypeVar, cast
 
 import anyio
 import anyio.from_thread
@@ -36,31 +36,11 @@ from . import _config
 from ._async_client import AsyncClient
 from ._async_stream import AsyncStream
 from ._errors import RequestError
-from ._types import (
-    ChatResponse,
-    EmbedArraysResponse,
-    EmbeddingsResponse,
-    EmbedResponse,
-    Format,
-    GenerateResponse,
-    ImageLike,
-    KeepAlive,
-    ListResponse,
-    Message,
-    OptionsArg,
-    ProcessResponse,
-    ProgressResponse,
-    ShowResponse,
-    StatusResponse,
-    Think,
-    ToolLike,
-    WebFetchResponse,
-    WebSearchResponse,
-)
 
-__all__ = ["Client", "Stream"]
+__all__ = ["ClientCore", "Stream"]
 
 T = TypeVar("T")
+_C = TypeVar("_C", bound="ClientCore")
 
 _BACKENDS = ("asyncio", "trio")
 # Batches the producer may decode ahead of a slow consumer.
@@ -377,7 +357,7 @@ def _is_stream(value: object) -> TypeGuard[AsyncStream[Any]]:
     return isinstance(value, AsyncStream)
 
 
-class Client:
+class ClientCore:
     """A blocking client for one Ollama server, for scripts and notebooks.
 
     It takes the arguments of `AsyncClient`, plus:
@@ -412,18 +392,21 @@ class Client:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._async.base_url}>"
 
-    def with_options(self, *, timeout: Any = _config.DEFAULT) -> Client:
-        """A view of this client, sharing its connections and thread, with other options.
+    def with_options(
+        self: _C, *, timeout: Any = _config.DEFAULT, max_retries: int | None = None
+    ) -> _C:
+        """A view of this client, sharing its connections and thread, whose calls use other options.
 
-        ``client.with_options(timeout=5).chat(...)`` gives one call its own timeout.
+        ``client.with_options(timeout=5).chat(...)`` gives one call its own timeout;
+        ``max_retries=0`` turns retries off for it.
         """
-        clone = object.__new__(Client)
-        clone._async = self._async.with_options(timeout=timeout)
+        clone = object.__new__(type(self))
+        clone._async = self._async.with_options(timeout=timeout, max_retries=max_retries)
         clone._state = self._state
         clone._finalizer = self._finalizer
         return clone
 
-    def __enter__(self) -> Client:
+    def __enter__(self: _C) -> _C:
         return self
 
     def __exit__(
@@ -438,320 +421,17 @@ class Client:
         """Close every connection and stop the client's thread. Calling it again does nothing."""
         self._finalizer()
 
-    def _forward(self, name: str, arguments: dict[str, Any]) -> Any:
-        arguments.pop("self")
+    # The crossing that every generated endpoint of `Client` makes: the endpoint's own
+    # AsyncClient call, typed, run in the portal's event loop.
+
+    def _run(self, call: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        return _call(self._state.get(), call)
+
+    def _run_stream(
+        self, call: Callable[[], Coroutine[Any, Any, T | AsyncStream[T]]]
+    ) -> T | Stream[T]:
         loop = self._state.get()
-        result: Any = _call(loop, functools.partial(getattr(self._async, name), **arguments))
+        result = _call(loop, call)
         if _is_stream(result):
             return Stream(result, loop)
-        return result
-
-    # The signatures below mirror AsyncClient's (a test compares them); the bodies only forward.
-
-    @overload
-    def generate(
-        self,
-        model: str = "",
-        prompt: str | None = None,
-        suffix: str | None = None,
-        *,
-        system: str | None = None,
-        template: str | None = None,
-        context: Sequence[int] | None = None,
-        stream: Literal[False] = False,
-        think: Think | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        raw: bool | None = None,
-        format: Format | None = None,
-        images: Sequence[ImageLike] | None = None,
-        options: OptionsArg | None = None,
-        keep_alive: KeepAlive | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        steps: int | None = None,
-        truncate: bool | None = None,
-        shift: bool | None = None,
-    ) -> GenerateResponse: ...
-
-    @overload
-    def generate(
-        self,
-        model: str = "",
-        prompt: str | None = None,
-        suffix: str | None = None,
-        *,
-        system: str | None = None,
-        template: str | None = None,
-        context: Sequence[int] | None = None,
-        stream: Literal[True],
-        think: Think | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        raw: bool | None = None,
-        format: Format | None = None,
-        images: Sequence[ImageLike] | None = None,
-        options: OptionsArg | None = None,
-        keep_alive: KeepAlive | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        steps: int | None = None,
-        truncate: bool | None = None,
-        shift: bool | None = None,
-    ) -> Stream[GenerateResponse]: ...
-
-    def generate(
-        self,
-        model: str = "",
-        prompt: str | None = None,
-        suffix: str | None = None,
-        *,
-        system: str | None = None,
-        template: str | None = None,
-        context: Sequence[int] | None = None,
-        stream: bool = False,
-        think: Think | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        raw: bool | None = None,
-        format: Format | None = None,
-        images: Sequence[ImageLike] | None = None,
-        options: OptionsArg | None = None,
-        keep_alive: KeepAlive | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        steps: int | None = None,
-        truncate: bool | None = None,
-        shift: bool | None = None,
-    ) -> GenerateResponse | Stream[GenerateResponse]:
-        """Complete a prompt; see `AsyncClient.generate`."""
-        return self._forward("generate", locals())  # type: ignore[no-any-return]
-
-    @overload
-    def chat(
-        self,
-        model: str = "",
-        messages: Sequence[Mapping[str, Any] | Message] | None = None,
-        *,
-        tools: Sequence[ToolLike] | None = None,
-        stream: Literal[False] = False,
-        think: Think | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        format: Format | None = None,
-        options: OptionsArg | None = None,
-        keep_alive: KeepAlive | None = None,
-        truncate: bool | None = None,
-        shift: bool | None = None,
-    ) -> ChatResponse: ...
-
-    @overload
-    def chat(
-        self,
-        model: str = "",
-        messages: Sequence[Mapping[str, Any] | Message] | None = None,
-        *,
-        tools: Sequence[ToolLike] | None = None,
-        stream: Literal[True],
-        think: Think | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        format: Format | None = None,
-        options: OptionsArg | None = None,
-        keep_alive: KeepAlive | None = None,
-        truncate: bool | None = None,
-        shift: bool | None = None,
-    ) -> Stream[ChatResponse]: ...
-
-    def chat(
-        self,
-        model: str = "",
-        messages: Sequence[Mapping[str, Any] | Message] | None = None,
-        *,
-        tools: Sequence[ToolLike] | None = None,
-        stream: bool = False,
-        think: Think | None = None,
-        logprobs: bool | None = None,
-        top_logprobs: int | None = None,
-        format: Format | None = None,
-        options: OptionsArg | None = None,
-        keep_alive: KeepAlive | None = None,
-        truncate: bool | None = None,
-        shift: bool | None = None,
-    ) -> ChatResponse | Stream[ChatResponse]:
-        """Answer a conversation; see `AsyncClient.chat`."""
-        return self._forward("chat", locals())  # type: ignore[no-any-return]
-
-    @overload
-    def embed(
-        self,
-        model: str = "",
-        input: str | Sequence[str] = "",
-        truncate: bool | None = None,
-        options: OptionsArg | None = None,
-        keep_alive: KeepAlive | None = None,
-        dimensions: int | None = None,
-        *,
-        as_arrays: Literal[False] = False,
-    ) -> EmbedResponse: ...
-
-    @overload
-    def embed(
-        self,
-        model: str = "",
-        input: str | Sequence[str] = "",
-        truncate: bool | None = None,
-        options: OptionsArg | None = None,
-        keep_alive: KeepAlive | None = None,
-        dimensions: int | None = None,
-        *,
-        as_arrays: Literal[True],
-    ) -> EmbedArraysResponse: ...
-
-    def embed(
-        self,
-        model: str = "",
-        input: str | Sequence[str] = "",
-        truncate: bool | None = None,
-        options: OptionsArg | None = None,
-        keep_alive: KeepAlive | None = None,
-        dimensions: int | None = None,
-        *,
-        as_arrays: bool = False,
-    ) -> EmbedResponse | EmbedArraysResponse:
-        """Embed one text or several; see `AsyncClient.embed`."""
-        return self._forward("embed", locals())  # type: ignore[no-any-return]
-
-    def embeddings(
-        self,
-        model: str = "",
-        prompt: str | None = None,
-        options: OptionsArg | None = None,
-        keep_alive: KeepAlive | None = None,
-    ) -> EmbeddingsResponse:
-        """Embed one text with the legacy endpoint; see `AsyncClient.embeddings`."""
-        return self._forward("embeddings", locals())  # type: ignore[no-any-return]
-
-    @overload
-    def pull(
-        self, model: str, *, insecure: bool = False, stream: Literal[False] = False
-    ) -> ProgressResponse: ...
-
-    @overload
-    def pull(
-        self, model: str, *, insecure: bool = False, stream: Literal[True]
-    ) -> Stream[ProgressResponse]: ...
-
-    def pull(
-        self, model: str, *, insecure: bool = False, stream: bool = False
-    ) -> ProgressResponse | Stream[ProgressResponse]:
-        """Download a model; see `AsyncClient.pull`."""
-        return self._forward("pull", locals())  # type: ignore[no-any-return]
-
-    @overload
-    def push(
-        self, model: str, *, insecure: bool = False, stream: Literal[False] = False
-    ) -> ProgressResponse: ...
-
-    @overload
-    def push(
-        self, model: str, *, insecure: bool = False, stream: Literal[True]
-    ) -> Stream[ProgressResponse]: ...
-
-    def push(
-        self, model: str, *, insecure: bool = False, stream: bool = False
-    ) -> ProgressResponse | Stream[ProgressResponse]:
-        """Upload a model; see `AsyncClient.push`."""
-        return self._forward("push", locals())  # type: ignore[no-any-return]
-
-    @overload
-    def create(
-        self,
-        model: str,
-        quantize: str | None = None,
-        from_: str | None = None,
-        files: Mapping[str, str] | None = None,
-        adapters: Mapping[str, str] | None = None,
-        template: str | None = None,
-        license: str | Sequence[str] | None = None,
-        system: str | None = None,
-        parameters: OptionsArg | None = None,
-        messages: Sequence[Mapping[str, Any] | Message] | None = None,
-        *,
-        stream: Literal[False] = False,
-    ) -> ProgressResponse: ...
-
-    @overload
-    def create(
-        self,
-        model: str,
-        quantize: str | None = None,
-        from_: str | None = None,
-        files: Mapping[str, str] | None = None,
-        adapters: Mapping[str, str] | None = None,
-        template: str | None = None,
-        license: str | Sequence[str] | None = None,
-        system: str | None = None,
-        parameters: OptionsArg | None = None,
-        messages: Sequence[Mapping[str, Any] | Message] | None = None,
-        *,
-        stream: Literal[True],
-    ) -> Stream[ProgressResponse]: ...
-
-    def create(
-        self,
-        model: str,
-        quantize: str | None = None,
-        from_: str | None = None,
-        files: Mapping[str, str] | None = None,
-        adapters: Mapping[str, str] | None = None,
-        template: str | None = None,
-        license: str | Sequence[str] | None = None,
-        system: str | None = None,
-        parameters: OptionsArg | None = None,
-        messages: Sequence[Mapping[str, Any] | Message] | None = None,
-        *,
-        stream: bool = False,
-    ) -> ProgressResponse | Stream[ProgressResponse]:
-        """Create a model; see `AsyncClient.create`."""
-        return self._forward("create", locals())  # type: ignore[no-any-return]
-
-    def create_blob(self, path: str | os.PathLike[str]) -> str:
-        """Upload a file as a blob and return its digest; see `AsyncClient.create_blob`."""
-        return self._forward("create_blob", locals())  # type: ignore[no-any-return]
-
-    def blob_exists(self, digest: str) -> bool:
-        """Whether the server holds the blob ``digest``."""
-        return self._forward("blob_exists", locals())  # type: ignore[no-any-return]
-
-    def list(self) -> ListResponse:
-        """The models stored on the server."""
-        return self._forward("list", locals())  # type: ignore[no-any-return]
-
-    def show(self, model: str, *, verbose: bool | None = None) -> ShowResponse:
-        """A model's details, template, parameters and metadata."""
-        return self._forward("show", locals())  # type: ignore[no-any-return]
-
-    def ps(self) -> ProcessResponse:
-        """The models loaded in memory."""
-        return self._forward("ps", locals())  # type: ignore[no-any-return]
-
-    def copy(self, source: str, destination: str) -> StatusResponse:
-        """Copy a model under a new name."""
-        return self._forward("copy", locals())  # type: ignore[no-any-return]
-
-    def delete(self, model: str) -> StatusResponse:
-        """Delete a model."""
-        return self._forward("delete", locals())  # type: ignore[no-any-return]
-
-    def version(self) -> str:
-        """The server's version, e.g. ``"0.12.6"``."""
-        return self._forward("version", locals())  # type: ignore[no-any-return]
-
-    def web_search(self, query: str, max_results: int = 3) -> WebSearchResponse:
-        """Search the web through ollama.com (needs an API key)."""
-        return self._forward("web_search", locals())  # type: ignore[no-any-return]
-
-    def web_fetch(self, url: str) -> WebFetchResponse:
-        """Fetch a web page through ollama.com (needs an API key)."""
-        return self._forward("web_fetch", locals())  # type: ignore[no-any-return]
+        return cast(T, result)  # not a stream (the guard narrows only the other branch)

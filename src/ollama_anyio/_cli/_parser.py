@@ -12,8 +12,8 @@ import json
 import re
 from typing import Any, cast
 
-from .._config import check_keep_alive
 from .._errors import RequestError
+from .._requests import check_keep_alive
 
 __all__ = ["build_parser", "keepalive", "positive_int", "response_format"]
 
@@ -71,8 +71,8 @@ def _globals(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
-def _transfer(sub: Any, name: str, help: str, parent: argparse.ArgumentParser) -> None:
-    command = sub.add_parser(name, parents=[parent], help=help, description=help)
+def _transfer(sub: Any, name: str, summary: str, parent: argparse.ArgumentParser) -> None:
+    command = sub.add_parser(name, parents=[parent], help=summary, description=summary)
     command.add_argument("model", metavar="MODEL")
     command.add_argument(
         "--insecure", action="store_true", help="allow an insecure connection to the registry"

@@ -89,10 +89,11 @@ class OllamaEmulator:
         version: str = "0.12.6",
     ) -> None:
         self.host = host
-        self.port = port
-        self.store = ModelStore(models)
-        self.faults = Faults()
-        self.replies = ReplyQueue()
+        # Annotated: users' type checkers see these (pyright --verifytypes).
+        self.port: int = port
+        self.store: ModelStore = ModelStore(models)
+        self.faults: Faults = Faults()
+        self.replies: ReplyQueue = ReplyQueue()
         self.version = version
         self.errors: list[BaseException] = []
         self._token_delay = token_delay

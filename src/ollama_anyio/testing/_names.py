@@ -49,6 +49,8 @@ class ModelName:
         return f"{self.model}:{self.tag}"
 
 
+# Separate from the client's check (_requests.check_model) on purpose: an oracle must not share
+# the code it checks, or one bug would pass both sides.
 def parse_name(text: str) -> ModelName | None:
     """Parse a model name, filling in the defaults.
 

@@ -38,6 +38,8 @@ _FLOAT_OPTIONS = frozenset(
 )
 
 
+# Separate from the client's check (_requests.check_keep_alive) on purpose: an oracle must not
+# share the code it checks, or one bug would pass both sides.
 def _go_duration(text: str) -> float:
     """Seconds in a Go duration string (``1h30m``, ``-1s``, ``300ms``, ``0``)."""
     body = text.lstrip("+-")
