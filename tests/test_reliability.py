@@ -340,7 +340,7 @@ def test_blocking_client_from_many_threads_then_nothing_left(
         t.join()
     client.close()
     assert errors == []
-    assert client._async._pool.closed  # every connection closed; the autouse fixture checks
+    assert client._async._session.closed  # every connection closed; the autouse fixture checks
     # that the portal thread has ended
 
 
