@@ -375,14 +375,14 @@ class ResponseReader:
         # RFC 9112 §6.3, in its order.
         codings = head.values(b"transfer-encoding")
         lengths = head.values(b"content-length")
+        if codings and codings != [b"chunked"]:
+            raise FramingError(
+                f"unsupported Transfer-Encoding {b', '.join(codings).decode('latin-1')!r}"
+            )
         if self._method == b"HEAD" or head.status in (204, 304):
             self._check_lengths(lengths)
             return _Empty(rest)
         if codings:
-            if codings != [b"chunked"]:
-                raise FramingError(
-                    f"unsupported Transfer-Encoding {b', '.join(codings).decode('latin-1')!r}"
-                )
             self._check_lengths(lengths)
             self._smuggled = bool(lengths)
             body: Body = ChunkedDecoder()
