@@ -9,6 +9,7 @@ error where h11 raises one. Where we are stricter than h11 on purpose, the test 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import h11
@@ -194,7 +195,7 @@ def test_the_reader_agrees_with_h11_for_any_split(
 ) -> None:
     wire, method, both = response
     bounds = [0, *sorted(c for c in cuts if c < len(wire)), len(wire)]
-    pieces = [wire[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+    pieces = [wire[a:b] for a, b in itertools.pairwise(bounds) if b > a]
     theirs, ours = with_h11(method, pieces), with_ours(method, pieces)
     if both:
         # RFC 9112 §6.3 item 3: both headers hint at response splitting. h11 reuses such a
@@ -222,7 +223,8 @@ def test_an_interim_103_is_skipped_and_the_real_answer_read() -> None:
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     )
     reader, body = read(b"POST", wire)
-    assert reader.head is not None and reader.head.status == 200
+    assert reader.head is not None
+    assert reader.head.status == 200
     assert (body, reader.interim, reader.reusable) == (b"ok", 2, True)
 
 
@@ -232,7 +234,8 @@ def test_an_interim_head_split_anywhere_is_still_skipped() -> None:
         reader = ResponseReader(b"GET")
         assert reader.feed_head(wire[:cut]) is None or cut > 25
         head = reader.head or reader.feed_head(wire[cut:])
-        assert head is not None and head.status == 204
+        assert head is not None
+        assert head.status == 204
 
 
 def test_101_to_a_request_that_asked_for_no_upgrade_is_an_error() -> None:
@@ -253,7 +256,8 @@ def test_repeated_equal_content_lengths_frame_the_body() -> None:
     reader, body = read(
         b"GET", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"
     )
-    assert body == b"hello" and reader.reusable
+    assert body == b"hello"
+    assert reader.reusable
 
 
 @pytest.mark.parametrize("coding", [b"chunked, gzip", b"gzip, chunked", b"gzip", b"identity"])
@@ -266,9 +270,13 @@ def test_transfer_codings_other_than_chunked_alone_are_an_error(coding: bytes) -
 
 
 def test_transfer_encoding_with_content_length_is_read_chunked_and_never_reused() -> None:
-    wire = b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+    wire = (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\nok\r\n0\r\n\r\n"
+    )
     reader, body = read(b"GET", wire)
-    assert body == b"ok" and reader.body.done
+    assert body == b"ok"
+    assert reader.body.done
     assert not reader.reusable
 
 
@@ -287,7 +295,9 @@ def test_a_body_without_length_runs_to_the_close_and_the_connection_is_not_reuse
     reader, body = read(b"GET", b"HTTP/1.0 200 OK\r\n\r\nall of it")
     assert not reader.body.done
     reader.body.end_of_input()
-    assert body == b"all of it" and reader.body.done and not reader.reusable
+    assert body == b"all of it"
+    assert reader.body.done
+    assert not reader.reusable
 
 
 def test_a_body_cut_short_is_an_incomplete_body() -> None:
@@ -301,7 +311,9 @@ def test_a_body_cut_short_is_an_incomplete_body() -> None:
 
 def test_bytes_after_the_body_forbid_reuse() -> None:
     reader, body = read(b"GET", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK")
-    assert body == b"ok" and reader.body.done and not reader.reusable
+    assert body == b"ok"
+    assert reader.body.done
+    assert not reader.reusable
 
 
 def test_a_head_without_end_is_refused_after_64_kib() -> None:
