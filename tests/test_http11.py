@@ -68,7 +68,9 @@ def with_h11(method: bytes, pieces: list[bytes]) -> Outcome:
                     body += event.data
                 elif isinstance(event, h11.EndOfMessage):
                     assert head is not None
-                    reusable = conn.our_state is h11.DONE and conn.their_state is h11.DONE
+                    # (A body read to the close leaves nothing to reuse, whatever the states.)
+                    done = conn.our_state is h11.DONE and conn.their_state is h11.DONE
+                    reusable = done and piece != b""
                     return Outcome(
                         False,
                         head.status_code,
