@@ -358,9 +358,14 @@ class Session:
         first = self._url(url)
         reply = await sender.send(method, url, content, self._request_headers(url), self.timeouts)
         for _ in range(_MAX_REDIRECTS + 1):
-            if self._must_hand_over(reply):
-                self._hand_over_to_httpx(reply, method, url)
-            target = self._redirect(reply, method, url)
+            try:
+                if self._must_hand_over(reply):
+                    self._hand_over_to_httpx(reply, method, url)
+                target = self._redirect(reply, method, url)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await reply.aclose()
+                raise
             if target is None:
                 return reply
             await reply.aclose()
