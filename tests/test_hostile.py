@@ -14,6 +14,9 @@ import errno
 import gc
 import gzip
 import socket
+import subprocess
+import sys
+import threading
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -25,6 +28,7 @@ import pytest
 
 from ollama_anyio import (
     AsyncClient,
+    Client,
     OllamaConnectionError,
     OllamaTimeoutError,
     ProtocolError,
@@ -517,3 +521,93 @@ def test_a_stream_kept_past_its_event_loop_is_closed_without_warnings(
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
     anyio.run(client.aclose)
+
+
+# -- the blocking client ------------------------------------------------------------------------
+
+
+class TricklingThread:
+    """A server thread that answers every connection with a head, then a byte every 20 ms."""
+
+    def __init__(self, start: bytes) -> None:
+        self._start = start
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve)
+
+    def __enter__(self) -> TricklingThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                try:
+                    conn.sendall(self._start)
+                    while not self._stop.wait(0.02):
+                        conn.sendall(b" ")
+                except OSError:
+                    continue  # the client left
+
+
+def blocking(url: str, backend: str) -> Client:
+    """A blocking client with the short read timeout, on the portal backend ``backend``."""
+    return Client(
+        url, timeout=SHORT, max_retries=0, backend="trio" if backend == "trio" else "asyncio"
+    )
+
+
+def test_a_blocking_call_on_a_trickling_server_times_out(portal_backend: str) -> None:
+    with (
+        TricklingThread(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{") as server,
+        blocking(server.url, portal_backend) as client,
+        pytest.raises(OllamaTimeoutError, match="read timeout"),
+    ):
+        client.version()
+
+
+def test_a_blocking_stream_trickling_forever_times_out(portal_backend: str) -> None:
+    start = CHUNKED + chunk(b'{"model":"m","done":false}\n') + b"100\r\n"
+    with (
+        TricklingThread(start) as server,
+        blocking(server.url, portal_backend) as client,
+        pytest.raises(OllamaTimeoutError, match="no complete line"),
+        client.chat("m", HI, stream=True) as stream,
+    ):
+        for _ in stream:
+            pass
+
+
+_EXIT_WITH_AN_OPEN_STREAM = """
+import sys
+from ollama_anyio import Client
+client = Client(sys.argv[1], backend=sys.argv[2])
+stream = client.chat("llama3.2", [{"role": "user", "content": "hi"}], stream=True)
+next(stream)
+# exits here, the client and the half-read stream never closed
+"""
+
+
+def test_a_script_exiting_with_a_blocking_stream_open_prints_nothing(
+    ollama_emulator: Any, portal_backend: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _EXIT_WITH_AN_OPEN_STREAM, ollama_emulator.url, portal_backend],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")

@@ -17,8 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import urllib.request
-from collections.abc import AsyncIterable, Callable, Generator
-from contextlib import contextmanager
+from collections.abc import AsyncIterable, Callable
 from typing import Any
 
 import anyio
@@ -139,21 +138,11 @@ def _our_transport(limits: httpx.Limits | None) -> Callable[[], AnyIOTransport]:
     return build
 
 
-@contextmanager
-def _deadline(seconds: float | None, url: str, what: str) -> Generator[None, None, None]:
-    """Bound a whole wait by ``seconds``: `OllamaTimeoutError` when it runs out."""
-    if seconds is None:
-        yield
-        return
-    try:
-        with anyio.fail_after(seconds):
-            yield
-    except TimeoutError as exc:
-        if isinstance(exc, OllamaError):
-            raise  # a timeout of another scope, already ours
-        raise OllamaTimeoutError(
-            f"read timeout talking to {url}: {what} took more than {seconds:g} s"
-        ) from None
+def _read_timeout(exc: TimeoutError, url: str, what: str, seconds: float | None) -> OllamaError:
+    """The error for a read deadline that ran out (``exc`` itself if it is ours already)."""
+    if isinstance(exc, OllamaError):
+        return exc  # a timeout of another scope, already translated
+    return OllamaTimeoutError(f"read timeout talking to {url}: {what} took more than {seconds} s")
 
 
 class Session:
@@ -473,8 +462,9 @@ class Session:
         self._check_length(reply, url, limit)
         size = 0
         iterator = reply.pieces()
+        seconds = self.timeouts["read"]
         try:
-            with _deadline(self.timeouts["read"], url, "the answer"), translate_errors(url):
+            with anyio.fail_after(seconds), translate_errors(url):
                 async for piece in iterator:
                     size += len(piece)
                     if size > limit:
@@ -483,6 +473,8 @@ class Session:
                             "(max_body_size)"
                         )
                     take(piece)
+        except TimeoutError as exc:
+            raise _read_timeout(exc, url, "the answer", seconds) from None
         finally:
             with anyio.CancelScope(shield=True):
                 await iterator.aclose()  # type: ignore[attr-defined]
@@ -492,13 +484,16 @@ class Session:
         pieces: list[bytes] = []
         size = 0
         iterator = reply.pieces()
+        seconds = self.timeouts["read"]
         try:
-            with _deadline(self.timeouts["read"], url, "the error answer"), translate_errors(url):
+            with anyio.fail_after(seconds), translate_errors(url):
                 async for piece in iterator:
                     pieces.append(piece[: ERROR_EXCERPT - size])
                     size += len(piece)
                     if size >= ERROR_EXCERPT:
                         break
+        except TimeoutError as exc:
+            raise _read_timeout(exc, url, "the error answer", seconds) from None
         finally:
             with anyio.CancelScope(shield=True):
                 await iterator.aclose()  # type: ignore[attr-defined]
