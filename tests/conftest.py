@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 import httpx
 import pytest
 
@@ -163,3 +164,27 @@ class FakeOllama:
 @pytest.fixture
 def fake() -> FakeOllama:
     return FakeOllama()
+
+
+RawHandler = Callable[[anyio.abc.SocketStream], Awaitable[None]]
+
+
+@pytest.fixture
+async def tcp_server() -> AsyncIterator[Callable[[RawHandler], str]]:
+    """A raw TCP server on 127.0.0.1 for the test's duration: ``tcp_server(serve)`` makes
+    ``serve`` handle each new connection and returns the server's URL."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    async with listener, anyio.create_task_group() as tg:
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        handlers: list[RawHandler] = []
+
+        def start(serve: RawHandler) -> str:
+            handlers.append(serve)
+            return f"http://127.0.0.1:{port}"
+
+        async def dispatch(stream: anyio.abc.SocketStream) -> None:
+            await handlers[-1](stream)
+
+        tg.start_soon(listener.serve, dispatch)
+        yield start
+        tg.cancel_scope.cancel()

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -26,6 +26,7 @@ import anyio.abc
 import httpx
 import pytest
 
+from conftest import RawHandler
 from ollama_anyio import (
     AsyncClient,
     Client,
@@ -83,24 +84,13 @@ class Hostile:
 
 
 @pytest.fixture
-async def hostile() -> AsyncIterator[Callable[[Handler], Hostile]]:
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    async with listener, anyio.create_task_group() as tg:
-        port = listener.extra(anyio.abc.SocketAttribute.local_port)
-        servers: list[Hostile] = []
+def hostile(tcp_server: Callable[[RawHandler], str]) -> Callable[[Handler], Hostile]:
+    def start(handler: Handler) -> Hostile:
+        server = Hostile(handler)
+        server.url = tcp_server(server.serve)
+        return server
 
-        def start(handler: Handler) -> Hostile:
-            server = Hostile(handler)
-            server.url = f"http://127.0.0.1:{port}"
-            servers.append(server)
-            return server
-
-        async def dispatch(stream: anyio.abc.SocketStream) -> None:
-            await servers[-1].serve(stream)
-
-        tg.start_soon(listener.serve, dispatch)
-        yield start
-        tg.cancel_scope.cancel()
+    return start
 
 
 def answer(*raw: bytes, keep: bool = True) -> Handler:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
 import anyio.abc
@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import RawHandler
 from ollama_anyio import AsyncClient, ProtocolError
 from ollama_anyio._errors import Fact, Failure
 from ollama_anyio._http11 import ChunkedDecoder, FramingError, parse_head
@@ -138,24 +139,13 @@ class RawServer:
 
 
 @pytest.fixture
-async def raw_server() -> AsyncIterator[Callable[[Answer], RawServer]]:
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    async with listener, anyio.create_task_group() as tg:
-        port = listener.extra(anyio.abc.SocketAttribute.local_port)
-        servers: list[RawServer] = []
+def raw_server(tcp_server: Callable[[RawHandler], str]) -> Callable[[Answer], RawServer]:
+    def start(answer: Answer) -> RawServer:
+        server = RawServer(answer)
+        server.url = tcp_server(server.serve)
+        return server
 
-        def start(answer: Answer) -> RawServer:
-            server = RawServer(answer)
-            server.url = f"http://127.0.0.1:{port}"
-            servers.append(server)
-            return server
-
-        async def dispatch(stream: anyio.abc.SocketStream) -> None:
-            await servers[-1].serve(stream)
-
-        tg.start_soon(listener.serve, dispatch)
-        yield start
-        tg.cancel_scope.cancel()
+    return start
 
 
 VERSION = b'{"version":"1.0"}'

@@ -461,44 +461,55 @@ class Session:
         limit = self.max_body_size
         self._check_length(reply, url, limit)
         size = 0
-        iterator = reply.pieces()
-        seconds = self.timeouts["read"]
-        try:
-            with anyio.fail_after(seconds), translate_errors(url):
-                async for piece in iterator:
-                    size += len(piece)
-                    if size > limit:
-                        raise ProtocolError(
-                            f"the answer from {url} is longer than the limit of {limit} bytes "
-                            "(max_body_size)"
-                        )
-                    take(piece)
-        except TimeoutError as exc:
-            raise _read_timeout(exc, url, "the answer", seconds) from None
-        finally:
-            with anyio.CancelScope(shield=True):
-                await iterator.aclose()  # type: ignore[attr-defined]
+
+        def bounded(piece: bytes) -> bool:
+            nonlocal size
+            size += len(piece)
+            if size > limit:
+                raise ProtocolError(
+                    f"the answer from {url} is longer than the limit of {limit} bytes "
+                    "(max_body_size)"
+                )
+            take(piece)
+            return False
+
+        await self._pieces(reply, url, bounded, "the answer")
 
     async def _error_body(self, reply: Reply, url: str) -> bytes:
         """The first `ERROR_EXCERPT` bytes of an error answer (the rest is not read)."""
         pieces: list[bytes] = []
         size = 0
+
+        def excerpt(piece: bytes) -> bool:
+            nonlocal size
+            pieces.append(piece[: ERROR_EXCERPT - size])
+            size += len(piece)
+            return size >= ERROR_EXCERPT
+
+        try:
+            await self._pieces(reply, url, excerpt, "the error answer")
+        finally:
+            with anyio.CancelScope(shield=True):
+                await reply.aclose()
+        return b"".join(pieces)
+
+    async def _pieces(
+        self, reply: Reply, url: str, take: Callable[[bytes], bool], what: str
+    ) -> None:
+        """Hand the body's pieces to ``take`` until it returns True or the body ends, all
+        within the read timeout."""
         iterator = reply.pieces()
         seconds = self.timeouts["read"]
         try:
             with anyio.fail_after(seconds), translate_errors(url):
                 async for piece in iterator:
-                    pieces.append(piece[: ERROR_EXCERPT - size])
-                    size += len(piece)
-                    if size >= ERROR_EXCERPT:
+                    if take(piece):
                         break
         except TimeoutError as exc:
-            raise _read_timeout(exc, url, "the error answer", seconds) from None
+            raise _read_timeout(exc, url, what, seconds) from None
         finally:
             with anyio.CancelScope(shield=True):
                 await iterator.aclose()  # type: ignore[attr-defined]
-                await reply.aclose()
-        return b"".join(pieces)
 
 
 def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
