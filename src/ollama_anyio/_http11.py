@@ -56,8 +56,8 @@ _MAX_LENGTH_DIGITS = 20  # as h11: a longer Content-Length is not a number anyon
 # optional extensions (ignored), optional trailing whitespace (as h11 allows).
 _CHUNK_START = re.compile(rb"([0-9A-Fa-f]{1,16})(?:;[^\r\n]*)?[ \t]*\r\n")
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-# Characters no head may hold (CR and LF only as a pair, which split the lines beforehand).
-_BAD_HEAD_BYTES = re.compile(rb"[\x00\x0b\x0c\r\n]")
+# Characters no head may hold: NUL, VT, FF (and CR or LF but as a CRLF pair, see `_clean`).
+_CONTROL = re.compile(rb"[\x00\x0b\x0c]")
 _OWS = b" \t"
 
 
@@ -72,7 +72,7 @@ class IncompleteBody(FramingError):
 class ResponseHead:
     """A response's status line and headers."""
 
-    __slots__ = ("_index", "headers", "http_version", "reason", "status")
+    __slots__ = ("_index", "_repeated", "headers", "http_version", "reason", "status")
 
     def __init__(
         self, http_version: bytes, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]
@@ -82,23 +82,36 @@ class ResponseHead:
         self.reason = reason
         self.headers = headers
         self._index: dict[bytes, bytes] | None = None
+        self._repeated: dict[bytes, list[bytes]] = {}  # names given more than once: all values
+
+    def _build_index(self) -> dict[bytes, bytes]:
+        index: dict[bytes, bytes] = {}
+        for key, value in self.headers:
+            key = key.lower()
+            if key in index:
+                self._repeated.setdefault(key, [index[key]]).append(value)
+            index[key] = value
+        self._index = index
+        return index
 
     def header(self, name: bytes) -> bytes | None:
         """The value of the last header called ``name`` (lower-case), if any."""
         index = self._index
         if index is None:  # a response's headers are looked up five times or so
-            index = self._index = {key.lower(): value for key, value in self.headers}
+            index = self._build_index()
         return index.get(name)
 
     def values(self, name: bytes) -> list[bytes]:
         """Every comma-separated element of the headers called ``name``, lower-cased."""
-        return [
-            element.strip(_OWS).lower()
-            for key, value in self.headers
-            if key.lower() == name
-            for element in value.split(b",")
-            if element.strip(_OWS)
-        ]
+        value = self.header(name)
+        if value is None:
+            return []
+        if name in self._repeated:
+            value = b",".join(self._repeated[name])
+        if b"," not in value:
+            return [value.lower()] if value else []
+        elements = (element.strip(_OWS).lower() for element in value.split(b","))
+        return [element for element in elements if element]
 
     @property
     def keep_alive(self) -> bool:
@@ -129,7 +142,8 @@ def parse_head(buffer: bytes, searched: int = 0) -> tuple[ResponseHead, bytes] |
         return None
     if end > MAX_HEAD:
         raise FramingError("response head longer than 64 KiB")
-    lines = buffer[:end].split(b"\r\n")
+    block = buffer[:end]
+    lines = block.split(b"\r\n")
     status_line = lines[0]
     version, _, rest = status_line.partition(b" ")
     code, _, reason = rest.partition(b" ")
@@ -138,17 +152,30 @@ def parse_head(buffer: bytes, searched: int = 0) -> tuple[ResponseHead, bytes] |
         or len(code) != 3
         or not code.isdigit()
         or not code.isascii()
-        or _BAD_HEAD_BYTES.search(status_line)
     ):
         raise FramingError(f"malformed status line: {status_line[:80]!r}")
+    if not _clean(block):
+        raise FramingError(f"a control character in the response head: {block[:80]!r}")
     return ResponseHead(version, int(code), reason, _header_lines(lines[1:])), buffer[end + 4 :]
 
 
+def _clean(block: bytes) -> bool:
+    """Whether ``block`` is free of NUL, VT, FF, and of CR and LF but in CRLF pairs."""
+    # (Three counts and a search cost less than one regular expression with lookarounds.)
+    pairs = block.count(b"\r\n")
+    return (
+        block.count(b"\r") == pairs
+        and block.count(b"\n") == pairs
+        and _CONTROL.search(block) is None
+    )
+
+
 def _header_lines(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """Parse header lines, already split on CRLF and free of NUL, VT, FF, lone CR or LF."""
     headers: list[tuple[bytes, bytes]] = []
     for line in lines:
         name, colon, value = line.partition(b":")
-        if not colon or not name or not _TOKEN.issuperset(name) or _BAD_HEAD_BYTES.search(value):
+        if not colon or not name or not _TOKEN.issuperset(name):
             raise FramingError(f"malformed header line: {line[:80]!r}")
         headers.append((name, value.strip(_OWS)))
     return headers
@@ -305,8 +332,11 @@ class ChunkedDecoder:
                     raise FramingError("trailers longer than 64 KiB")
                 if end == pos:
                     state = self._DONE
-                else:
-                    _header_lines([buffer[pos:end]])  # checked, then dropped
+                else:  # checked, then dropped
+                    line = buffer[pos:end]
+                    if not _clean(line):
+                        raise FramingError(f"malformed trailer line: {line[:80]!r}")
+                    _header_lines([line])
                 pos = end + 2
             else:  # done: what follows belongs to no response of ours
                 self.rest += buffer[pos:]
