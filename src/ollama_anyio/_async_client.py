@@ -187,9 +187,9 @@ class AsyncClient:
 
     async def _read(self, method: str, url: str, content: Any = None) -> bytes:
         """Send a request and return the whole body of its answer."""
-        return await self._session.read(
-            method, url, content, idempotent=not url.startswith(_WRITES, len(self._base_url))
-        )
+        base = self._base_url
+        writes = url.startswith(base) and url.startswith(_WRITES, len(base))
+        return await self._session.read(method, url, content, idempotent=not writes)
 
     async def _call(self, response_type: type[T], method: str, path: str, body: Any = None) -> T:
         url = self._base_url + path

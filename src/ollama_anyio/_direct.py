@@ -218,6 +218,12 @@ class DirectSender:
                 self._routes[(method, url)] = route
         return route
 
+    @staticmethod
+    def must_hand_over(reply: Reply) -> bool:
+        """Whether the client must go over to httpx's client from this answer on: it sets a
+        cookie, which only httpx's jar keeps and sends back (see `Session`)."""
+        return reply.header("set-cookie") is not None
+
     def handles(self, coding: str | None) -> bool:
         """Whether an answer with this Content-Encoding can be read on the direct path."""
         return coding is None or _coding(coding) is not None

@@ -348,7 +348,7 @@ class Session:
         reply = await sender.send(method, url, content, self._request_headers(url), self.timeouts)
         for _ in range(_MAX_REDIRECTS + 1):
             try:
-                if self._must_hand_over(reply):
+                if sender.must_hand_over(reply):
                     self._hand_over_to_httpx(reply, method, url)
                 target = self._redirect(reply, method, url)
             except BaseException:
@@ -407,11 +407,6 @@ class Session:
         if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
             method = "GET"
         return method, str(target.copy_with(fragment=None))
-
-    @staticmethod
-    def _must_hand_over(reply: Reply) -> bool:
-        """Whether an answer on the direct path needs httpx's client: a cookie to keep."""
-        return reply.header("set-cookie") is not None
 
     def _hand_over_to_httpx(self, reply: Reply, method: str, url: str) -> None:
         """Keep the answer's cookie in httpx's jar; from now on every request goes through

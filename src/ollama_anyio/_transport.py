@@ -2,9 +2,10 @@
 
 httpx stays the public face (requests, redirects, auth, proxies from the environment); this
 transport replaces its default one for direct connections. It only moves bytes: every rule of
-the wire (heads, 1xx, body framing, whether a connection may be reused) is `_http11`'s, and
-every failure is reported as a `Failure` naming how far the exchange got, for the retry
-policy to judge (this transport never sends a request twice).
+the wire (heads, 1xx, body framing, whether a connection may be reused) is `_http11`'s, whose
+docstring lists the RFC 9110/9112 rules implemented and those left out on purpose; every
+failure is reported as a `Failure` naming how far the exchange got, for the retry policy to
+judge (this transport never sends a request twice).
 
 Connections: idle ones are kept per origin in a list (taking one is a dict lookup and a pop,
 where httpcore's pool scans every connection on each request start and end); at most
