@@ -56,6 +56,11 @@ class Reply(Protocol):
         """Close the connection without an await; False where only an await can."""
         ...
 
+    def bound_by(self, seconds: float) -> bool:
+        """Make the whole body arrive within ``seconds``, if it is our transport's (which
+        then bounds only the waits it makes); False: the caller must bound it itself."""
+        ...
+
 
 class _Decompressed:
     """The pieces of a gzip or deflate body, decompressed at most `_PIECE` bytes at a time."""
@@ -153,6 +158,13 @@ class HttpxReply:
         body = self.response.extensions.get(BODY)
         return isinstance(body, Body) and body.close_now()
 
+    def bound_by(self, seconds: float) -> bool:
+        body = self.response.extensions.get(BODY)
+        if isinstance(body, Body) and not self._read_already:
+            body.timeout = seconds
+            return True
+        return False
+
 
 class DirectReply:
     """The transport's answer, as it came: a parsed head and a body read on demand."""
@@ -182,6 +194,10 @@ class DirectReply:
 
     def close_now(self) -> bool:
         return self._body.close_now()
+
+    def bound_by(self, seconds: float) -> bool:
+        self._body.timeout = seconds
+        return True
 
 
 class DirectSender:

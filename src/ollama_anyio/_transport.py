@@ -245,6 +245,11 @@ class Body(httpx.AsyncByteStream):
         self._connection: _Connection | None = connection
         self._reader = reader
         self.content_length = reader.content_length
+        # When set, the seconds within which the whole body must arrive, counted from the
+        # first wait on the socket: a body that is already here costs neither a clock
+        # reading nor a timeout scope.
+        self.timeout: float | None = None
+        self._deadline: float | None = None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
@@ -262,7 +267,7 @@ class Body(httpx.AsyncByteStream):
                 elif body.done:
                     piece = b""
                 else:
-                    data = await connection.receive()
+                    data = await self._receive(connection)
                     if data:
                         piece = body.feed(data)
                     else:
@@ -284,6 +289,18 @@ class Body(httpx.AsyncByteStream):
         except _BROKEN as exc:
             await self._release(reuse=False)
             raise Failure(Fact.BEGAN, f"connection lost: {exc!r}") from exc
+
+    async def _receive(self, connection: _Connection) -> bytes:
+        if self.timeout is None:
+            return await connection.receive()
+        if self._deadline is None:
+            self._deadline = anyio.current_time() + self.timeout
+        try:
+            with anyio.fail_at(self._deadline):
+                return await connection.receive()
+        except TimeoutError:
+            await self._release(reuse=False)
+            raise Failure(Fact.BEGAN, "timed out reading the body", timeout="read") from None
 
     async def _release(self, *, reuse: bool) -> None:
         connection, self._connection = self._connection, None
