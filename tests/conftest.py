@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -312,3 +312,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "fake" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_PATHS", False):
         httpx_only = metafunc.definition.get_closest_marker("httpx_only") is not None
         metafunc.parametrize("fake", ["httpx"] if httpx_only else PATHS, indirect=True)
+
+
+RawHandler = Callable[[anyio.abc.SocketStream], Awaitable[None]]
+
+
+@pytest.fixture
+async def tcp_server() -> AsyncIterator[Callable[[RawHandler], str]]:
+    """A raw TCP server on 127.0.0.1 for the test's duration: ``tcp_server(serve)`` makes
+    ``serve`` handle each new connection and returns the server's URL."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    async with listener, anyio.create_task_group() as tg:
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        handlers: list[RawHandler] = []
+
+        def start(serve: RawHandler) -> str:
+            handlers.append(serve)
+            return f"http://127.0.0.1:{port}"
+
+        async def dispatch(stream: anyio.abc.SocketStream) -> None:
+            await handlers[-1](stream)
+
+        tg.start_soon(listener.serve, dispatch)
+        yield start
+        tg.cancel_scope.cancel()

@@ -13,6 +13,7 @@ import signal
 import socket
 import threading
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import httpx
@@ -25,8 +26,11 @@ from ollama_anyio import (
     OllamaConnectionError,
     OllamaTimeoutError,
     ProtocolError,
+    RequestError,
     ResponseError,
 )
+from ollama_anyio._errors import Fact, Failure
+from ollama_anyio._retry import Retry, RetryPolicy
 from ollama_anyio.testing import Fault, OllamaEmulator, ThreadedEmulator
 
 HI = [{"role": "user", "content": "Why is the sky blue?"}]
@@ -186,6 +190,78 @@ async def test_writes_are_not_retried_unless_asked(emulator: OllamaEmulator) -> 
     assert len(emulator.requests) == 3
 
 
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("path", ["/api/create", "/api/push"])
+async def test_create_and_push_are_writes_and_not_retried(
+    emulator: OllamaEmulator, path: str, stream: bool
+) -> None:
+    # Before one policy decided, these two were retried on 503 like a chat.
+    emulator.faults.add(Fault.busy(times=1, path=path))
+    async with AsyncClient(emulator.url, retry_backoff=0) as client:
+        with pytest.raises(ResponseError) as info:
+            if stream:
+                if path == "/api/create":
+                    parts = await client.create("mine", from_="llama3.2", stream=True)
+                else:
+                    parts = await client.push("llama3.2", stream=True)
+                async for _ in parts:
+                    pass
+            elif path == "/api/create":
+                await client.create("mine", from_="llama3.2")
+            else:
+                await client.push("llama3.2")
+    assert info.value.status_code == 503
+    assert len(emulator.requests) == 1
+
+
+def _failure(fact: Fact, *, reused: bool = False, timeout: str | None = None) -> Failure:
+    return Failure(fact, "x", reused=reused, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    ("failure", "idempotent", "retried", "stale"),
+    [
+        (_failure(Fact.NOT_CONNECTED), True, True, False),
+        (_failure(Fact.NOT_CONNECTED), False, False, False),
+        (_failure(Fact.NOT_CONNECTED, timeout="connect"), True, True, False),
+        (_failure(Fact.NOT_CONNECTED, timeout="pool"), True, True, False),
+        (_failure(Fact.NO_DESCRIPTORS), True, False, False),
+        (_failure(Fact.NOTHING_SENT, reused=True), False, True, True),
+        (_failure(Fact.NO_RESPONSE, reused=True), True, True, True),
+        (_failure(Fact.NO_RESPONSE, reused=True), False, False, False),
+        (_failure(Fact.NO_RESPONSE), True, False, False),
+        (_failure(Fact.NO_RESPONSE, reused=True, timeout="read"), True, False, False),
+        (_failure(Fact.BEGAN, reused=True), True, False, False),
+        (_failure(Fact.PROTOCOL), True, False, False),
+        (_failure(Fact.REFUSED), True, False, False),
+    ],
+)
+def test_the_retry_policy_decides_from_the_fact_alone(
+    failure: Failure, idempotent: bool, retried: bool, stale: bool
+) -> None:
+    retry = RetryPolicy(max_retries=2, backoff=0).decide(0, idempotent=idempotent, failure=failure)
+    assert (retry is not None) is retried
+    assert retry is None or retry.stale is stale
+
+
+def test_a_stale_connection_is_retried_once_per_call_and_a_one_shot_body_never() -> None:
+    policy = RetryPolicy(max_retries=0)
+    stale = _failure(Fact.NO_RESPONSE, reused=True)
+    assert policy.decide(0, idempotent=True, failure=stale) == Retry(0.0, stale=True)
+    assert policy.decide(0, idempotent=True, failure=stale, stale_retried=True) is None
+    unsent = _failure(Fact.NOTHING_SENT, reused=True)
+    assert policy.decide(0, idempotent=True, repeatable=False, failure=unsent) is None
+    assert policy.decide(0, idempotent=True, status=503) is None  # max_retries=0
+
+
+@pytest.mark.parametrize("setting", ["max_line_size", "max_body_size"])
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "1"])
+def test_size_limits_must_be_positive_numbers_of_bytes(setting: str, value: Any) -> None:
+    options: dict[str, Any] = {setting: value}
+    with pytest.raises(RequestError, match=setting):
+        AsyncClient(**options)
+
+
 async def test_no_retry_once_the_body_has_begun(emulator: OllamaEmulator) -> None:
     emulator.faults.add(Fault.error(after=1, message="server busy", path="/api/chat"))
     async with AsyncClient(emulator.url, retry_backoff=0) as client:
@@ -340,7 +416,7 @@ def test_blocking_client_from_many_threads_then_nothing_left(
         t.join()
     client.close()
     assert errors == []
-    assert client._async._pool.closed  # every connection closed; the autouse fixture checks
+    assert client._async._session.closed  # every connection closed; the autouse fixture checks
     # that the portal thread has ended
 
 

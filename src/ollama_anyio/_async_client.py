@@ -1,47 +1,30 @@
 """`AsyncClient`: every endpoint of the Ollama API, on anyio (trio or asyncio).
 
-Each endpoint is three steps: build and check the body (`_requests`, pure), send it
-(`AsyncClient._send`, the one place that sends requests: straight to our transport when httpx's
-client layer has nothing to add, see `_direct`, else through httpx), and decode the answer (a
-msgspec decoder, the incremental `_embed` decoder, or an `AsyncStream` for streamed answers).
+Each endpoint is three steps: build and check the body (`_requests`, pure), send it (the
+session, `_session`, which picks the path, retries and bounds the reading), and decode the
+answer (a msgspec decoder, the incremental `_embed` decoder, or an `AsyncStream` for streamed
+answers).
 """
 
 from __future__ import annotations
 
-import array
 import copy as _copy
-import hashlib
-import logging
 import os
-import urllib.request
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar, cast, overload
+from typing import Any, Literal, TypeVar, overload
 
 import anyio
-import anyio.lowlevel
 import anyio.to_thread
-import httpx
 import msgspec
 
-from . import _config, _requests
+from . import _blobs, _config, _requests
 from ._async_stream import AsyncStream
-from ._direct import REDIRECTS, DirectReply, DirectSender, HttpxReply, Reply
-from ._embed import EmbedBodyDecoder
-from ._errors import (
-    DECODE_ERRORS,
-    OllamaConnectionError,
-    OllamaTimeoutError,
-    ProtocolError,
-    RequestError,
-    ResponseError,
-    response_error,
-    translate_errors,
-)
-from ._retry import RETRY_STATUSES, RetryPolicy, is_unsent
-from ._transport import AnyIOTransport
+from ._embed import EmbedBodyDecoder, embed_response, float32s, floats
+from ._errors import DECODE_ERRORS, ProtocolError, RequestError, ResponseError
+from ._retry import RetryPolicy
+from ._session import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_LINE_SIZE, Session
 from ._types import (
     ChatResponse,
     EmbedArraysResponse,
@@ -56,7 +39,6 @@ from ._types import (
     OptionsArg,
     ProcessResponse,
     ProgressResponse,
-    RawEmbedResponse,
     ShowResponse,
     StatusResponse,
     Think,
@@ -68,96 +50,24 @@ from ._types import (
 
 __all__ = ["AsyncClient"]
 
-logger = logging.getLogger("ollama_anyio")
-
 T = TypeVar("T")
 
 _WEB_URL = "https://ollama.com"
-_BLOB_CHUNK = 1 << 20
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+# Calls that change the server's state: sent again only with retry_writes=True.
+_WRITES = ("/api/create", "/api/push", "/api/copy", "/api/delete", "/api/blobs/")
 
 
-def _decode(type: type[T], data: bytes | bytearray, url: str) -> T:
-    decoder = _decoders.get(type)
+def _decode(response_type: type[T], data: bytes | bytearray, url: str) -> T:
+    decoder = _decoders.get(response_type)
     if decoder is None:
-        decoder = _decoders[type] = msgspec.json.Decoder(type)
+        decoder = _decoders[response_type] = msgspec.json.Decoder(response_type)
     try:
         result: T = decoder.decode(data)
     except DECODE_ERRORS as exc:
         start = data[:80].decode("utf-8", errors="replace")
         raise ProtocolError(f"malformed response from {url} ({exc}): {start!r}") from exc
     return result
-
-
-# Options that shape httpx's own transport: with any of them, httpx builds it as usual and
-# our AnyIOTransport is not used. (``proxy=`` needs no entry: httpx mounts it over ours.)
-_TRANSPORT_OPTIONS = frozenset(
-    {"transport", "verify", "cert", "http1", "http2", "limits", "mounts"}
-)
-
-
-class _Pool:
-    """The httpx client (its connection pool), shared by a client and its `with_options` views.
-
-    Our transport's plain connections belong to no event loop, so one pool serves a client
-    used from one loop after another (a second ``asyncio.run()``, where the official client
-    fails with "Event loop is closed"). httpx's own transport keeps connections bound to the
-    loop that opened them: with it (``per_loop``), a new loop gets a new pool, and the old
-    pool's idle sockets are left to the garbage collector, as nothing can close them without
-    their loop.
-    """
-
-    def __init__(
-        self,
-        factory: Callable[[], httpx.AsyncClient],
-        *,
-        per_loop: bool,
-        direct: Callable[[httpx.AsyncClient], DirectSender] | None = None,
-    ) -> None:
-        self._factory = factory
-        self._http = factory()
-        self._per_loop = per_loop
-        self._loop: object = None
-        # Requests skip httpx's client layer (see `_direct`) while this is set.
-        self.direct = None if direct is None else direct(self._http)
-
-    def get(self) -> httpx.AsyncClient:
-        if self._per_loop:
-            loop = anyio.lowlevel.current_token()
-            if loop != self._loop:
-                if self._loop is not None:
-                    self._http = self._factory()
-                self._loop = loop
-        return self._http
-
-    @property
-    def closed(self) -> bool:
-        return self._http.is_closed
-
-    async def aclose(self) -> None:
-        if not self._per_loop or self._loop in (None, anyio.lowlevel.current_token()):
-            await self._http.aclose()
-        else:  # its loop has ended: forget it (see above), and refuse further use
-            self._http = self._factory()
-            await self._http.aclose()
-
-
-_httpx_logger = logging.getLogger("httpx")
-# Headers the direct path writes itself; given by the caller, httpx's rules decide instead.
-_FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding"})
-
-
-def _proxies_in_environment() -> bool:
-    proxies = urllib.request.getproxies()  # what httpx reads, too
-    return any(scheme in proxies for scheme in ("http", "https", "all"))
-
-
-_float_lists = msgspec.json.Decoder(list[float])
-_floats = _float_lists.decode
-
-
-def _float32s(text: bytes | bytearray | msgspec.Raw) -> array.array[float]:
-    return array.array("f", _float_lists.decode(text))
 
 
 def _is_done(chunk: GenerateResponse | ChatResponse) -> bool:
@@ -176,17 +86,21 @@ class AsyncClient:
             ``"https://example.com/ollama"``); default ``OLLAMA_HOST``, else
             ``http://127.0.0.1:11434``.
         timeout: an ``httpx.Timeout``, a number of seconds, or None for no timeout. The default
-            gives up connecting after 10 s and waits up to 600 s between bytes, as a local
-            model may take minutes to load.
+            gives up connecting after 10 s, and waits up to 600 s for a response head, for a
+            whole answer, and between two lines of a stream, as a local model may take
+            minutes to load.
         headers: headers sent with every request.
         api_key: a key for ollama.com (default ``OLLAMA_API_KEY``). From the environment it is
             sent only to https://ollama.com; given here, it is sent to ``host`` as well.
         max_retries: how many times a request the server cannot have acted on is tried again
             (connection refused, 429, 502, 503), after ``retry_backoff`` seconds, doubling,
             with jitter, or as ``Retry-After`` says. Never after a response body has begun.
-        retry_writes: also retry ``create``, ``push``, ``copy`` and ``delete``.
+        retry_writes: also retry ``create``, ``push``, ``copy``, ``delete`` and ``create_blob``.
+        max_line_size: the longest line of a stream, in bytes (default 32 MiB).
+        max_body_size: the largest whole answer, in bytes (default 1 GiB).
         follow_redirects, **kwargs: passed on to ``httpx.AsyncClient`` (e.g. ``transport``,
-            ``verify``, ``proxy``).
+            ``verify``, ``proxy``); ``limits=httpx.Limits(...)`` caps our transport's
+            connections per server (default 100) and idle ones (default 64).
 
     Use it as ``async with AsyncClient() as client:``, or call ``aclose()`` when done.
     """
@@ -202,48 +116,27 @@ class AsyncClient:
         max_retries: int = 2,
         retry_backoff: float = 0.5,
         retry_writes: bool = False,
+        max_line_size: int = DEFAULT_MAX_LINE_SIZE,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         **kwargs: Any,
     ) -> None:
-        self._base_url = _config.host_from_env(host)
-        self._headers = _config.build_headers(headers)
-        self._api_key = _config.api_key_from_env(api_key)
-        self._api_key_to_host = api_key is not None
-        self._timeout = _config.default_timeout() if timeout is _config.DEFAULT else timeout
-        self._timeouts = _config.timeouts(self._timeout)  # checked; used by the direct path
         try:
-            self._retry = RetryPolicy(max_retries, retry_backoff, retry_writes)
+            retry = RetryPolicy(max_retries, retry_backoff, retry_writes)
         except (TypeError, ValueError) as exc:
             raise RequestError(f"invalid retry settings: {exc}") from None
-        # httpx ignores proxies from the environment when given a transport: with one set,
-        # httpx's own transport is used, as it routes by them (NO_PROXY included).
-        ours = not _TRANSPORT_OPTIONS & kwargs.keys() and not (
-            kwargs.get("trust_env", True) and _proxies_in_environment()
+        self._session = Session(
+            _config.host_from_env(host),
+            headers=_config.build_headers(headers),
+            api_key=_config.api_key_from_env(api_key),
+            api_key_to_host=api_key is not None,
+            timeout=_config.default_timeout() if timeout is _config.DEFAULT else timeout,
+            retry=retry,
+            follow_redirects=follow_redirects,
+            max_line_size=max_line_size,
+            max_body_size=max_body_size,
+            options=kwargs,
         )
-        # With no httpx option at all, httpx's client layer has nothing to add (see `_direct`).
-        # (The base URL never has credentials: parse_host drops them.)
-        direct = ours and not kwargs and not _FRAMING_HEADERS & self._headers.keys()
-        self._follow_redirects = follow_redirects
-
-        def new_http_client() -> httpx.AsyncClient:
-            if ours:  # a new transport for each pool: pools never share connections
-                kwargs["transport"] = AnyIOTransport()
-            return httpx.AsyncClient(
-                follow_redirects=follow_redirects,
-                timeout=self._timeout,
-                headers=self._headers,
-                **kwargs,
-            )
-
-        self._pool = _Pool(
-            new_http_client,
-            per_loop=not ours,
-            direct=(
-                (lambda http: DirectSender(kwargs["transport"], http.headers)) if direct else None
-            ),
-        )
-        self._timeout_is_default = True  # the pool's httpx client has self._timeout
-        self._urls: dict[str, httpx.URL] = {}
-        self._key_to_base_url = self._api_key_to_host or _config.is_ollama_com(self._base_url)
+        self._base_url = self._session.base_url
         self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
 
     @property
@@ -263,12 +156,13 @@ class AsyncClient:
         ``max_retries=0`` turns retries off for it.
         """
         clone = _copy.copy(self)
-        if timeout is not _config.DEFAULT:
-            clone._timeouts = _config.timeouts(timeout)
-            clone._timeout = timeout
-            clone._timeout_is_default = False
-        if max_retries is not None:
-            clone._retry = RetryPolicy(max_retries, self._retry.backoff, self._retry.retry_writes)
+        retry = self._session.retry
+        clone._session = self._session.with_options(
+            timeout=timeout,
+            retry=None
+            if max_retries is None
+            else RetryPolicy(max_retries, retry.backoff, retry.retry_writes),
+        )
         return clone
 
     async def __aenter__(self) -> AsyncClient:
@@ -286,161 +180,66 @@ class AsyncClient:
         """Close every stream still open and every connection."""
         for stream in list(self._streams):
             await stream.aclose()
-        with anyio.CancelScope(shield=True):
-            await self._pool.aclose()
+        await self._session.aclose()
 
     # -----------------------------------------------------------------------------------------
-    # Transport: the one place that sends requests
+    # Sending and reading, through the session
 
-    def _request_headers(self, url: str) -> dict[str, str] | None:
-        """The headers one request adds to the client's: the API key, where it may go."""
-        if not self._api_key or "authorization" in self._headers:
-            return None
-        if url.startswith(self._base_url):
-            allowed = self._key_to_base_url
-        else:
-            allowed = _config.is_ollama_com(url)
-        if not allowed:
-            return None
-        _config.check_header("authorization", self._api_key, shown="OLLAMA_API_KEY")
-        return {"authorization": f"Bearer {self._api_key}"}
-
-    def _url(self, url: str) -> httpx.URL:
-        # Parsing a URL is a good part of httpx's cost per request; there are few of them.
-        parsed = self._urls.get(url)
-        if parsed is None:
-            parsed = httpx.URL(url)
-            if len(self._urls) < 64:
-                self._urls[url] = parsed
-        return parsed
-
-    async def _send(self, method: str, url: str, content: Any, *, writes: bool = False) -> Reply:
-        """Send a request and return the response with its body unread, or raise.
-
-        A status of 400 or more raises `ResponseError`. Failures that the server cannot have
-        acted on are retried (see `RetryPolicy`); ``writes`` marks a call that changes the
-        server's state.
-        """
-        http = self._pool.get()
-        may_go_direct = (
-            isinstance(content, (bytes, type(None)))  # not a streamed upload
-            and not http.is_closed
-            and not _httpx_logger.isEnabledFor(logging.INFO)  # nobody reads httpx's request log
-        )
-        attempt = 0
-        while True:
-            # Read again on each attempt: the previous answer may have set a cookie.
-            direct = self._pool.direct if may_go_direct else None
-            try:
-                with translate_errors(url):
-                    if direct is not None:
-                        reply = await direct.send(
-                            method, url, content, self._request_headers(url), self._timeouts
-                        )
-                    else:
-                        request = http.build_request(
-                            method,
-                            self._url(url),
-                            content=content,
-                            headers=self._request_headers(url),
-                            timeout=httpx.USE_CLIENT_DEFAULT
-                            if self._timeout_is_default
-                            else self._timeout,
-                        )
-                        reply = HttpxReply(await http.send(request, stream=True))
-            except (OllamaConnectionError, OllamaTimeoutError) as exc:
-                if not (is_unsent(exc) and self._retry.allows(attempt, writes=writes)):
-                    raise
-                delay, reason = self._retry.delay(attempt), str(exc)
-            else:
-                if direct is not None and self._leave_direct_path(reply, method, url):
-                    await reply.aclose()
-                    may_go_direct = False  # and the same attempt again, through httpx
-                    continue
-                if reply.status_code < 400:
-                    return reply
-                try:
-                    with translate_errors(url):
-                        body = await reply.aread()
-                finally:
-                    with anyio.CancelScope(shield=True):
-                        await reply.aclose()
-                error = response_error(body, reply.status_code)
-                if reply.status_code not in RETRY_STATUSES or not self._retry.allows(
-                    attempt, writes=writes
-                ):
-                    raise error
-                delay = self._retry.delay(attempt, reply.header("retry-after"))
-                reason = str(error)
-            attempt += 1
-            logger.debug(
-                "%s %s failed (%s); retry %d of %d in %.2f s",
-                method,
-                url,
-                reason,
-                attempt,
-                self._retry.max_retries,
-                delay,
-            )
-            await anyio.sleep(delay)
-
-    def _leave_direct_path(self, reply: Reply, method: str, url: str) -> bool:
-        """Whether an answer on the direct path needs httpx's client after all.
-
-        A redirect to follow is followed by httpx: the request is sent again through it (a
-        server answers a redirect without acting on the request). A cookie is kept in httpx's
-        jar, and from then on every request goes through httpx, which sends it.
-        """
-        if (
-            self._follow_redirects
-            and reply.status_code in REDIRECTS
-            and reply.header("location") is not None
-        ):
-            return True
-        if reply.header("set-cookie") is not None:
-            if isinstance(reply, DirectReply):
-                headers: Any = reply.head.headers
-            else:  # a compressed answer, already wrapped for httpx to decompress
-                headers = cast(HttpxReply, reply).response.headers
-            response = httpx.Response(
-                reply.status_code, headers=headers, request=httpx.Request(method, url)
-            )
-            self._pool.get().cookies.extract_cookies(response)
-            self._pool.direct = None
-        return False
-
-    async def _read(
-        self, method: str, url: str, content: Any = None, *, writes: bool = False
-    ) -> bytes:
+    async def _read(self, method: str, url: str, content: Any = None) -> bytes:
         """Send a request and return the whole body of its answer."""
-        reply = await self._send(method, url, content, writes=writes)
-        try:
-            with translate_errors(url):
-                return await reply.aread()
-        finally:
-            with anyio.CancelScope(shield=True):
-                await reply.aclose()
+        base = self._base_url
+        writes = url.startswith(base) and url.startswith(_WRITES, len(base))
+        return await self._session.read(method, url, content, idempotent=not writes)
 
-    async def _call(self, type: type[T], method: str, path: str, body: Any = None) -> T:
+    async def _call(self, response_type: type[T], method: str, path: str, body: Any = None) -> T:
         url = self._base_url + path
         content = None if body is None else _requests.encoder.encode(body)
-        return _decode(type, await self._read(method, url, content), url)
+        return _decode(response_type, await self._read(method, url, content), url)
 
     def _stream(
-        self, type: type[T], path: str, body: Any, is_final: Callable[[T], bool]
+        self, item_type: type[T], path: str, body: Any, is_final: Callable[[T], bool]
     ) -> AsyncStream[T]:
         url = self._base_url + path
         content = _requests.encoder.encode(body)
-        stream = AsyncStream(lambda: self._send("POST", url, content), type, is_final, url)
+        session = self._session
+        idempotent = not path.startswith(_WRITES)
+        stream = AsyncStream(
+            lambda: session.send("POST", url, content, idempotent=idempotent),
+            item_type,
+            is_final,
+            url,
+            read_timeout=session.timeouts["read"],
+            max_line_size=session.max_line_size,
+        )
         self._streams.add(stream)
         return stream
 
     async def _maybe_stream(
-        self, type: type[T], path: str, body: Any, stream: bool, is_final: Callable[[T], bool]
+        self,
+        item_type: type[T],
+        path: str,
+        body: Any,
+        stream: bool,
+        is_final: Callable[[T], bool],
     ) -> T | AsyncStream[T]:
         if stream:
-            return self._stream(type, path, body, is_final)
-        return await self._call(type, "POST", path, body)
+            return self._stream(item_type, path, body, is_final)
+        return await self._call(item_type, "POST", path, body)
+
+    async def _read_embed(
+        self, url: str, body: Any, vector: Callable[[Any], Any]
+    ) -> tuple[bytes, list[Any] | None]:
+        """Send an embed request and decode its vectors as they arrive (see `_embed`)."""
+        reply = await self._session.send("POST", url, _requests.encoder.encode(body))
+        decoder = EmbedBodyDecoder(vector)
+        try:
+            await self._session.each_piece(reply, url, decoder.feed)
+            return decoder.finish()
+        except DECODE_ERRORS as exc:
+            raise ProtocolError(f"malformed response from {url} ({exc})") from exc
+        finally:
+            with anyio.CancelScope(shield=True):
+                await reply.aclose()
 
     @staticmethod
     async def _build_body_in_thread_if(
@@ -754,37 +553,8 @@ class AsyncClient:
             dimensions=dimensions,
         )
         url = self._base_url + "/api/embed"
-        rest, vectors = await self._read_embed(url, body, _float32s if as_arrays else _floats)
-        if vectors is None and not as_arrays:  # not followed as it arrived: decoded whole
-            return _decode(EmbedResponse, rest, url)
-        if vectors is None:
-            raw = _decode(RawEmbedResponse, rest, url)
-            vectors, raw.embeddings = [_float32s(vector) for vector in raw.embeddings], []
-            response: msgspec.Struct = raw
-        else:
-            response = _decode(EmbedResponse, rest, url)
-        fields = msgspec.structs.asdict(response)
-        fields["embeddings"] = vectors
-        return (EmbedArraysResponse if as_arrays else EmbedResponse)(**fields)
-
-    async def _read_embed(
-        self, url: str, body: Any, vector: Callable[[Any], Any]
-    ) -> tuple[bytes, list[Any] | None]:
-        """Send an embed request and decode its vectors as they arrive (see `_embed`)."""
-        reply = await self._send("POST", url, _requests.encoder.encode(body))
-        pieces = reply.pieces()
-        decoder = EmbedBodyDecoder(vector)
-        try:
-            with translate_errors(url):
-                async for piece in pieces:
-                    decoder.feed(piece)
-            return decoder.finish()
-        except DECODE_ERRORS as exc:
-            raise ProtocolError(f"malformed response from {url} ({exc})") from exc
-        finally:
-            with anyio.CancelScope(shield=True):
-                await pieces.aclose()  # type: ignore[attr-defined]
-                await reply.aclose()
+        rest, vectors = await self._read_embed(url, body, float32s if as_arrays else floats)
+        return embed_response(rest, vectors, as_arrays=as_arrays, url=url)
 
     async def embeddings(
         self,
@@ -933,29 +703,8 @@ class AsyncClient:
 
         The file is hashed and sent in pieces, in a worker thread, never whole in memory.
         """
-        if not isinstance(path, (str, os.PathLike)):
-            raise RequestError(f"path must be a str or a path, got {type(path).__name__}")
-        file = Path(path)
-
-        def digest_file() -> str:
-            sha256 = hashlib.sha256()
-            with file.open("rb") as f:
-                while chunk := f.read(_BLOB_CHUNK):
-                    sha256.update(chunk)
-            return f"sha256:{sha256.hexdigest()}"
-
-        try:
-            digest = await anyio.to_thread.run_sync(digest_file)
-        except OSError as exc:
-            raise RequestError(f"cannot read {str(file)!r}: {exc.strerror or exc}") from exc
-
-        async def content() -> Any:
-            async with await anyio.open_file(file, "rb") as f:
-                while chunk := await f.read(_BLOB_CHUNK):
-                    yield chunk
-
-        # The body is a one-shot generator: an upload is never retried.
-        await self._read("POST", f"{self._base_url}/api/blobs/{digest}", content(), writes=True)
+        file, digest = await _blobs.file_digest(path)
+        await self._read("POST", f"{self._base_url}/api/blobs/{digest}", _blobs.file_pieces(file))
         return digest
 
     async def blob_exists(self, digest: str) -> bool:
@@ -988,13 +737,13 @@ class AsyncClient:
     async def copy(self, source: str, destination: str) -> StatusResponse:
         """Copy a model under a new name (``POST /api/copy``)."""
         body = _requests.encoder.encode(_requests.copy(source, destination))
-        await self._read("POST", self._base_url + "/api/copy", body, writes=True)
+        await self._read("POST", self._base_url + "/api/copy", body)
         return StatusResponse(status="success")
 
     async def delete(self, model: str) -> StatusResponse:
         """Delete a model (``DELETE /api/delete``)."""
         body = _requests.encoder.encode(_requests.delete(model))
-        await self._read("DELETE", self._base_url + "/api/delete", body, writes=True)
+        await self._read("DELETE", self._base_url + "/api/delete", body)
         return StatusResponse(status="success")
 
     async def version(self) -> str:
@@ -1005,7 +754,7 @@ class AsyncClient:
     # Web search through ollama.com
 
     def _check_web_auth(self) -> None:
-        if not self._api_key and "authorization" not in self._headers:
+        if not self._session.has_credentials:
             raise RequestError(
                 "web_search and web_fetch need an ollama.com API key: set OLLAMA_API_KEY or "
                 "pass api_key="

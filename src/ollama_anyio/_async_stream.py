@@ -4,25 +4,27 @@ The HTTP request is sent when the stream is first entered or iterated, not befor
 that is never used holds nothing. The response is closed when the stream ends, when the server
 reports an error, when the consumer's task is cancelled, when a read fails, and when the
 consumer leaves ``async with`` or calls ``aclose()`` early. A plain ``async for`` loop that
-``break``s cannot be noticed by the stream (Python gives it no signal): use ``async with``.
+``break``s cannot be noticed by the stream (Python gives it no signal): use ``async with``; a
+stream dropped that way is closed when it is collected, at once on our transport (a plain
+socket close, no task), else with a `ResourceWarning`.
+
+Bounds: the read timeout bounds the wait between two complete lines (not each socket read, so
+a server trickling bytes without finishing a line cannot hold the stream), and a line longer
+than ``max_line_size`` is a `ProtocolError` once that much has been buffered.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import anyio
-import anyio.lowlevel
-from anyio.lowlevel import EventLoopToken
 
 from ._direct import Reply
-from ._errors import IncompleteStreamError, translate_errors
+from ._errors import IncompleteStreamError, OllamaError, OllamaTimeoutError, translate_errors
 from ._ndjson import NDJSONDecoder
 
 __all__ = ["AsyncStream"]
@@ -42,22 +44,26 @@ class AsyncStream(Generic[T]):
 
     def __init__(
         self,
-        open: Callable[[], Awaitable[Reply]],
-        type: type[T],
+        start: Callable[[], Awaitable[Reply]],
+        item_type: type[T],
         is_final: Callable[[T], bool],
         url: str,
+        *,
+        read_timeout: float | None = None,
+        max_line_size: int | None = None,
     ) -> None:
-        self._open = open
-        self._type = type
+        self._send = start
+        self._type = item_type
         self._is_final = is_final
         self._url = url
+        self._read_timeout = read_timeout
+        self._max_line_size = max_line_size
         self._response: Reply | None = None
         self._chunks: AsyncIterator[bytes] | None = None
         self._decoder: NDJSONDecoder[T] | None = None
         self._buffer: deque[T] = deque()
         self._finished = False  # the final chunk was seen
         self._closed = False
-        self._token: EventLoopToken | None = None
 
     @property
     def closed(self) -> bool:
@@ -110,38 +116,53 @@ class AsyncStream(Generic[T]):
         try:
             if self._response is None:
                 await self._start()
-            assert self._chunks is not None
-            assert self._decoder is not None
-            while True:
-                try:
-                    with translate_errors(self._url):
-                        chunk = await self._chunks.__anext__()
-                except StopAsyncIteration:
-                    batch = self._decoder.flush()
-                    self._check_final(batch)
-                    if not self._finished:
-                        raise IncompleteStreamError(
-                            f"the stream from {self._url} ended without its final chunk"
-                        ) from None
-                    await self.aclose()
-                    return batch
-                batch = self._decoder.feed(chunk)
-                if batch:
-                    self._check_final(batch)
-                    return batch
+            if self._read_timeout is None:
+                return await self._next_lines()
+            try:
+                with anyio.fail_after(self._read_timeout):
+                    return await self._next_lines()
+            except TimeoutError as exc:
+                if isinstance(exc, OllamaError):
+                    raise
+                raise OllamaTimeoutError(
+                    f"read timeout talking to {self._url}: no complete line of the stream "
+                    f"within {self._read_timeout:g} s"
+                ) from None
         except BaseException:
             await self.aclose()
             raise
+
+    async def _next_lines(self) -> list[T]:
+        assert self._chunks is not None
+        assert self._decoder is not None
+        while True:
+            try:
+                with translate_errors(self._url):
+                    chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                batch = self._decoder.flush()
+                self._check_final(batch)
+                if not self._finished:
+                    raise IncompleteStreamError(
+                        f"the stream from {self._url} ended without its final chunk"
+                    ) from None
+                await self.aclose()
+                return batch
+            batch = self._decoder.feed(chunk)
+            if batch:
+                self._check_final(batch)
+                return batch
 
     def _check_final(self, batch: list[T]) -> None:
         if batch and self._is_final(batch[-1]):
             self._finished = True
 
     async def _start(self) -> None:
-        response = await self._open()
+        response = await self._send()
         self._response = response
-        self._token = anyio.lowlevel.current_token()
-        self._decoder = NDJSONDecoder(self._type, response.status_code)
+        self._decoder = NDJSONDecoder(
+            self._type, response.status_code, max_line_size=self._max_line_size
+        )
         self._chunks = response.pieces()
 
     async def aclose(self) -> None:
@@ -165,12 +186,18 @@ class AsyncStream(Generic[T]):
 
     def __del__(self) -> None:
         # Dropped half-read: after a plain ``async for`` left by ``break``, which gives the
-        # stream no other signal. Closing needs an await, so it is started in the event loop
-        # that opened the response, as a task of its own; where that is impossible (another
-        # thread, the loop is gone) the caller is told.
-        if self._closed or self._response is None or self._token is None:
+        # stream no other signal. On our transport the socket is closed here and now (a plain
+        # close: no task, nothing outlives the caller, and it works after the loop has ended);
+        # where only an await can close it (httpx's transport), the caller is told.
+        response = self._response
+        if self._closed or response is None:
             return
-        if not _close_soon(self, self._token):
+        self._closed = True
+        try:
+            closed = response.close_now()
+        except Exception:  # pragma: no cover - a finalizer must not raise
+            closed = False
+        if not closed:
             warnings.warn(
                 f"an ollama-anyio stream from {self._url} was not closed: use 'async with' "
                 "around it, or read it to the end",
@@ -178,31 +205,3 @@ class AsyncStream(Generic[T]):
                 stacklevel=1,
                 source=self,
             )
-
-
-_closing: set[asyncio.Task[None]] = set()
-
-
-async def _close_quietly(stream: AsyncStream[Any]) -> None:
-    with contextlib.suppress(Exception):
-        await stream.aclose()
-
-
-def _close_soon(stream: AsyncStream[Any], token: EventLoopToken) -> bool:
-    """Start closing ``stream`` in its event loop, if this thread runs that loop."""
-    try:
-        if token.backend_class.__name__ == "TrioBackend":
-            import trio
-
-            if trio.lowlevel.current_trio_token() is not token.native_token:
-                return False
-            trio.lowlevel.spawn_system_task(_close_quietly, stream)
-        else:
-            if asyncio.get_running_loop() is not token.native_token:
-                return False
-            task = asyncio.get_running_loop().create_task(_close_quietly(stream))
-            _closing.add(task)  # a task nobody references could be collected unfinished
-            task.add_done_callback(_closing.discard)
-    except RuntimeError:  # no loop of that kind runs in this thread
-        return False
-    return True

@@ -13,14 +13,16 @@ only where the text before it is a complete, open top-level object; anything els
 
 from __future__ import annotations
 
+import array
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from ._errors import DECODE_ERRORS
+from ._errors import DECODE_ERRORS, ProtocolError
+from ._types import EmbedArraysResponse, EmbedResponse, RawEmbedResponse
 
-__all__ = ["EmbedBodyDecoder"]
+__all__ = ["EmbedBodyDecoder", "embed_response", "float32s", "floats"]
 
 V = TypeVar("V")
 
@@ -163,3 +165,41 @@ def _is_open_object(head: bytes) -> bool:
     except DECODE_ERRORS:
         return False
     return True
+
+
+_float_lists = msgspec.json.Decoder(list[float])
+floats = _float_lists.decode
+
+
+def float32s(text: bytes | bytearray | msgspec.Raw) -> array.array[float]:
+    """One vector's JSON text as an ``array.array("f")``."""
+    return array.array("f", _float_lists.decode(text))
+
+
+def embed_response(
+    rest: bytes, vectors: list[Any] | None, *, as_arrays: bool, url: str
+) -> EmbedResponse | EmbedArraysResponse:
+    """The answer of ``/api/embed`` from what `EmbedBodyDecoder.finish` returned.
+
+    Raises:
+        ProtocolError: the answer is not an embed answer.
+    """
+    try:
+        if vectors is None and not as_arrays:  # not followed as it arrived: decoded whole
+            return _embed_responses.decode(rest)
+        if vectors is None:
+            raw = _raw_responses.decode(rest)
+            vectors, raw.embeddings = [float32s(vector) for vector in raw.embeddings], []
+            response: msgspec.Struct = raw
+        else:
+            response = _embed_responses.decode(rest)
+    except DECODE_ERRORS as exc:
+        start = rest[:80].decode("utf-8", errors="replace")
+        raise ProtocolError(f"malformed response from {url} ({exc}): {start!r}") from exc
+    fields = msgspec.structs.asdict(response)
+    fields["embeddings"] = vectors
+    return (EmbedArraysResponse if as_arrays else EmbedResponse)(**fields)
+
+
+_embed_responses = msgspec.json.Decoder(EmbedResponse)
+_raw_responses = msgspec.json.Decoder(RawEmbedResponse)

@@ -16,17 +16,27 @@ Code that catches the builtin ``ConnectionError``, ``TimeoutError`` or ``ValueEr
 working, and so does code written for the official client's ``ResponseError``/``RequestError``.
 No httpx, h11, json or msgspec exception escapes from a public call: `translate_errors` is the
 translation point used around every network operation.
+
+Below the tree, the transport reports what happened as a `Failure` carrying one `Fact` (could
+not connect; connected but sent nothing; sent the request but got no response head; the
+response had begun), and httpx's own exceptions are read as the same facts (`failure_of`).
+The retry policy decides from the fact alone; `public_error` then maps it, once, to the tree.
 """
 
 from __future__ import annotations
 
+import enum
 from types import TracebackType
 from typing import Any
 
 import msgspec
 
+from ._http11 import FramingError
+
 __all__ = [
     "DECODE_ERRORS",
+    "Fact",
+    "Failure",
     "IncompleteStreamError",
     "OllamaConnectionError",
     "OllamaError",
@@ -34,6 +44,9 @@ __all__ = [
     "ProtocolError",
     "RequestError",
     "ResponseError",
+    "cause_of",
+    "failure_of",
+    "public_error",
     "translate_errors",
 ]
 
@@ -124,6 +137,100 @@ def response_error(body: bytes, status_code: int) -> ResponseError:
     return ResponseError(message, status_code, signin_url)
 
 
+class Fact(enum.Enum):
+    """What a failed exchange got to, as far as the transport knows: what retries go by."""
+
+    NOT_CONNECTED = "could not connect"  # nothing was sent
+    NO_DESCRIPTORS = "out of file descriptors"  # nothing was sent; waiting will not help
+    NOTHING_SENT = "connected, but no byte of the request left"
+    NO_RESPONSE = "sent the request (or part of it), no response head came"
+    BEGAN = "the response had begun"
+    PROTOCOL = "the server broke HTTP/1.1 framing or a limit"  # a ProtocolError
+    REFUSED = "the request cannot be sent as it is"  # e.g. a redirect to ftp://
+
+
+class Failure(Exception):
+    """A failed exchange, internal: never escapes a public call (see `public_error`).
+
+    Attributes:
+        fact: how far the exchange got.
+        reused: it ran on a kept-alive connection (a stale one fails like this).
+        timeout: the failure is a timeout, named by ``phase`` (connect, read, write, pool).
+    """
+
+    def __init__(
+        self, fact: Fact, message: str, *, reused: bool = False, timeout: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.fact = fact
+        self.reused = reused
+        self.timeout = timeout
+
+
+def failure_of(exc: BaseException, *, began: bool) -> Failure | None:
+    """The `Failure` an exception of httpx (or ours) stands for; None for anything else.
+
+    ``began``: the response head had been received when ``exc`` was raised.
+    """
+    if isinstance(exc, Failure):
+        return exc
+    import httpx  # here, not at the top: importing the package must not import httpx
+
+    if isinstance(exc, FramingError):
+        return Failure(Fact.PROTOCOL, str(exc))
+    if not isinstance(exc, httpx.HTTPError):
+        return None
+    timeout = None
+    if isinstance(exc, httpx.TimeoutException):
+        timeout = type(exc).__name__.replace("Timeout", "").lower() or "request"
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        fact = Fact.NOT_CONNECTED
+    elif isinstance(exc, (httpx.UnsupportedProtocol, httpx.TooManyRedirects)):
+        fact = Fact.REFUSED if isinstance(exc, httpx.UnsupportedProtocol) else Fact.PROTOCOL
+    elif isinstance(exc, httpx.DecodingError):
+        fact = Fact.PROTOCOL
+    else:
+        fact = Fact.BEGAN if began else Fact.NO_RESPONSE
+    return Failure(fact, str(exc) or type(exc).__name__, timeout=timeout)
+
+
+def public_error(failure: Failure, url: str) -> OllamaError:
+    """The exception of the tree a `Failure` is raised as."""
+    where = _describe(url)
+    if failure.timeout is not None:
+        return OllamaTimeoutError(f"{failure.timeout} timeout talking to {where}")
+    fact, detail = failure.fact, str(failure)
+    if fact is Fact.NOT_CONNECTED:
+        return OllamaConnectionError(
+            f"failed to connect to {where}: is Ollama running there? ({detail})"
+        )
+    if fact is Fact.NO_DESCRIPTORS:
+        return OllamaConnectionError(
+            f"cannot connect to {where}: this process ran out of file descriptors ({detail})"
+        )
+    if fact is Fact.PROTOCOL:
+        return ProtocolError(f"HTTP protocol error talking to {where}: {detail}")
+    if fact is Fact.REFUSED:
+        return ProtocolError(f"refused to follow {where}: {detail}")
+    if fact is Fact.BEGAN:
+        return OllamaConnectionError(f"connection to {where} broke during the response: {detail}")
+    return OllamaConnectionError(f"connection to {where} failed before a response: {detail}")
+
+
+def cause_of(failure: Failure) -> BaseException:
+    """What a public error raised for ``failure`` names as its cause: httpx's exception where
+    there was one; for a failure to connect on our transport, the httpx exception httpx's own
+    transport would have raised (code that inspects ``__cause__``, as our CLI does, keeps
+    working on both)."""
+    cause = failure.__cause__
+    import httpx
+
+    if isinstance(cause, httpx.HTTPError) or failure.fact is not Fact.NOT_CONNECTED:
+        return cause if cause is not None else failure
+    kind = httpx.ConnectTimeout if failure.timeout == "connect" else httpx.ConnectError
+    return kind(str(failure))
+
+
 def _describe(url: str) -> str:
     return url or "the configured host"
 
@@ -154,35 +261,19 @@ class translate_errors:  # lower case: it is used like a function, ``with transl
     ) -> None:
         if exc is None:
             return
-        translated = _translate(exc, _describe(self.url))
+        translated = _translate(exc, self.url)
         if translated is not None:
             raise translated from exc
 
 
-def _translate(exc: BaseException, where: str) -> OllamaError | None:
-    import httpx  # here, not at the top: importing the package must not import httpx
+def _translate(exc: BaseException, url: str) -> OllamaError | None:
+    # Around a body: any failure there came after the head.
+    failure = failure_of(exc, began=True)
+    if failure is not None:
+        return public_error(failure, url)
+    where = _describe(url)
+    import httpx
 
-    if isinstance(exc, httpx.TimeoutException):
-        kind = type(exc).__name__.replace("Timeout", "").lower() or "request"
-        return OllamaTimeoutError(f"{kind} timeout talking to {where}")
-    if isinstance(exc, httpx.ConnectError):
-        return OllamaConnectionError(
-            f"failed to connect to {where}: is Ollama running there? ({exc})"
-        )
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return OllamaConnectionError(f"connection to {where} broke during the response: {exc}")
-    if isinstance(exc, httpx.NetworkError):
-        return OllamaConnectionError(f"connection to {where} failed: {exc}")
-    if isinstance(exc, httpx.ProtocolError):
-        return ProtocolError(f"HTTP protocol error talking to {where}: {exc}")
-    if isinstance(exc, httpx.TooManyRedirects):
-        return ProtocolError(f"too many redirects from {where}")
-    if isinstance(exc, httpx.DecodingError):
-        return ProtocolError(f"undecodable response body from {where}: {exc}")
     if isinstance(exc, httpx.StreamError):
         return OllamaConnectionError(f"the response from {where} was closed: {exc}")
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return RequestError(f"unsupported URL scheme in {where}: {exc}")
-    if isinstance(exc, httpx.HTTPError):
-        return OllamaConnectionError(f"request to {where} failed: {exc}")
     return None

@@ -30,17 +30,23 @@ class NDJSONDecoder(Generic[T]):
     Args:
         line_type: the type of every line (a msgspec Struct).
         status_code: the HTTP status of the response, put on errors raised for error lines.
+        max_line_size: the longest line accepted: a longer one raises `ProtocolError` once
+            that much of it is buffered (None: no limit).
 
     ``feed(chunk)`` returns the values of the lines the chunk completes; ``flush()`` returns the
     value of an unterminated last line. Both raise `ResponseError` for an error line (after
     returning nothing of the lines after it) and `ProtocolError` for a malformed line.
     """
 
-    def __init__(self, line_type: type[T], status_code: int = 200) -> None:
+    def __init__(
+        self, line_type: type[T], status_code: int = 200, *, max_line_size: int | None = None
+    ) -> None:
         self._decoder = msgspec.json.Decoder(line_type)
         self._status_code = status_code
+        self._max_line_size = max_line_size
         # Pieces of the current unfinished line; joined once, when its newline arrives.
         self._tail: list[bytes] = []
+        self._tail_size = 0
         # An error found after some good lines of a batch: raised on the next call, so that the
         # lines before it are delivered first.
         self._pending: Exception | None = None
@@ -52,16 +58,31 @@ class NDJSONDecoder(Generic[T]):
         if end < 0:
             if chunk:
                 self._tail.append(chunk)
+                self._grow(len(chunk))
             return []
         if self._tail:
+            self._grow(chunk.find(b"\n"))
             self._tail.append(chunk[: end + 1])
             complete = b"".join(self._tail)
             self._tail.clear()
+            self._tail_size = 0
         else:
             complete = chunk if end == len(chunk) - 1 else chunk[: end + 1]
         if end < len(chunk) - 1:
             self._tail.append(chunk[end + 1 :])
+            self._grow(len(chunk) - end - 1)
         return self._decode(complete)
+
+    def _grow(self, size: int) -> None:
+        # Lines inside one chunk are as long as the chunk at most: only a line that spans
+        # chunks can grow past the limit, and it does so in the tail.
+        self._tail_size += size
+        if self._max_line_size is not None and self._tail_size > self._max_line_size:
+            self._tail.clear()
+            raise ProtocolError(
+                f"a line of the response stream is longer than the limit of "
+                f"{self._max_line_size} bytes (max_line_size)"
+            )
 
     def flush(self) -> list[T]:
         if self._pending is not None:
@@ -70,6 +91,7 @@ class NDJSONDecoder(Generic[T]):
             return []
         rest = b"".join(self._tail)
         self._tail.clear()
+        self._tail_size = 0
         return self._decode(rest)
 
     def _decode(self, lines: bytes) -> list[T]:

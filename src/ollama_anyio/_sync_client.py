@@ -318,8 +318,13 @@ class Stream(Generic[T]):
         try:
             self._portal.start_task_soon(_abandon, scope, receive)
         except RuntimeError:
-            # We are in the portal thread, or its loop is gone: no await is possible.
-            _abandon_now(scope, receive)
+            # We are in the portal thread (cancel from here), or its loop is gone (interpreter
+            # exit: its tasks have ended, and the AsyncStream, collected too, closes its own
+            # socket): either way a finalizer must print nothing.
+            with contextlib.suppress(Exception):
+                _abandon_now(scope, receive)
+            with contextlib.suppress(Exception):
+                receive.close()
 
 
 async def _produce(

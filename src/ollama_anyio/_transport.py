@@ -1,12 +1,23 @@
-"""An anyio-native HTTP/1.1 transport for httpx: plain or TLS connections with keep-alive.
+"""An anyio-native HTTP/1.1 transport for httpx: sockets, timeouts and the connection pool.
 
 httpx stays the public face (requests, redirects, auth, proxies from the environment); this
-transport replaces its default one for direct connections. It keeps idle connections per origin
-in a list (taking one is a dict lookup and a pop, where httpcore's pool scans every connection
-on each request start and end), frames bodies with `_http11`, and hands each read's worth of
-body to httpx as one piece. Plain connections are sockets of our own that any event loop can
-use; a TLS connection (anyio's TLS stream, with the system's CA certificates) is reused only
-in the loop that opened it.
+transport replaces its default one for direct connections. It only moves bytes: every rule of
+the wire (heads, 1xx, body framing, whether a connection may be reused) is `_http11`'s, whose
+docstring lists the RFC 9110/9112 rules implemented and those left out on purpose; every
+failure is reported as a `Failure` naming how far the exchange got, for the retry policy to
+judge (this transport never sends a request twice).
+
+Connections: idle ones are kept per origin in a list (taking one is a dict lookup and a pop,
+where httpcore's pool scans every connection on each request start and end); at most
+``max_connections`` are open per origin, beyond which a request waits for one (up to the pool
+timeout). Plain connections are sockets of our own that any event loop can use; a TLS
+connection (anyio's TLS stream, with the system's CA certificates) is reused only in the loop
+that opened it.
+
+Timeouts: connect bounds making the connection; write bounds sending the whole request; read
+bounds the whole response head, interim ``1xx`` heads included, so a server trickling a byte
+at a time cannot hold a call. Bodies are read without a timeout of their own: the caller bounds
+a whole body, or the gap between two lines of a stream (see `_session`).
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ import os
 import socket
 import ssl
 import time
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any, cast
 
@@ -25,7 +37,8 @@ import anyio.abc
 import anyio.lowlevel
 import httpx
 
-from ._http11 import ChunkedDecoder, FramingError, ResponseHead, parse_head
+from ._errors import Fact, Failure
+from ._http11 import FramingError, IncompleteBody, ResponseHead, ResponseReader, request_head
 
 __all__ = ["BODY", "AnyIOTransport", "Body", "httpx_response"]
 
@@ -36,9 +49,13 @@ BODY = "ollama_anyio.body"
 
 _READ_SIZE = 256 * 1024
 _SMALL_SEND = 16 * 1024  # well under any socket send buffer
-_IDLE_PER_ORIGIN = 64
-_IDLE_EXPIRY = 30.0  # seconds an idle connection is kept
+MAX_CONNECTIONS = 100  # per origin, as httpx's pool (which counts them over all origins)
+MAX_IDLE = 64  # idle connections kept per origin
+IDLE_EXPIRY = 30.0  # seconds an idle connection is kept
+_OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE})
 _ssl_context: ssl.SSLContext | None = None
+
+Origin = tuple[str, str, int]
 
 
 def _default_ssl_context() -> ssl.SSLContext:
@@ -101,6 +118,15 @@ class _PlainSocket:
         self.sock.close()
 
 
+def _new_socket(family: int, kind: int, proto: int) -> socket.socket:
+    try:
+        return socket.socket(family, kind, proto)
+    except OSError as exc:
+        if exc.errno in _OUT_OF_DESCRIPTORS:
+            raise Failure(Fact.NO_DESCRIPTORS, os.strerror(exc.errno)) from exc
+        raise
+
+
 async def _connect_plain(host: str, port: int) -> _PlainSocket:
     infos: Sequence[tuple[Any, ...]]
     try:  # an address needs no lookup (and no worker thread)
@@ -109,7 +135,7 @@ async def _connect_plain(host: str, port: int) -> _PlainSocket:
         infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     error: OSError = OSError(f"no address for {host}")
     for family, kind, proto, _, address in infos:
-        sock = socket.socket(family, kind, proto)
+        sock = _new_socket(family, kind, proto)
         try:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -130,42 +156,60 @@ async def _connect_plain(host: str, port: int) -> _PlainSocket:
     raise error
 
 
+class _Origin:
+    """The connections of one origin: the idle ones, how many are open, who waits for one."""
+
+    __slots__ = ("idle", "open", "waiting")
+
+    def __init__(self) -> None:
+        self.idle: list[_Connection] = []
+        self.open = 0  # idle and in use, and those being made
+        self.waiting: deque[anyio.Event] = deque()
+
+    def wake_one(self) -> None:
+        while self.waiting:
+            event = self.waiting.popleft()
+            if not event.is_set():
+                event.set()
+                return
+
+
 class _Connection:
-    __slots__ = ("buffer", "idle_since", "loop", "stream")
+    __slots__ = ("buffer", "closed", "idle_since", "loop", "origin", "stream")
 
     # ``loop``: the event loop a TLS connection belongs to; None for a plain one, any loop's.
-    def __init__(self, stream: anyio.abc.ByteStream | _PlainSocket, loop: object) -> None:
+    def __init__(
+        self, stream: anyio.abc.ByteStream | _PlainSocket, loop: object, origin: _Origin
+    ) -> None:
         self.stream = stream
         self.loop = loop
+        self.origin = origin
         self.buffer = b""
         self.idle_since = 0.0
+        self.closed = False
 
-    # ``seconds`` are httpx's per-request read and write timeouts (None: wait forever).
-    async def receive(self, seconds: float | None) -> bytes:
+    async def receive(self) -> bytes:
+        """The next bytes from the server; b"" when it has closed the connection.
+
+        Raises:
+            OSError, anyio.BrokenResourceError: the connection broke.
+        """
         try:
-            with anyio.fail_after(seconds):
-                return await self.stream.receive(_READ_SIZE)
-        except TimeoutError:
-            raise httpx.ReadTimeout("timed out waiting for the server") from None
+            return await self.stream.receive(_READ_SIZE)
         except anyio.EndOfStream:
             return b""
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-            raise httpx.ReadError(f"connection lost: {exc!r}") from exc
 
-    async def send(self, data: bytes, seconds: float | None) -> None:
-        try:
-            if len(data) <= _SMALL_SEND:
-                # The socket's send buffer takes it at once: a timeout scope would only cost.
-                await self.stream.send(data)
-                return
-            with anyio.fail_after(seconds):
-                await self.stream.send(data)
-        except TimeoutError:
-            raise httpx.WriteTimeout("timed out sending the request") from None
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-            raise httpx.WriteError(f"connection lost: {exc!r}") from exc
+    async def send(self, data: bytes) -> None:
+        await self.stream.send(data)
+
+    def _forget(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.origin.open -= 1
+            self.origin.wake_one()
 
     async def aclose(self) -> None:
+        self._forget()
         with anyio.CancelScope(shield=True):
             try:
                 await self.stream.aclose()
@@ -174,41 +218,38 @@ class _Connection:
 
     def close_now(self) -> bool:
         """Close without awaiting, if the connection allows it (a plain one does)."""
+        self._forget()
         if isinstance(self.stream, _PlainSocket):
             self.stream.close_now()
             return True
         return False
 
 
+_BROKEN = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
+
+
 class Body(httpx.AsyncByteStream):
-    """A response body, read from its connection on demand; returns it to the pool when done."""
+    """A response body, read from its connection on demand; returns it to the pool when done.
+
+    Iterating it gives the body's bytes as they arrive (each read's worth in one piece).
+    ``close_now()`` closes its connection without an await, where that is possible.
+
+    Raises (from iteration):
+        Failure: the connection broke (`Fact.BEGAN`), or the framing is wrong (`Fact.PROTOCOL`).
+    """
 
     def __init__(
-        self,
-        transport: AnyIOTransport,
-        origin: tuple[str, str, int],
-        connection: _Connection,
-        head: ResponseHead,
-        method: bytes,
-        timeout: float | None,
+        self, transport: AnyIOTransport, connection: _Connection, reader: ResponseReader
     ) -> None:
         self._transport = transport
-        self._origin = origin
         self._connection: _Connection | None = connection
-        self._timeout = timeout
-        self._reusable = head.keep_alive
-        self._chunked: ChunkedDecoder | None = None
-        self._left: int | None = None  # bytes still expected, for a Content-Length body
-        if method == b"HEAD" or head.status in (204, 304) or 100 <= head.status < 200:
-            self._left = 0
-        elif b"chunked" in (head.header(b"transfer-encoding") or b"").lower():
-            self._chunked = ChunkedDecoder()
-        elif (length := head.header(b"content-length")) is not None:
-            if not length.isdigit():
-                raise httpx.RemoteProtocolError(f"bad Content-Length: {length[:40]!r}")
-            self._left = int(length)
-        else:
-            self._reusable = False  # the body ends when the server closes the connection
+        self._reader = reader
+        self.content_length = reader.content_length
+        # When set, the seconds within which the whole body must arrive, counted from the
+        # first wait on the socket: a body that is already here costs neither a clock
+        # reading nor a timeout scope.
+        self.timeout: float | None = None
+        self._deadline: float | None = None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
@@ -217,52 +258,56 @@ class Body(httpx.AsyncByteStream):
         connection = self._connection
         if connection is None:
             raise StopAsyncIteration
-        while True:
-            data, connection.buffer = connection.buffer, b""
-            if not data and not self._finished:
-                data = await connection.receive(self._timeout)
-                if not data:
-                    if self._left is None and self._chunked is None:
-                        await self._release(reuse=False)  # read-to-EOF body: complete
-                        raise StopAsyncIteration
-                    await self._release(reuse=False)
-                    raise httpx.RemoteProtocolError(
-                        "peer closed connection without sending complete message body"
-                    )
-            piece = self._take(data, connection)
-            if self._finished:
-                await self._release(reuse=self._reusable)
+        body = self._reader.body
+        try:
+            while True:
+                data, connection.buffer = connection.buffer, b""
+                if data:
+                    piece = body.feed(data)
+                elif body.done:
+                    piece = b""
+                else:
+                    data = await self._receive(connection)
+                    if data:
+                        piece = body.feed(data)
+                    else:
+                        body.end_of_input()  # the server closed: complete, or an error
+                        piece = b""
+                if body.done:
+                    await self._release(reuse=self._reader.reusable)
+                    if piece:
+                        return piece
+                    raise StopAsyncIteration
                 if piece:
                     return piece
-                raise StopAsyncIteration
-            if piece:
-                return piece
+        except IncompleteBody as exc:
+            await self._release(reuse=False)
+            raise Failure(Fact.BEGAN, str(exc)) from None
+        except FramingError as exc:
+            await self._release(reuse=False)
+            raise Failure(Fact.PROTOCOL, str(exc)) from None
+        except _BROKEN as exc:
+            await self._release(reuse=False)
+            raise Failure(Fact.BEGAN, f"connection lost: {exc!r}") from exc
 
-    @property
-    def _finished(self) -> bool:
-        return self._left == 0 or (self._chunked is not None and self._chunked.done)
-
-    def _take(self, data: bytes, connection: _Connection) -> bytes:
-        if self._chunked is not None:
-            try:
-                piece = self._chunked.feed(data)
-            except FramingError as exc:
-                raise httpx.RemoteProtocolError(str(exc)) from None
-            if self._chunked.done:
-                connection.buffer = self._chunked.rest
-            return piece
-        if self._left is None:
-            return data
-        piece, connection.buffer = data[: self._left], data[self._left :]
-        self._left -= len(piece)
-        return piece
+    async def _receive(self, connection: _Connection) -> bytes:
+        if self.timeout is None:
+            return await connection.receive()
+        if self._deadline is None:
+            self._deadline = anyio.current_time() + self.timeout
+        try:
+            with anyio.fail_at(self._deadline):
+                return await connection.receive()
+        except TimeoutError:
+            await self._release(reuse=False)
+            raise Failure(Fact.BEGAN, "timed out reading the body", timeout="read") from None
 
     async def _release(self, *, reuse: bool) -> None:
         connection, self._connection = self._connection, None
         if connection is None:
             return
-        if reuse and not connection.buffer:
-            self._transport.put_idle(self._origin, connection)
+        if reuse:
+            self._transport.put_idle(connection)
         else:
             await connection.aclose()
 
@@ -270,44 +315,111 @@ class Body(httpx.AsyncByteStream):
         # Closed before the end: the connection is in the middle of a response, so it goes.
         await self._release(reuse=False)
 
+    def close_now(self) -> bool:
+        """Close the connection at once, without an await; False if only an await can."""
+        connection = self._connection
+        if connection is None:
+            return True
+        if isinstance(connection.stream, _PlainSocket):
+            self._connection = None
+            connection.close_now()
+            return True
+        return False
+
 
 class AnyIOTransport(httpx.AsyncBaseTransport):
-    """Direct HTTP/1.1 connections, plain or TLS, for httpx on anyio (asyncio or trio)."""
+    """Direct HTTP/1.1 connections, plain or TLS, for httpx on anyio (asyncio or trio).
 
-    def __init__(self) -> None:
-        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+    Args:
+        max_connections: connections open at once per origin (None: no cap); a request
+            beyond them waits for one to be free, up to the pool timeout.
+        max_idle: idle connections kept per origin.
+        idle_expiry: seconds an idle connection is kept.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int | None = MAX_CONNECTIONS,
+        max_idle: int = MAX_IDLE,
+        idle_expiry: float = IDLE_EXPIRY,
+    ) -> None:
+        self._origins: dict[Origin, _Origin] = {}
         self._to_close: list[_Connection] = []  # TLS ones, closed by the next request
         self._closed = False
+        self._max_connections = max_connections
+        self._max_idle = max_idle
+        self._idle_expiry = idle_expiry
 
-    def put_idle(self, origin: tuple[str, str, int], connection: _Connection) -> None:
-        idle = self._idle.setdefault(origin, [])
-        if self._closed or len(idle) >= _IDLE_PER_ORIGIN:
+    def put_idle(self, connection: _Connection) -> None:
+        origin = connection.origin
+        if self._closed or len(origin.idle) >= self._max_idle:
             if not connection.close_now():
                 self._to_close.append(connection)
             return
         connection.idle_since = time.monotonic()
-        idle.append(connection)
+        origin.idle.append(connection)
+        origin.wake_one()
 
-    async def _get(
-        self, origin: tuple[str, str, int], timeouts: dict[str, float | None]
+    async def _connection_to(
+        self, key: Origin, timeouts: dict[str, float | None]
     ) -> tuple[_Connection, bool]:
-        idle = self._idle.get(origin)
-        now = time.monotonic()
-        while idle:
-            connection = idle.pop()
-            # (A plain connection, of no loop, needs no look-up of the current one.)
-            usable = connection.loop is None or connection.loop == anyio.lowlevel.current_token()
-            if usable and now - connection.idle_since < _IDLE_EXPIRY:
-                return connection, True
-            if usable:
-                await connection.aclose()
-            else:
-                connection.close_now()  # a TLS connection of an ended loop: dropped
-        while self._to_close:
-            await self._to_close.pop().aclose()
-        scheme, host, port = origin
+        """An idle connection to ``key`` (True), or a new one (False), waiting if need be."""
+        origin = self._origins.get(key)
+        if origin is None:
+            origin = self._origins[key] = _Origin()
+        while True:
+            idle = origin.idle
+            now = time.monotonic()
+            while idle:
+                connection = idle.pop()
+                # (A plain connection, of no loop, needs no look-up of the current one.)
+                usable = (
+                    connection.loop is None or connection.loop == anyio.lowlevel.current_token()
+                )
+                if usable and now - connection.idle_since < self._idle_expiry:
+                    return connection, True
+                if usable:
+                    await connection.aclose()
+                else:
+                    connection.close_now()  # a TLS connection of an ended loop: dropped
+            while self._to_close:
+                await self._to_close.pop().aclose()
+            if self._closed:
+                raise Failure(Fact.NOT_CONNECTED, "the transport is closed")
+            if self._max_connections is None or origin.open < self._max_connections:
+                break
+            await self._wait_for_a_connection(origin, timeouts.get("pool"))
+        origin.open += 1
         try:
-            with anyio.fail_after(timeouts.get("connect")):
+            return await self._connect(key, origin, timeouts.get("connect")), False
+        except BaseException:
+            origin.open -= 1
+            origin.wake_one()
+            raise
+
+    @staticmethod
+    async def _wait_for_a_connection(origin: _Origin, seconds: float | None) -> None:
+        event = anyio.Event()
+        origin.waiting.append(event)
+        try:
+            with anyio.fail_after(seconds):
+                await event.wait()
+        except TimeoutError:
+            raise Failure(
+                Fact.NOT_CONNECTED, "no free connection in time", timeout="pool"
+            ) from None
+        finally:
+            if not event.is_set():
+                with contextlib.suppress(ValueError):
+                    origin.waiting.remove(event)
+            elif event in origin.waiting:  # pragma: no cover - set events are popped first
+                origin.waiting.remove(event)
+
+    async def _connect(self, key: Origin, origin: _Origin, seconds: float | None) -> _Connection:
+        scheme, host, port = key
+        try:
+            with anyio.fail_after(seconds):
                 if scheme == "https":
                     stream: anyio.abc.ByteStream = await anyio.connect_tcp(
                         host,
@@ -317,16 +429,23 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
                         tls_hostname=host,
                         tls_standard_compatible=False,
                     )
-                    return _Connection(stream, anyio.lowlevel.current_token()), False
+                    return _Connection(stream, anyio.lowlevel.current_token(), origin)
                 plain = await _connect_plain(host, port)
         except TimeoutError:
-            raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
+            raise Failure(
+                Fact.NOT_CONNECTED, f"timed out connecting to {host}:{port}", timeout="connect"
+            ) from None
         except (OSError, ssl.SSLError) as exc:
-            raise httpx.ConnectError(str(exc) or repr(exc)) from exc
-        return _Connection(plain, None), False
+            if exc.errno in _OUT_OF_DESCRIPTORS:
+                raise Failure(Fact.NO_DESCRIPTORS, os.strerror(exc.errno)) from exc
+            raise Failure(Fact.NOT_CONNECTED, str(exc) or repr(exc)) from exc
+        return _Connection(plain, None, origin)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
+        if url.scheme not in ("http", "https"):
+            # httpx's client asks this of a redirect's target too: nothing is sent.
+            raise Failure(Fact.REFUSED, f"{str(url)!r}: the scheme {url.scheme!r} is not HTTP")
         origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
         body: bytes | AsyncIterable[bytes]
         try:
@@ -339,82 +458,120 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
             else:  # none at all (a request sent again after a redirect, say)
                 body = b""
         method = request.method.encode()
+        headers = b"".join(b"%s: %s\r\n" % pair for pair in request.headers.raw)
+        head = request_head(method, url.raw_path, headers)
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        head, stream = await self.request(origin, method, _request_head(request), body, timeouts)
-        return httpx_response(head, stream)
+        response_head, stream = await self.request(origin, method, head, body, timeouts)
+        return httpx_response(response_head, stream)
 
     async def request(
         self,
-        origin: tuple[str, str, int],
+        origin: Origin,
         method: bytes,
         head: bytes,
         body: bytes | AsyncIterable[bytes],
         timeouts: dict[str, float | None],
     ) -> tuple[ResponseHead, Body]:
-        """Send one request (its head already framed) and return the answer's head and body."""
-        if self._closed:
-            raise httpx.ConnectError("the transport is closed")
-        for _ in range(2):
-            connection, reused = await self._get(origin, timeouts)
-            try:
-                return await self._exchange(origin, connection, method, head, body, timeouts)
-            except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-                await connection.aclose()
-                # A kept-alive connection the server has closed in the meantime fails before
-                # any byte of an answer: try once more on a new one, if the body can be resent.
-                if not (reused and isinstance(body, bytes) and getattr(exc, "_unanswered", False)):
-                    raise
-            except BaseException:
-                await connection.aclose()
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Send one request (its head already framed) and return the answer's head and body.
 
-    async def _exchange(
-        self,
-        origin: tuple[str, str, int],
+        Raises:
+            Failure: the exchange failed; its fact says how far it got.
+        """
+        if self._closed:
+            raise Failure(Fact.NOT_CONNECTED, "the transport is closed")
+        connection, reused = await self._connection_to(origin, timeouts)
+        try:
+            reader = ResponseReader(method)
+            await self._send(connection, reused, head, body, timeouts.get("write"))
+            response_head = await self._receive_head(connection, reused, reader, timeouts)
+        except BaseException:
+            await connection.aclose()
+            raise
+        return response_head, Body(self, connection, reader)
+
+    @staticmethod
+    async def _send(
         connection: _Connection,
-        method: bytes,
+        reused: bool,
         head: bytes,
         body: bytes | AsyncIterable[bytes],
-        timeouts: dict[str, float | None],
-    ) -> tuple[ResponseHead, Body]:
-        write_timeout, read_timeout = timeouts.get("write"), timeouts.get("read")
+        seconds: float | None,
+    ) -> None:
+        first = head + body if isinstance(body, bytes) else head
+        small = len(first) <= _SMALL_SEND
         try:
-            if isinstance(body, bytes):
-                await connection.send(head + body, write_timeout)
-            else:
-                await connection.send(head, write_timeout)
-                async for piece in body:
-                    if piece:
-                        frame = b"%x\r\n%s\r\n" % (len(piece), piece)
-                        await connection.send(frame, write_timeout)
-                await connection.send(b"0\r\n\r\n", write_timeout)
-            buffer = b""
-            while True:
-                data = await connection.receive(read_timeout)
-                if not data:
-                    raise httpx.RemoteProtocolError(
-                        "server disconnected without sending a response"
-                    )
-                buffer += data
-                if (parsed := parse_head(buffer)) is not None:
-                    break
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-            exc._unanswered = True  # type: ignore[union-attr]
-            raise
+            if small and isinstance(body, bytes):
+                # The socket's send buffer takes it at once: a timeout scope would only cost.
+                await connection.send(first)
+                return
+            with anyio.fail_after(seconds):
+                await connection.send(first)
+                if not isinstance(body, bytes):
+                    async for piece in body:
+                        if piece:
+                            await connection.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    await connection.send(b"0\r\n\r\n")
+        except TimeoutError:
+            raise Failure(
+                Fact.NO_RESPONSE, "timed out sending the request", reused=reused, timeout="write"
+            ) from None
+        except _BROKEN as exc:
+            # A small request fails as a whole: the socket's buffer takes all of it or nothing.
+            fact = Fact.NOTHING_SENT if small and isinstance(body, bytes) else Fact.NO_RESPONSE
+            raise Failure(fact, f"connection lost: {exc!r}", reused=reused) from exc
+
+    @staticmethod
+    async def _receive_head(
+        connection: _Connection,
+        reused: bool,
+        reader: ResponseReader,
+        timeouts: dict[str, float | None],
+    ) -> ResponseHead:
+        received = False
+        try:
+            with anyio.fail_after(timeouts.get("read")):
+                while True:
+                    data = await connection.receive()
+                    if not data:
+                        raise Failure(
+                            Fact.BEGAN if received else Fact.NO_RESPONSE,
+                            "the server closed the connection without a response",
+                            reused=reused,
+                        )
+                    received = True
+                    head = reader.feed_head(data)
+                    if head is not None:
+                        connection.buffer = reader.pop_rest()
+                        return head
+        except TimeoutError:
+            raise Failure(
+                Fact.BEGAN if received else Fact.NO_RESPONSE,
+                "timed out waiting for the response head",
+                reused=reused,
+                timeout="read",
+            ) from None
         except FramingError as exc:
-            raise httpx.RemoteProtocolError(str(exc)) from None
-        response_head, connection.buffer = parsed
-        return response_head, Body(self, origin, connection, response_head, method, read_timeout)
+            raise Failure(Fact.PROTOCOL, str(exc)) from None
+        except _BROKEN as exc:
+            raise Failure(
+                Fact.BEGAN if received else Fact.NO_RESPONSE,
+                f"connection lost: {exc!r}",
+                reused=reused,
+            ) from exc
 
     async def aclose(self) -> None:
         self._closed = True
-        idle, self._idle = self._idle, {}
+        origins, self._origins = self._origins, {}
         loop = anyio.lowlevel.current_token()
-        for connection in [c for cs in idle.values() for c in cs] + self._to_close:
+        idle = [c for origin in origins.values() for c in origin.idle]
+        for connection in idle + self._to_close:
             if connection.loop is None or connection.loop == loop:
                 await connection.aclose()
         self._to_close.clear()
+        for origin in origins.values():
+            origin.idle.clear()
+            while origin.waiting:
+                origin.waiting.popleft().set()
 
 
 def httpx_response(head: ResponseHead, body: Body) -> httpx.Response:
@@ -424,10 +581,3 @@ def httpx_response(head: ResponseHead, body: Body) -> httpx.Response:
         stream=body,
         extensions={"http_version": head.http_version, "reason_phrase": head.reason, BODY: body},
     )
-
-
-def _request_head(request: httpx.Request) -> bytes:
-    target = request.url.raw_path
-    lines = [b"%s %s HTTP/1.1" % (request.method.encode(), target)]
-    lines.extend(b"%s: %s" % (name, value) for name, value in request.headers.raw)
-    return b"\r\n".join(lines) + b"\r\n\r\n"

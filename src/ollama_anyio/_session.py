@@ -1,0 +1,516 @@
+"""The session under the endpoints: connections, the path a request takes, its retries.
+
+`Session` holds what every endpoint shares: the per-event-loop pool (`_Pool`), the choice
+between the direct path (`_direct`), our transport under httpx's client, and httpx's own
+transport; the scope of the API key; the retry loop (`Session.send`: one attempt, then the
+retry policy's verdict); and the limits in time and size of reading an answer.
+
+Which path: with no httpx option at all, requests go straight to our transport (`_direct`),
+which hands the client over to httpx when an answer needs httpx's client (a cookie to keep).
+A redirect met there is followed from that answer, by `_redirect`, with httpx's rules. With
+httpx options but none that shape its transport, httpx's client runs on our transport; with
+a transport option (or a proxy in the environment, which httpx routes by), on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import urllib.request
+from collections.abc import AsyncIterable, Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import httpx
+
+from . import _config
+from ._direct import DirectReply, DirectSender, HttpxReply, Reply
+from ._errors import (
+    Fact,
+    Failure,
+    OllamaError,
+    OllamaTimeoutError,
+    ProtocolError,
+    RequestError,
+    cause_of,
+    failure_of,
+    public_error,
+    response_error,
+    translate_errors,
+)
+from ._retry import Retry, RetryPolicy
+from ._transport import MAX_IDLE, AnyIOTransport
+
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "DEFAULT_MAX_LINE_SIZE", "ERROR_EXCERPT", "Session"]
+
+logger = logging.getLogger("ollama_anyio")
+_httpx_logger = logging.getLogger("httpx")
+
+# The longest line of a stream: 4 times the Go client's 8 MB (SPEC §2); the largest lines are
+# a final chunk's `context` (about 7 bytes per token) and tool calls, far below it.
+DEFAULT_MAX_LINE_SIZE = 32 * 1024 * 1024
+# The largest whole answer: embed answers are the largest (about 20 bytes per float: 1,000
+# vectors of 768 floats are 15 MB), then `show(verbose=True)` with a tokenizer (tens of MB).
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024 * 1024
+ERROR_EXCERPT = 64 * 1024  # of an error body, kept for the message; the rest is not read
+_MAX_REDIRECTS = 20  # as httpx
+_UNBOUNDED = contextlib.nullcontext()
+# Statuses after which a Location header is followed.
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+# Options that shape httpx's own transport: with any of them, httpx builds it as usual and
+# our AnyIOTransport is not used. (``proxy=`` needs no entry: httpx mounts it over ours;
+# ``limits=`` is taken by ours.)
+_TRANSPORT_OPTIONS = frozenset({"transport", "verify", "cert", "http1", "http2", "mounts"})
+# Headers the direct path writes itself; given by the caller, httpx's rules decide instead.
+_FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding"})
+
+
+_Clients = tuple[httpx.AsyncClient, DirectSender | None]
+
+
+def _proxies_in_environment() -> bool:
+    proxies = urllib.request.getproxies()  # what httpx reads, too
+    return any(scheme in proxies for scheme in ("http", "https", "all"))
+
+
+class _Pool:
+    """The httpx client (its connection pool), shared by a session and its `with_options` views.
+
+    Our transport's plain connections belong to no event loop, so one pool serves a client
+    used from one loop after another (a second ``asyncio.run()``, where the official client
+    fails with "Event loop is closed"). httpx's own transport keeps connections bound to the
+    loop that opened them: with it (``per_loop``), a new loop gets a new pool, and the old
+    pool's idle sockets are left to the garbage collector, as nothing can close them without
+    their loop.
+
+    Args:
+        factory: builds the httpx client, and the direct sender on its transport if requests
+            may skip httpx's client layer (see `_direct`).
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[], tuple[httpx.AsyncClient, DirectSender | None]],
+        *,
+        per_loop: bool,
+    ) -> None:
+        self._factory = factory
+        self._http, self.direct = factory()
+        self._per_loop = per_loop
+        self._loop: object = None
+
+    def http_client(self) -> httpx.AsyncClient:
+        """The httpx client of the running event loop (the one client, if not ``per_loop``)."""
+        if self._per_loop:
+            loop = anyio.lowlevel.current_token()
+            if loop != self._loop:
+                if self._loop is not None:
+                    self._http, _ = self._factory()
+                self._loop = loop
+        return self._http
+
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
+    async def aclose(self) -> None:
+        if not self._per_loop or self._loop in (None, anyio.lowlevel.current_token()):
+            await self._http.aclose()
+        else:  # its loop has ended: forget it (see above), and refuse further use
+            self._http, _ = self._factory()
+            await self._http.aclose()
+
+
+def _our_transport(limits: httpx.Limits | None) -> Callable[[], AnyIOTransport]:
+    if limits is None:
+        return AnyIOTransport
+    idle = limits.max_keepalive_connections
+    expiry = limits.keepalive_expiry
+
+    def build() -> AnyIOTransport:
+        return AnyIOTransport(
+            max_connections=limits.max_connections,
+            max_idle=MAX_IDLE if idle is None else idle,
+            idle_expiry=float("inf") if expiry is None else expiry,
+        )
+
+    return build
+
+
+def _read_timeout(exc: TimeoutError, url: str, what: str, seconds: float | None) -> OllamaError:
+    """The error for a read deadline that ran out (``exc`` itself if it is ours already)."""
+    if isinstance(exc, OllamaError):
+        return exc  # a timeout of another scope, already translated
+    return OllamaTimeoutError(f"read timeout talking to {url}: {what} took more than {seconds} s")
+
+
+class Session:
+    """Sends requests to one Ollama server and reads the answers, within limits.
+
+    Args:
+        base_url: the server's base URL (checked by `_config.parse_host`).
+        headers: the headers of every request (`_config.build_headers`).
+        api_key: the API key, if any; ``api_key_to_host``: it may go to ``base_url`` too.
+        timeout: as `AsyncClient`'s.
+        retry: the retry policy.
+        follow_redirects: follow 301, 302, 303, 307 and 308 answers.
+        max_line_size, max_body_size: the longest line of a stream, the largest whole answer.
+        options: options for ``httpx.AsyncClient``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: dict[str, str],
+        api_key: str | None,
+        api_key_to_host: bool,
+        timeout: Any,
+        retry: RetryPolicy,
+        follow_redirects: bool,
+        max_line_size: int = DEFAULT_MAX_LINE_SIZE,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        options: dict[str, Any],
+    ) -> None:
+        for name, size in (("max_line_size", max_line_size), ("max_body_size", max_body_size)):
+            if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+                raise RequestError(f"{name} must be a positive number of bytes, got {size!r}")
+        self.base_url = base_url
+        self.max_line_size = max_line_size
+        self.max_body_size = max_body_size
+        self._headers = headers
+        self._api_key = api_key
+        self._key_to_base_url = api_key_to_host or _config.is_ollama_com(base_url)
+        self.timeout = timeout
+        self.timeouts = _config.timeouts(timeout)  # checked; used by the direct path
+        self._timeout_is_default = True  # the pool's httpx client has self.timeout
+        self.retry = retry
+        self._follow_redirects = follow_redirects
+        self._urls: dict[str, httpx.URL] = {}
+        self._pool = self._new_pool(dict(options))
+
+    def _new_pool(self, options: dict[str, Any]) -> _Pool:
+        limits = options.get("limits")
+        # httpx ignores proxies from the environment when given a transport: with one set,
+        # httpx's own transport is used, as it routes by them (NO_PROXY included).
+        ours = not _TRANSPORT_OPTIONS & options.keys() and not (
+            options.get("trust_env", True) and _proxies_in_environment()
+        )
+        if ours:
+            options.pop("limits", None)
+        transport = _our_transport(limits) if ours else None
+        # With no httpx option at all, httpx's client layer has nothing to add (see `_direct`).
+        # (The base URL never has credentials: parse_host drops them.)
+        direct = ours and not options and not _FRAMING_HEADERS & self._headers.keys()
+
+        def factory() -> tuple[httpx.AsyncClient, DirectSender | None]:
+            ours = None if transport is None else transport()  # pools never share connections
+            arguments: dict[str, Any] = dict(options)
+            if ours is not None:
+                arguments["transport"] = ours
+            http = httpx.AsyncClient(
+                follow_redirects=self._follow_redirects,
+                timeout=self.timeout,
+                headers=self._headers,
+                **arguments,
+            )
+            sender = DirectSender(ours, http.headers) if direct and ours is not None else None
+            return http, sender
+
+        return _Pool(factory, per_loop=not ours)
+
+    def with_options(self, *, timeout: Any, retry: RetryPolicy | None) -> Session:
+        """A view sharing this session's connections, with another timeout or retry policy."""
+        clone = copy.copy(self)
+        if timeout is not _config.DEFAULT:
+            clone.timeouts = _config.timeouts(timeout)
+            clone.timeout = timeout
+            clone._timeout_is_default = False
+        if retry is not None:
+            clone.retry = retry
+        return clone
+
+    @property
+    def closed(self) -> bool:
+        return self._pool.closed
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether requests may carry an API key or an Authorization header."""
+        return bool(self._api_key) or "authorization" in self._headers
+
+    @property
+    def direct(self) -> DirectSender | None:
+        """The direct path's sender, while requests take it."""
+        return self._pool.direct
+
+    async def aclose(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await self._pool.aclose()
+
+    # -----------------------------------------------------------------------------------------
+    # Sending
+
+    def _request_headers(self, url: str) -> dict[str, str] | None:
+        """The headers one request adds to the client's: the API key, where it may go."""
+        if not self._api_key or "authorization" in self._headers:
+            return None
+        if url.startswith(self.base_url):
+            allowed = self._key_to_base_url
+        else:
+            allowed = _config.is_ollama_com(url)
+        if not allowed:
+            return None
+        _config.check_header("authorization", self._api_key, shown="OLLAMA_API_KEY")
+        return {"authorization": f"Bearer {self._api_key}"}
+
+    def _url(self, url: str) -> httpx.URL:
+        # Parsing a URL is a good part of httpx's cost per request; there are few of them.
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = httpx.URL(url)
+            if len(self._urls) < 64:
+                self._urls[url] = parsed
+        return parsed
+
+    async def send(
+        self, method: str, url: str, content: Any = None, *, idempotent: bool = True
+    ) -> Reply:
+        """Send a request and return the response with its body unread, or raise.
+
+        A status of 400 or more raises `ResponseError`. Whether a failed attempt is sent
+        again is the retry policy's decision; ``idempotent`` says the request is safe to
+        repeat (every endpoint but the writes).
+        """
+        if not url[:8].lower().startswith(("http://", "https://")):
+            raise RequestError(f"unsupported URL scheme in {url!r}: only http and https")
+        http = self._pool.http_client()
+        repeatable = not isinstance(content, AsyncIterable)  # a blob upload is sent once
+        may_go_direct = (
+            repeatable
+            and not http.is_closed
+            and not _httpx_logger.isEnabledFor(logging.INFO)  # nobody reads httpx's request log
+        )
+        attempt, stale_retried = 0, False
+        while True:
+            retry: Retry | None
+            try:
+                reply = await self._attempt(http, method, url, content, direct=may_go_direct)
+            except Failure as failure:
+                retry = self.retry.decide(
+                    attempt,
+                    idempotent=idempotent,
+                    repeatable=repeatable,
+                    failure=failure,
+                    stale_retried=stale_retried,
+                )
+                if retry is None:
+                    raise public_error(failure, url) from cause_of(failure)
+                reason = str(failure)
+            else:
+                if reply.status_code < 400:
+                    return reply
+                error = response_error(await self._error_body(reply, url), reply.status_code)
+                retry = self.retry.decide(
+                    attempt,
+                    idempotent=idempotent,
+                    repeatable=repeatable,
+                    status=reply.status_code,
+                    retry_after=reply.header("retry-after"),
+                )
+                if retry is None:
+                    raise error
+                reason = str(error)
+            if retry.stale:
+                stale_retried = True
+            else:
+                attempt += 1
+            logger.debug(
+                "%s %s failed (%s); retry %d of %d in %.2f s",
+                method,
+                url,
+                reason,
+                attempt,
+                self.retry.max_retries,
+                retry.delay,
+            )
+            await anyio.sleep(retry.delay)
+
+    async def _attempt(
+        self, http: httpx.AsyncClient, method: str, url: str, content: Any, *, direct: bool
+    ) -> Reply:
+        """Send the request once (following redirects), on the direct path if it may."""
+        sender = self._pool.direct if direct else None
+        if sender is None:
+            return await self._through_httpx(http, method, url, content)
+        first = self._url(url)
+        reply = await sender.send(method, url, content, self._request_headers(url), self.timeouts)
+        for _ in range(_MAX_REDIRECTS + 1):
+            try:
+                if sender.must_hand_over(reply):
+                    self._hand_over_to_httpx(reply, method, url)
+                target = self._redirect(reply, method, url)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await reply.aclose()
+                raise
+            if target is None:
+                return reply
+            await reply.aclose()
+            method, url = target
+            content = None if method == "GET" else content
+            if self._pool.direct is None:  # handed over: httpx follows on from here
+                return await self._through_httpx(http, method, url, content)
+            elsewhere = not _same_origin(first, self._url(url))
+            headers = None if elsewhere else self._request_headers(url)
+            reply = await sender.send(
+                method, url, content, headers, self.timeouts, elsewhere=elsewhere
+            )
+        await reply.aclose()
+        raise Failure(Fact.PROTOCOL, f"more than {_MAX_REDIRECTS} redirects")
+
+    async def _through_httpx(
+        self, http: httpx.AsyncClient, method: str, url: str, content: Any
+    ) -> Reply:
+        request = http.build_request(
+            method,
+            self._url(url),
+            content=content,
+            headers=self._request_headers(url),
+            timeout=httpx.USE_CLIENT_DEFAULT if self._timeout_is_default else self.timeout,
+        )
+        try:
+            return HttpxReply(await http.send(request, stream=True))
+        except Failure:
+            raise
+        except Exception as exc:
+            failure = failure_of(exc, began=False)
+            if failure is None:
+                raise
+            raise failure from exc
+
+    def _redirect(self, reply: Reply, method: str, url: str) -> tuple[str, str] | None:
+        """The method and URL a redirect on the direct path leads to, by httpx's rules."""
+        status = reply.status_code
+        if not self._follow_redirects or status not in REDIRECTS:
+            return None
+        location = reply.header("location")
+        if location is None:
+            return None
+        try:
+            target = self._url(url).join(location)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise Failure(Fact.PROTOCOL, f"a redirect to a malformed URL: {exc}") from None
+        if target.scheme not in ("http", "https"):
+            raise Failure(Fact.REFUSED, f"a redirect to {target.scheme!r}: only http and https")
+        if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+            method = "GET"
+        return method, str(target.copy_with(fragment=None))
+
+    def _hand_over_to_httpx(self, reply: Reply, method: str, url: str) -> None:
+        """Keep the answer's cookie in httpx's jar; from now on every request goes through
+        httpx, which sends it."""
+        if isinstance(reply, DirectReply):
+            headers: Any = reply.head.headers
+        else:
+            assert isinstance(reply, HttpxReply)
+            headers = reply.response.headers
+        response = httpx.Response(
+            reply.status_code, headers=headers, request=httpx.Request(method, url)
+        )
+        self._pool.http_client().cookies.extract_cookies(response)
+        self._pool.direct = None
+
+    # -----------------------------------------------------------------------------------------
+    # Reading
+
+    async def read(
+        self, method: str, url: str, content: Any = None, *, idempotent: bool = True
+    ) -> bytes:
+        """Send a request and return the whole body of its answer."""
+        reply = await self.send(method, url, content, idempotent=idempotent)
+        try:
+            return await self.body(reply, url)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await reply.aclose()
+
+    def _check_length(self, reply: Reply, url: str, limit: int) -> None:
+        length = reply.header("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise ProtocolError(
+                f"the answer from {url} announces {int(length)} bytes, more than the limit of "
+                f"{limit} (max_body_size)"
+            )
+
+    async def body(self, reply: Reply, url: str) -> bytes:
+        """The whole body of ``reply``, within the read timeout and ``max_body_size``."""
+        pieces: list[bytes] = []
+        await self.each_piece(reply, url, pieces.append)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    async def each_piece(self, reply: Reply, url: str, take: Callable[[bytes], object]) -> None:
+        """Hand every piece of ``reply``'s body to ``take``, within the read timeout (for the
+        whole body) and ``max_body_size`` (refused before reading if the length says so)."""
+        self._check_length(reply, url, self.max_body_size)
+        await self._pieces(reply, url, take, "the answer", self.max_body_size)
+
+    async def _error_body(self, reply: Reply, url: str) -> bytes:
+        """The first `ERROR_EXCERPT` bytes of an error answer (the rest is not read)."""
+        pieces: list[bytes] = []
+        size = 0
+
+        def excerpt(piece: bytes) -> bool:
+            nonlocal size
+            pieces.append(piece[: ERROR_EXCERPT - size])
+            size += len(piece)
+            return size >= ERROR_EXCERPT
+
+        try:
+            await self._pieces(reply, url, excerpt, "the error answer")
+        finally:
+            with anyio.CancelScope(shield=True):
+                await reply.aclose()
+        return b"".join(pieces)
+
+    async def _pieces(
+        self,
+        reply: Reply,
+        url: str,
+        take: Callable[[bytes], object],
+        what: str,
+        limit: int | None = None,
+    ) -> None:
+        """Hand the body's pieces to ``take`` until it returns something true or the body
+        ends, all within the read timeout; more than ``limit`` bytes is a `ProtocolError`."""
+        iterator = reply.pieces()
+        seconds = self.timeouts["read"]
+        deadline: AbstractContextManager[object] = _UNBOUNDED
+        if seconds is not None and not reply.bound_by(seconds):
+            deadline = anyio.fail_after(seconds)  # (bound here only where the body cannot be)
+        size = 0
+        try:
+            with deadline, translate_errors(url):
+                async for piece in iterator:
+                    size += len(piece)
+                    if limit is not None and size > limit:
+                        raise ProtocolError(
+                            f"the answer from {url} is longer than the limit of {limit} bytes "
+                            "(max_body_size)"
+                        )
+                    if take(piece):
+                        break
+        except TimeoutError as exc:
+            raise _read_timeout(exc, url, what, seconds) from None
+        finally:
+            # Not shielded (a scope costs 10 µs a call on trio): every caller closes the reply
+            # shielded next, which closes the connection if this did not get to.
+            await iterator.aclose()  # type: ignore[attr-defined]
+
+
+def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
