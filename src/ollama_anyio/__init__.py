@@ -33,6 +33,18 @@ from ._types import ProcessResponse as ProcessResponse
 from ._types import ProgressResponse as ProgressResponse
 from ._types import ShowResponse as ShowResponse
 from ._types import StatusResponse as StatusResponse
+from ._types import SystemOneAnswer as SystemOneAnswer
+from ._types import SystemOneChoiceAnswer as SystemOneChoiceAnswer
+from ._types import SystemOneChoiceQuestion as SystemOneChoiceQuestion
+from ._types import SystemOneContent as SystemOneContent
+from ._types import SystemOneNoulAnswer as SystemOneNoulAnswer
+from ._types import SystemOneNoulQuestion as SystemOneNoulQuestion
+from ._types import SystemOneQuestion as SystemOneQuestion
+from ._types import SystemOneRequest as SystemOneRequest
+from ._types import SystemOneResponse as SystemOneResponse
+from ._types import SystemOneScoreAnswer as SystemOneScoreAnswer
+from ._types import SystemOneScoreQuestion as SystemOneScoreQuestion
+from ._types import SystemOneUsage as SystemOneUsage
 from ._types import TokenLogprob as TokenLogprob
 from ._types import Tool as Tool
 from ._types import ToolCall as ToolCall
@@ -117,6 +129,18 @@ __all__ = [
     "ShowResponse",
     "StatusResponse",
     "Stream",
+    "SystemOneAnswer",
+    "SystemOneChoiceAnswer",
+    "SystemOneChoiceQuestion",
+    "SystemOneContent",
+    "SystemOneNoulAnswer",
+    "SystemOneNoulQuestion",
+    "SystemOneQuestion",
+    "SystemOneRequest",
+    "SystemOneResponse",
+    "SystemOneScoreAnswer",
+    "SystemOneScoreQuestion",
+    "SystemOneUsage",
     "TokenLogprob",
     "Tool",
     "ToolCall",
