@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from ._default import pull as pull
     from ._default import push as push
     from ._default import show as show
+    from ._default import systemone as systemone
     from ._default import web_fetch as web_fetch
     from ._default import web_search as web_search
     from ._sync_client import Client as Client
@@ -160,6 +161,7 @@ __all__ = [
     "pull",
     "push",
     "show",
+    "systemone",
     "web_fetch",
     "web_search",
 ]

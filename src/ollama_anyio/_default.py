@@ -28,6 +28,7 @@ __all__ = [
     "pull",
     "push",
     "show",
+    "systemone",
     "web_fetch",
     "web_search",
 ]
@@ -78,3 +79,4 @@ copy = _on_default_client(Client.copy)
 delete = _on_default_client(Client.delete)
 web_search = _on_default_client(Client.web_search)
 web_fetch = _on_default_client(Client.web_fetch)
+systemone = _on_default_client(Client.systemone)

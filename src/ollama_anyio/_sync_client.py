@@ -52,6 +52,9 @@ from ._types import (
     ProgressResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneContent,
+    SystemOneQuestion,
+    SystemOneResponse,
     Think,
     ToolLike,
     WebFetchResponse,
@@ -743,6 +746,16 @@ class Client:
     def delete(self, model: str) -> StatusResponse:
         """Delete a model."""
         return self._forward("delete", locals())  # type: ignore[no-any-return]
+
+    def systemone(
+        self,
+        model: str,
+        state: SystemOneContent,
+        questions: Mapping[str, SystemOneQuestion | Mapping[str, Any]],
+        keep_alive: KeepAlive | None = None,
+    ) -> SystemOneResponse:
+        """Ask a decision model typed questions about ``state`` (see `AsyncClient.systemone`)."""
+        return self._forward("systemone", locals())  # type: ignore[no-any-return]
 
     def version(self) -> str:
         """The server's version, e.g. ``"0.12.6"``."""
