@@ -18,6 +18,7 @@ from ._errors import OllamaTimeoutError as OllamaTimeoutError
 from ._errors import ProtocolError as ProtocolError
 from ._errors import RequestError as RequestError
 from ._errors import ResponseError as ResponseError
+from ._install import install_as_ollama as install_as_ollama
 from ._types import ChatResponse as ChatResponse
 from ._types import EmbedArraysResponse as EmbedArraysResponse
 from ._types import EmbeddingsResponse as EmbeddingsResponse
@@ -156,6 +157,7 @@ __all__ = [
     "embed",
     "embeddings",
     "generate",
+    "install_as_ollama",
     "list",
     "ps",
     "pull",
@@ -176,7 +178,7 @@ def _publish(obj: Any) -> None:
         obj.__module__ = __name__
 
 
-_LAZY.update((name, "._default") for name in __all__ if name.islower())
+_LAZY.update((name, "._default") for name in __all__ if name.islower() and name not in globals())
 for _name in __all__:
     if _name not in _LAZY:
         _publish(globals()[_name])

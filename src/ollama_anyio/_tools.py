@@ -22,7 +22,7 @@ import msgspec
 from ._errors import RequestError
 from ._types import Tool, ToolFunction, ToolParameters, ToolProperty
 
-__all__ = ["ToolArg", "convert_tools"]
+__all__ = ["ToolArg", "convert_function_to_tool", "convert_tools"]
 
 ToolArg: TypeAlias = Tool | Mapping[str, Any] | Callable[..., Any]
 
@@ -73,6 +73,21 @@ def convert_tools(tools: Sequence[ToolArg] | None) -> list[Tool]:
     if isinstance(tools, (str, bytes, Mapping, Tool)) or callable(tools):
         raise RequestError(f"tools: expected a list of tools, got {_kind(tools)}")
     return [_convert_one(tool, f"tools[{index}]") for index, tool in enumerate(tools)]
+
+
+def convert_function_to_tool(func: Callable[..., Any]) -> Tool:
+    """The `Tool` that ``chat(tools=[func])`` sends for a plain function.
+
+    Under the official client's name in ``ollama._utils`` (see `install_as_ollama`), which
+    libraries built on it import.
+
+    Raises:
+        RequestError: as `convert_tools`, for an object that is not a function or an
+            annotation with no JSON-schema equivalent.
+    """
+    if not callable(func) or isinstance(func, type):
+        raise RequestError(f"expected a function, got {_kind(func)}")
+    return _from_function(func, "func")
 
 
 def _kind(value: object) -> str:
