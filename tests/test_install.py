@@ -1,4 +1,4 @@
-"""`install_as_ollama()`: ``import ollama`` gives ollama-anyio, for libraries built on the official client.
+"""`install_as_ollama()`: ``import ollama`` gives ollama-anyio, for code built on the official one.
 
 It changes ``sys.modules``, so each check runs in a fresh interpreter.
 """

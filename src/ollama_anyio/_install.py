@@ -1,4 +1,4 @@
-"""`install_as_ollama`: make ``import ollama`` give ollama-anyio, for code built on the official client.
+"""`install_as_ollama`: ``import ollama`` gives ollama-anyio, for code built on the official one.
 
 Libraries written against the official ``ollama`` package (langchain-ollama, llama-index's Ollama
 integrations, the ``llm`` plugin) import it by name, and some import its private modules too
