@@ -14,10 +14,12 @@ from typing import Any
 
 __all__ = ["chosen_tools", "json_keys", "key_schema", "subject", "subjects", "tool_arguments"]
 
-_WORD = re.compile(r"\w+(?:['’-]\w+)*")
+_WORD = re.compile("\\w+(?:['\u2019-]\\w+)*")  # (an apostrophe, straight or curly)
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
-_CLAUSES = re.compile(r"\band\b|\balso\b|[;?!。？！]|\.(?:\s|$)", re.IGNORECASE)
-_QUOTED = re.compile(r"[\"'`“”‘’]([A-Za-z_][A-Za-z0-9_]*)[\"'`“”‘’]")
+# (the CJK full stop and the fullwidth question and exclamation marks end clauses too)
+_CLAUSES = re.compile(r"\band\b|\balso\b|[;?!\u3002\uff1f\uff01]|\.(?:\s|$)", re.IGNORECASE)
+_QUOTES = "\"'`\u201c\u201d\u2018\u2019"  # straight and curly
+_QUOTED = re.compile(f"[{_QUOTES}]([A-Za-z_][A-Za-z0-9_]*)[{_QUOTES}]")
 _KEY_LIST = re.compile(
     r"\b(?:keys?|fields?|properties|attributes|entries)\b\s*(?:named|called|:)?\s*([^.?!\n]+)",
     re.IGNORECASE,
