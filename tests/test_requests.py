@@ -126,6 +126,7 @@ def serve_everything(fake: FakeOllama) -> None:
     routes[("GET", "/api/version")] = _answer("version-response.json")
     routes[("POST", "/api/web_search")] = _answer("web-search-response.json")
     routes[("POST", "/api/web_fetch")] = _answer("web-fetch-response.json")
+    routes[("POST", "/v1/systemone")] = _answer("systemone-response.json")
 
 
 @pytest.fixture
@@ -301,6 +302,13 @@ CLIENT_PYTHON: list[Any] = [
         lambda tmp_path: call("web_search", "what is ollama?"),
         id="web-search",
     ),
+    pytest.param(
+        "systemone-request.json",
+        lambda tmp_path: call(
+            "systemone", "openjev", _SYSTEMONE["state"], _SYSTEMONE["questions"], keep_alive="5m"
+        ),
+        id="systemone",
+    ),
 ]
 
 
@@ -421,6 +429,21 @@ def _simple(method: str, *args: Any, **kwargs: Any) -> LibBuilder:
     return lambda lib, tmp_path: call(method, *args, **kwargs)
 
 
+_SYSTEMONE = fixture_json("systemone-request.json")
+
+
+def _systemone_objects(lib: Any, tmp_path: Path) -> Call:
+    # The questions as each package's own types, the noul one without criteria.
+    questions = {
+        "mood": lib.SystemOneChoiceQuestion(
+            instructions={"ask": "mood?"}, criteria={"calm": None, "upset": "angry"}
+        ),
+        "refund": lib.SystemOneNoulQuestion(instructions="Refund asked?"),
+        "level": lib.SystemOneScoreQuestion(instructions=["how", "upset"], criteria=["a", "b"]),
+    }
+    return call("systemone", "openjev", ["a", "list", "state"], questions)
+
+
 OFFICIAL: list[Any] = [
     pytest.param(_simple("chat", "llama3.2", HI), id="chat-minimal"),
     pytest.param(_simple("chat", "llama3.2"), id="chat-no-messages"),
@@ -438,6 +461,11 @@ OFFICIAL: list[Any] = [
     # a level the model declares, unknown to the client: sent as given (SPEC 9.1)
     pytest.param(_simple("chat", "llama3.2", HI, think="xhigh"), id="chat-think-model-level"),
     pytest.param(_simple("generate", "llama3.2", "hi", think="none"), id="generate-think-none"),
+    pytest.param(
+        _simple("systemone", "openjev", _SYSTEMONE["state"], _SYSTEMONE["questions"], "5m"),
+        id="systemone-fixture",
+    ),
+    pytest.param(_systemone_objects, id="systemone-question-objects"),
     pytest.param(
         _simple(
             "chat",
@@ -819,7 +847,35 @@ def test_caller_authorization_header_is_sent(
 # Bad input: RequestError (a ValueError) before anything is sent
 
 HEX64 = "0123456789abcdef" * 4
+_STATE, _QUESTIONS = _SYSTEMONE["state"], _SYSTEMONE["questions"]
+
 BAD_CALLS: list[Any] = [
+    pytest.param(call("systemone", "", _STATE, _QUESTIONS), id="systemone-empty-model"),
+    pytest.param(call("systemone", "openjev", 42, _QUESTIONS), id="systemone-state-int"),
+    pytest.param(call("systemone", "openjev", _STATE, {}), id="systemone-no-questions"),
+    pytest.param(
+        call("systemone", "openjev", _STATE, {"q": {"type": "essay", "instructions": "x"}}),
+        id="systemone-unknown-type",
+    ),
+    pytest.param(
+        call("systemone", "openjev", _STATE, {"q": {"type": "choice", "instructions": "x"}}),
+        id="systemone-choice-without-criteria",
+    ),
+    pytest.param(
+        call(
+            "systemone",
+            "openjev",
+            _STATE,
+            {"q": {"type": "score", "instructions": "x", "criteria": []}},
+        ),
+        id="systemone-score-empty-criteria",
+    ),
+    pytest.param(
+        call("systemone", "openjev", _STATE, {"q": "free text"}), id="systemone-str-question"
+    ),
+    pytest.param(
+        call("systemone", "openjev", _STATE, _QUESTIONS, "forever"), id="systemone-keep-alive"
+    ),
     pytest.param(call("chat", "", HI), id="chat-empty-model"),
     pytest.param(call("generate", "", "hi"), id="generate-empty-model"),
     pytest.param(call("embed", "", "hi"), id="embed-empty-model"),

@@ -9,6 +9,7 @@ on this client unchanged, as PyMySQL's ``install_as_MySQLdb()`` does for MySQLdb
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 from typing import Any
@@ -42,11 +43,12 @@ def _module(name: str, doc: str, names: dict[str, Any]) -> types.ModuleType:
 def _stand_ins() -> dict[str, types.ModuleType]:
     import ollama_anyio
 
-    from . import _tools, _types
+    from . import _tools
     from ._async_client import AsyncClient
     from ._errors import RequestError, ResponseError
     from ._sync_client import Client
 
+    _types = importlib.import_module("._types", __package__)  # (every type, requests too)
     type_names = {name: getattr(_types, name) for name in _types.__all__}
     type_names.update(
         RequestError=RequestError,
@@ -67,8 +69,9 @@ def _stand_ins() -> dict[str, types.ModuleType]:
     )
     package = _Package("ollama", ollama_anyio.__doc__)
     package.__path__ = []  # a package: "import ollama._types" looks in sys.modules first
-    package.__all__ = list(ollama_anyio.__all__)
-    package.__dict__.update(_types=private_types, _client=client, _utils=utils)
+    package.__dict__.update(
+        __all__=list(ollama_anyio.__all__), _types=private_types, _client=client, _utils=utils
+    )
     setattr(package, _MARK, True)
     return {
         "ollama": package,

@@ -450,7 +450,8 @@ def _systemone_content(value: object, where: str) -> SystemOneContent:
     if isinstance(value, Mapping):
         return dict(cast("Mapping[str, Any]", value))
     if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
-        return list(cast("Sequence[Any]", value))
+        items: Sequence[Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return list(items)
     raise RequestError(f"{where} must be a string, a mapping or a list, got {type(value).__name__}")
 
 
@@ -464,7 +465,7 @@ def _question(name: object, value: object) -> SystemOneQuestion:
         # Converted through its JSON form, so that a mapping and a Struct are checked alike.
         question: SystemOneQuestion = msgspec.convert(
             msgspec.to_builtins(value),
-            SystemOneQuestion,  # type: ignore[arg-type]
+            SystemOneQuestion,
         )
     except (msgspec.ValidationError, TypeError) as exc:
         raise RequestError(f"{where}: {exc}") from None

@@ -119,7 +119,9 @@ class SubscriptableStruct(msgspec.Struct, kw_only=True, gc=False):
             return slot.__get__(self) is not msgspec.UNSET
         if key == self.__struct_config__.tag_field:
             return True
-        return key in self.__struct_fields__ and getattr(self, key) is not None  # type: ignore[arg-type]
+        return isinstance(key, str) and (
+            key in self.__struct_fields__ and getattr(self, key) is not None
+        )
 
     def __repr__(self) -> str:
         # The fields the payload left out are not shown (they read as None).
@@ -185,7 +187,7 @@ def _absent_fields(cls: type[Any]) -> dict[object, Any]:
     return slots
 
 
-def _read_absent_as_none(cls: type[msgspec.Struct]) -> None:
+def _read_absent_as_none(cls: type[Any]) -> None:
     for name, default in zip(
         cls.__struct_fields__[len(cls.__struct_fields__) - len(cls.__struct_defaults__) :],
         cls.__struct_defaults__,
@@ -419,9 +421,9 @@ class ModelDetails(SubscriptableStruct, kw_only=True):
 
 
 class _BaseGenerateResponse(SubscriptableStruct, kw_only=True):
-    model: str = ""
+    model: str | None = ABSENT
     created_at: str | None = ABSENT
-    done: bool = False
+    done: bool | None = ABSENT
     done_reason: str | None = ABSENT
     total_duration: int | None = ABSENT
     load_duration: int | None = ABSENT
@@ -436,7 +438,7 @@ class _BaseGenerateResponse(SubscriptableStruct, kw_only=True):
 class GenerateResponse(_BaseGenerateResponse, kw_only=True):
     """A ``generate`` answer, or one chunk of its stream."""
 
-    response: str = ""
+    response: str | None = ABSENT
     thinking: str | None = ABSENT
     context: list[int] | None = ABSENT
     tool_calls: list[ToolCall] | None = ABSENT
@@ -883,7 +885,7 @@ class SystemOneResponse(SubscriptableStruct, kw_only=True):
 
 
 for _alias in (SystemOneContent, SystemOneQuestion, SystemOneAnswer):
-    _alias.__module__ = __name__  # shown as the package's, as the classes are
+    setattr(_alias, "__module__", __name__)  # noqa: B010  (shown as the package's, as classes are)
 
 
 def _every_subclass(cls: type[Any]) -> Iterator[type[Any]]:
@@ -892,5 +894,6 @@ def _every_subclass(cls: type[Any]) -> Iterator[type[Any]]:
         yield from _every_subclass(sub)
 
 
-for _cls in (SubscriptableStruct, *_every_subclass(SubscriptableStruct)):
+_read_absent_as_none(SubscriptableStruct)
+for _cls in _every_subclass(SubscriptableStruct):
     _read_absent_as_none(_cls)

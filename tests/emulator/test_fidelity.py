@@ -154,11 +154,12 @@ async def test_declared_levels_are_shown_and_unknown_names_get_the_default() -> 
 async def test_done_reason_only_streams_end_without_done_and_the_client_finishes_them() -> None:
     async with OllamaEmulator(done_reason_only=True) as emu:
         async with http(emu) as client:
-            body = {"model": "llama3.2", "messages": [{"role": "user", "content": "Hi"}]}
+            messages = [{"role": "user", "content": "Hi"}]
+            body = {"model": "llama3.2", "messages": messages}
             raw = await client.post("/api/chat", json=body)
             whole = await client.post("/api/chat", json={**body, "stream": False})
         async with ollama_anyio.AsyncClient(emu.url) as ours:
-            async with await ours.chat("llama3.2", body["messages"], stream=True) as stream:
+            async with await ours.chat("llama3.2", messages, stream=True) as stream:
                 chunks = [chunk async for chunk in stream]
     final = json.loads(raw.text.splitlines()[-1])
     assert (final["done"], final["done_reason"]) == (False, "stop")

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from ._wire import json_list, json_mapping
+
 __all__ = ["chosen_tools", "json_keys", "key_schema", "subject", "subjects", "tool_arguments"]
 
 _WORD = re.compile("\\w+(?:['\u2019-]\\w+)*")  # (an apostrophe, straight or curly)
@@ -92,7 +94,7 @@ def chosen_tools(
     return [(tool, clause) for _, _, tool, clause in found]
 
 
-def _runs(text: str, skip: set[str]) -> Iterator[tuple[int, int]]:
+def _runs(text: str, skip: set[str] | frozenset[str]) -> Iterator[tuple[int, int]]:
     """Spans of consecutive words not in ``skip``; a comma may join them ("San Francisco, CA")."""
     start = end = -1
     for match in _WORD.finditer(text):
@@ -162,12 +164,13 @@ def tool_arguments(
     words = _words(text)
     skip = _tool_words(tool) | {w for key in properties for w in _words(key.replace("_", " "))}
     free: str | None = None
-    for key, schema in properties.items():
-        if not isinstance(schema, Mapping):
+    for key, value in properties.items():
+        schema = json_mapping(value)
+        if schema is None:
             continue
         kind = schema.get("type")
-        enum = schema.get("enum")
-        if isinstance(enum, list):
+        enum = json_list(schema.get("enum"))
+        if enum is not None:
             chosen = next((v for v in enum if isinstance(v, str) and v.casefold() in words), None)
             if chosen is not None:
                 arguments[key] = chosen
@@ -184,7 +187,7 @@ def tool_arguments(
 
 
 def _key(item: str) -> str | None:
-    words = []
+    words: list[str] = []
     for word in _WORD.findall(item):
         if word.casefold() in _STOP:
             if words:

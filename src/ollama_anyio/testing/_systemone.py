@@ -16,7 +16,16 @@ from ._context import Context
 from ._engine import split_tokens
 from ._names import parse_name
 from ._params import parse_keep_alive
-from ._wire import ApiError, FieldKind, Response, decode_body, json_mapping, json_response
+from ._wire import (
+    ApiError,
+    FieldKind,
+    Response,
+    decode_body,
+    json_list,
+    json_mapping,
+    json_object,
+    json_response,
+)
 
 __all__ = ["systemone"]
 
@@ -77,13 +86,14 @@ def _answer(seed: str, name: str, question: Mapping[str, Any]) -> dict[str, Any]
             "confidence": _confidence(probabilities),
         }
     if kind == "score":
-        if not isinstance(criteria, list) or not criteria:
+        levels = json_list(criteria)
+        if not levels:
             raise ApiError(400, f"{where}: a score question needs criteria, lowest level first")
-        probabilities = _weights(seed, len(criteria))
+        probabilities = _weights(seed, len(levels))
         return {
             "type": "score",
             "score": round(sum(i * p for i, p in enumerate(probabilities)), _DIGITS),
-            "legend": {str(i): str(text) for i, text in enumerate(criteria)},
+            "legend": {str(i): str(text) for i, text in enumerate(levels)},
             "probabilities": {str(i): p for i, p in enumerate(probabilities)},
             "confidence": _confidence(probabilities),
         }
@@ -102,7 +112,7 @@ def systemone(ctx: Context, body: bytes) -> Response:
         raise ApiError(404, f"model '{sent}' not found")
     if "state" not in req:
         raise ApiError(400, "state is required")
-    questions = req.get("questions") or {}
+    questions: dict[str, Any] = json_object(req.get("questions")) or {}
     if not questions:
         raise ApiError(400, "questions are required")
     state = _text(req["state"])
