@@ -429,7 +429,7 @@ def _simple(method: str, *args: Any, **kwargs: Any) -> LibBuilder:
     return lambda lib, tmp_path: call(method, *args, **kwargs)
 
 
-_SYSTEMONE = fixture_json("systemone-request.json")
+_SYSTEMONE: dict[str, Any] = fixture_json("systemone-request.json")
 
 
 def _systemone_objects(lib: Any, tmp_path: Path) -> Call:
