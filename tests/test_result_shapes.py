@@ -219,3 +219,16 @@ def test_request_types_can_be_built_from_their_required_fields(name: str) -> Non
     assert ours.stream is False
     assert msgspec.json.decode(msgspec.json.encode(ours))["stream"] is False
     assert theirs.stream in (None, False)
+
+
+def test_model_dump_names_from_as_on_the_wire_and_can_leave_out_nones() -> None:
+    request = ollama_anyio._types.CreateRequest(model="m", from_="base", quantize=None)
+    assert request.model_dump()["from"] == "base"
+    assert "from_" not in request.model_dump()
+    assert request.model_dump(exclude_none=True) == {"model": "m", "stream": False, "from": "base"}
+    chunk = msgspec.json.decode(b'{"model":"m","done":true}', type=ollama_anyio.ChatResponse)
+    assert chunk.model_dump(exclude_none=True) == {
+        "model": "m",
+        "done": True,
+        "message": {"role": "assistant", "content": ""},
+    }

@@ -145,7 +145,8 @@ def _from_function(func: Callable[..., Any], where: str) -> Tool:
             continue
         annotation, optional = _split_optional(hints.get(param.name, str))
         schema = _schema(annotation, f"{where}: parameter {param.name!r}")
-        schema["description"] = arg_docs.get(param.name)
+        # "" rather than nothing, as the official client sends for an undocumented one
+        schema["description"] = arg_docs.get(param.name, "")
         properties[param.name] = msgspec.convert(schema, ToolProperty)
         # The official client lists parameters with a default as required too (SPEC 7.4); only
         # an Optional annotation, or a None default, makes a parameter optional.
@@ -154,7 +155,7 @@ def _from_function(func: Callable[..., Any], where: str) -> Tool:
     parameters = ToolParameters(type="object", properties=properties, required=required or None)
     return Tool(
         type="function",
-        function=ToolFunction(name=name, description=summary, parameters=parameters),
+        function=ToolFunction(name=name, description=summary or "", parameters=parameters),
     )
 
 

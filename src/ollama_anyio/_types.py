@@ -137,13 +137,14 @@ class SubscriptableStruct(msgspec.Struct, kw_only=True, gc=False):
         """The attribute ``key`` (None for a declared field left out), else ``default``."""
         return getattr(self, key, default)
 
-    def model_dump(self) -> dict[str, Any]:
-        """Every declared field, None ones included, nested values as dicts and lists."""
-        return cast("dict[str, Any]", _dump(self))
+    def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
+        """Every declared field, None ones included (unless ``exclude_none``), nested values
+        as dicts and lists."""
+        return cast("dict[str, Any]", _dump(self, exclude_none))
 
-    def model_dump_json(self) -> str:
+    def model_dump_json(self, *, exclude_none: bool = False) -> str:
         """`model_dump` as a JSON string."""
-        return _dump_encoder.encode(_dump(self)).decode()
+        return _dump_encoder.encode(_dump(self, exclude_none)).decode()
 
 
 # A field declared ``x: T | None = ABSENT`` stores msgspec's UNSET while the payload leaves it
@@ -198,19 +199,28 @@ def _read_absent_as_none(cls: type[Any]) -> None:
             setattr(cls, name, _AbsentAsNone(slot))
 
 
-def _dump(value: object) -> object:
-    if isinstance(value, msgspec.Struct):
-        dump = getattr(value, "model_dump", None)
-        if isinstance(value, Image) and dump is not None:
-            return dump()
-        return {name: _dump(item) for name, item in cast("Iterator[tuple[str, Any]]", iter(value))}  # type: ignore[call-overload]
+def _dump(value: object, exclude_none: bool) -> object:
+    if isinstance(value, SubscriptableStruct):
+        if isinstance(value, Image):
+            return value.model_dump()
+        names = _DUMP_NAMES.get(type(value), {})
+        return {
+            names.get(name, name): _dump(item, exclude_none)
+            for name, item in value
+            if not (exclude_none and item is None)
+        }
     if isinstance(value, (list, tuple)):
-        return [_dump(item) for item in cast("Sequence[object]", value)]
+        return [_dump(item, exclude_none) for item in cast("Sequence[object]", value)]
     if isinstance(value, dict):
-        return {key: _dump(item) for key, item in cast("dict[object, object]", value).items()}
+        items = cast("dict[object, object]", value).items()
+        return {key: _dump(item, exclude_none) for key, item in items}
     if isinstance(value, array.array):
         return cast("array.array[float]", value).tolist()
     return value
+
+
+# Fields model_dump() names as on the wire, as the official models do: CreateRequest.from_.
+_DUMP_NAMES: dict[type[Any], dict[str, str]] = {}
 
 
 _dump_encoder = msgspec.json.Encoder()
@@ -296,7 +306,7 @@ class Image(SubscriptableStruct, kw_only=True):
 
     value: Union[str, bytes, os.PathLike[str]]  # noqa: UP007  (msgspec reads this at run time)
 
-    def model_dump(self) -> str:  # type: ignore[override]
+    def model_dump(self, *, exclude_none: bool = False) -> str:  # type: ignore[override]
         """The image as the base64 text sent to the server (a file is read).
 
         Raises:
@@ -307,7 +317,7 @@ class Image(SubscriptableStruct, kw_only=True):
 
         return encode_image(self)
 
-    def model_dump_json(self) -> str:
+    def model_dump_json(self, *, exclude_none: bool = False) -> str:
         """`model_dump` as a JSON string."""
         return _dump_encoder.encode(self.model_dump()).decode()
 
@@ -734,6 +744,9 @@ class CreateRequest(_ModelRequest, kw_only=True, omit_defaults=True):
     parameters: Any = None
     messages: list[Message] | None = None
     from_: str | None = msgspec.field(default=None, name="from")
+
+
+_DUMP_NAMES[CreateRequest] = {"from_": "from"}
 
 
 class ShowRequest(_ModelRequest, kw_only=True, omit_defaults=True):
