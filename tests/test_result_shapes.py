@@ -127,9 +127,10 @@ def _same_object(ours: Any, theirs: Any, where: str) -> Iterator[str]:
     ours_dict, theirs_dict = dict(ours), dict(theirs)
     if not set(theirs_dict) <= set(ours_dict):
         yield f"{where}: dict() lacks {sorted(set(theirs_dict) - set(ours_dict))}"
+    # our additional fields are listed only when the payload has them
     extra = set(ours_dict) - set(theirs_dict)
-    if any(ours_dict[name] is not None and name not in ours for name in extra):
-        yield f"{where}: dict() has values for undeclared names {sorted(extra)}"
+    if any(name not in ours for name in extra):
+        yield f"{where}: dict() lists absent fields the official model lacks: {sorted(extra)}"
     for name in theirs_dict:
         yield from _same(ours_dict.get(name), theirs_dict[name], f"{where} dict()[{name!r}]")
     ours_dump, theirs_dump = ours.model_dump(), theirs.model_dump()
@@ -155,6 +156,30 @@ def test_results_answer_as_the_official_ones(
     theirs = theirs_type.model_validate(json.loads(payload))
     problems = list(_same(ours, theirs, "$"))
     assert not problems, "\n".join(problems)
+
+
+def test_the_table_of_our_additional_fields_is_exact() -> None:
+    # ollama_anyio._types._EXTRAS lists, per type, the fields the official model lacks.
+    pairs = [
+        (ollama_anyio.ChatResponse, ollama.ChatResponse),
+        (ollama_anyio.GenerateResponse, ollama.GenerateResponse),
+        (ollama_anyio.EmbedResponse, ollama.EmbedResponse),
+        (ollama_anyio.ListResponse.Model, ollama.ListResponse.Model),
+        (ollama_anyio.ShowResponse, ollama.ShowResponse),
+        (ollama_anyio.ProcessResponse.Model, ollama.ProcessResponse.Model),
+        (ollama_anyio.ModelDetails, ollama._types.ModelDetails),
+        (ollama_anyio.Message, ollama.Message),
+        (ollama_anyio.ToolCall, ollama.Message.ToolCall),
+        (ollama_anyio.ToolCall.Function, ollama.Message.ToolCall.Function),
+        (ollama_anyio.Logprob, ollama._types.Logprob),
+        (ollama_anyio.Tool.Function.Parameters.Property, ollama.Tool.Function.Parameters.Property),
+        (ollama_anyio.Options, ollama.Options),
+        (ollama_anyio.ProgressResponse, ollama.ProgressResponse),
+        (ollama_anyio.WebFetchResponse, ollama.WebFetchResponse),
+    ]
+    for ours, theirs in pairs:
+        extra = {name for name in ours.__struct_fields__ if name not in theirs.model_fields}
+        assert ollama_anyio._types._extra_fields(ours) == extra, ours.__name__
 
 
 def test_every_decodable_fixture_is_compared() -> None:

@@ -99,8 +99,12 @@ class SubscriptableStruct(msgspec.Struct, kw_only=True, gc=False):
         tag = self.__struct_config__.tag_field
         if tag is not None:  # a tagged union's "type", which msgspec keeps out of the fields
             yield tag, self.__struct_config__.tag
+        extras = _extra_fields(type(self))
         for name in self.__struct_fields__:
-            yield name, getattr(self, name)
+            # A field the official model lacks is listed only when it was given, so that
+            # dict(r) of an official payload has the official keys exactly.
+            if name not in extras or name in self:
+                yield name, getattr(self, name)
 
     def __getitem__(self, key: str) -> Any:
         if key in self:
@@ -173,6 +177,20 @@ class _AbsentAsNone:
 
     def __set__(self, obj: object, value: Any) -> None:
         self.slot.__set__(obj, value)
+
+
+# The fields each type declares beyond the official model of the same name (ollama 0.6.3);
+# test_result_shapes checks this table against the installed official package.
+_EXTRAS: dict[type[Any], frozenset[str]] = {}
+_EXTRAS_BY_CLASS: dict[type[Any], frozenset[str]] = {}
+
+
+def _extra_fields(cls: type[Any]) -> frozenset[str]:
+    extras = _EXTRAS_BY_CLASS.get(cls)
+    if extras is None:
+        extras = frozenset().union(*(_EXTRAS.get(klass, ()) for klass in cls.__mro__))
+        _EXTRAS_BY_CLASS[cls] = extras
+    return extras
 
 
 def _absent_fields(cls: type[Any]) -> dict[object, Any]:
@@ -899,6 +917,36 @@ class SystemOneResponse(SubscriptableStruct, kw_only=True):
 
 for _alias in (SystemOneContent, SystemOneQuestion, SystemOneAnswer):
     setattr(_alias, "__module__", __name__)  # noqa: B010  (shown as the package's, as classes are)
+
+
+_EXTRAS.update(
+    {
+        _BaseGenerateResponse: frozenset({"remote_model", "remote_host"}),
+        GenerateResponse: frozenset({"tool_calls"}),
+        ListModel: frozenset({"name", "remote_model", "remote_host", "capabilities"}),
+        ShowResponse: frozenset(
+            {
+                "system",
+                "renderer",
+                "parser",
+                "messages",
+                "remote_model",
+                "remote_host",
+                "projector_info",
+                "tensors",
+                "requires",
+                "thinking",
+            }
+        ),
+        ModelDetails: frozenset({"context_length", "embedding_length"}),
+        Message: frozenset({"tool_call_id"}),
+        ToolCall: frozenset({"id"}),
+        ToolCallFunction: frozenset({"index"}),
+        TokenLogprob: frozenset({"bytes"}),
+        ToolProperty: frozenset({"properties", "required", "anyOf"}),
+        Options: frozenset({"draft_num_predict", "min_p"}),
+    }
+)
 
 
 def _every_subclass(cls: type[Any]) -> Iterator[type[Any]]:
