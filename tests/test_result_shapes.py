@@ -160,7 +160,7 @@ def test_results_answer_as_the_official_ones(
 
 def test_the_table_of_our_additional_fields_is_exact() -> None:
     # ollama_anyio._types._EXTRAS lists, per type, the fields the official model lacks.
-    pairs = [
+    pairs: list[tuple[Any, Any]] = [
         (ollama_anyio.ChatResponse, ollama.ChatResponse),
         (ollama_anyio.GenerateResponse, ollama.GenerateResponse),
         (ollama_anyio.EmbedResponse, ollama.EmbedResponse),
