@@ -188,7 +188,7 @@ _EXTRAS_BY_CLASS: dict[type[Any], frozenset[str]] = {}
 def _extra_fields(cls: type[Any]) -> frozenset[str]:
     extras = _EXTRAS_BY_CLASS.get(cls)
     if extras is None:
-        extras = frozenset().union(*(_EXTRAS.get(klass, ()) for klass in cls.__mro__))
+        extras = frozenset[str]().union(*(_EXTRAS.get(klass, ()) for klass in cls.__mro__))
         _EXTRAS_BY_CLASS[cls] = extras
     return extras
 
@@ -806,8 +806,15 @@ SystemOneContent = Annotated[Union[str, dict[str, Any], list[Any]], "SystemOneCo
 """Text, or a JSON object or array that the server renders as text."""
 
 
+def _tag(self: msgspec.Struct) -> str:
+    """The kind of question or answer: ``"choice"``, ``"noul"`` or ``"score"`` (its tag)."""
+    return cast(str, self.__struct_config__.tag)
+
+
 class _SystemOneQuestion(_RequestStruct, kw_only=True, omit_defaults=True, tag_field="type"):
     instructions: SystemOneContent
+
+    type = property(_tag)  # the tag msgspec writes as "type", readable as the official field
 
 
 class SystemOneChoiceQuestion(_SystemOneQuestion, kw_only=True, omit_defaults=True, tag="choice"):
@@ -815,32 +822,17 @@ class SystemOneChoiceQuestion(_SystemOneQuestion, kw_only=True, omit_defaults=Tr
 
     criteria: dict[str, Union[str, None]]  # noqa: UP007
 
-    @property
-    def type(self) -> Literal["choice"]:
-        """The question's kind, its ``type`` on the wire."""
-        return "choice"
-
 
 class SystemOneNoulQuestion(_SystemOneQuestion, kw_only=True, omit_defaults=True, tag="noul"):
     """A yes/no question; ``criteria`` may describe ``"false"`` and ``"true"``."""
 
     criteria: Union[dict[Literal["false", "true"], str], None] = None  # noqa: UP007
 
-    @property
-    def type(self) -> Literal["noul"]:
-        """The question's kind, its ``type`` on the wire."""
-        return "noul"
-
 
 class SystemOneScoreQuestion(_SystemOneQuestion, kw_only=True, omit_defaults=True, tag="score"):
     """A level on a scale: ``criteria`` describes each level, lowest first."""
 
     criteria: list[str]
-
-    @property
-    def type(self) -> Literal["score"]:
-        """The question's kind, its ``type`` on the wire."""
-        return "score"
 
 
 SystemOneQuestion = Union[SystemOneChoiceQuestion, SystemOneNoulQuestion, SystemOneScoreQuestion]  # noqa: UP007
@@ -856,18 +848,13 @@ class SystemOneRequest(_RequestStruct, kw_only=True, omit_defaults=True):
 
 
 class _SystemOneAnswer(SubscriptableStruct, kw_only=True, tag_field="type"):
-    pass
+    type = property(_tag)  # the tag msgspec reads from "type", readable as the official field
 
 
 class SystemOneNoulAnswer(_SystemOneAnswer, kw_only=True, tag="noul"):
     """The answer to a noul question: ``noul`` is the probability of true."""
 
     noul: float = 0.0
-
-    @property
-    def type(self) -> Literal["noul"]:
-        """The answer's kind, its question's ``type``."""
-        return "noul"
 
 
 class SystemOneChoiceAnswer(_SystemOneAnswer, kw_only=True, tag="choice"):
@@ -877,11 +864,6 @@ class SystemOneChoiceAnswer(_SystemOneAnswer, kw_only=True, tag="choice"):
     probabilities: dict[str, float] = msgspec.field(default_factory=dict[str, float])
     confidence: float = 0.0
 
-    @property
-    def type(self) -> Literal["choice"]:
-        """The answer's kind, its question's ``type``."""
-        return "choice"
-
 
 class SystemOneScoreAnswer(_SystemOneAnswer, kw_only=True, tag="score"):
     """The answer to a score question: the expected level (zero-based, may be fractional)."""
@@ -890,11 +872,6 @@ class SystemOneScoreAnswer(_SystemOneAnswer, kw_only=True, tag="score"):
     legend: dict[str, str] = msgspec.field(default_factory=dict[str, str])
     probabilities: dict[str, float] = msgspec.field(default_factory=dict[str, float])
     confidence: float = 0.0
-
-    @property
-    def type(self) -> Literal["score"]:
-        """The answer's kind, its question's ``type``."""
-        return "score"
 
 
 SystemOneAnswer = Union[SystemOneNoulAnswer, SystemOneChoiceAnswer, SystemOneScoreAnswer]  # noqa: UP007
