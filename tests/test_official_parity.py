@@ -17,6 +17,7 @@ import pydantic
 import pytest
 
 import ollama_anyio
+from conftest import FakeOllama, fixture_bytes
 
 # The module-level functions: the official package binds them to its default client.
 OFFICIAL_FUNCTIONS = sorted(
@@ -138,3 +139,14 @@ def test_the_parameter_check_finds_differences() -> None:
         with pytest.raises(AssertionError):
             _check_parameters(official, wrong, wrong.__name__)
     _check_parameters(official, official, "itself")
+
+
+async def test_async_client_close_is_aclose(fake: FakeOllama) -> None:
+    # The official AsyncClient's close() is a coroutine: ours closes streams and connections.
+    fake.stream("/api/chat", fixture_bytes("chat-stream.ndjson"), hang=True)
+    client = ollama_anyio.AsyncClient(transport=fake.transport)
+    stream = await client.chat("llama3.2", [{"role": "user", "content": "Hi"}], stream=True)
+    await stream.__anext__()
+    await client.close()
+    assert stream.closed
+    assert fake.streams[0].closed

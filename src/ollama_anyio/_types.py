@@ -578,6 +578,7 @@ class ShowResponse(SubscriptableStruct, kw_only=True):
     """The answer of ``show()``: a model's metadata (SPEC 4.8)."""
 
     Tensor = ShowTensor
+    Thinking = ShowThinking
 
     license: str | None = ABSENT
     modelfile: str | None = ABSENT
