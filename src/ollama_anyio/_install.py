@@ -44,9 +44,10 @@ def _stand_ins() -> dict[str, types.ModuleType]:
     import ollama_anyio
 
     from . import _tools
-    from ._async_client import AsyncClient
     from ._errors import RequestError, ResponseError
-    from ._sync_client import Client
+
+    # Through the package's lazy names, wherever the classes are defined.
+    Client, AsyncClient = ollama_anyio.Client, ollama_anyio.AsyncClient
 
     _types = importlib.import_module("._types", __package__)  # (every type, requests too)
     type_names = {name: getattr(_types, name) for name in _types.__all__}
