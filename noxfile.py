@@ -65,3 +65,23 @@ def bench(session: nox.Session) -> None:
     """The benchmarks, side by side with the official client (``-- --quick`` for a short run)."""
     session.install("-e", ".[bench]")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+# Libraries built on the official client (tests/compat). Not in the default sessions: they
+# bring some eighty packages, fetched anew for each run, and their releases are not ours.
+COMPAT_LIBRARIES = [
+    "langchain-ollama",
+    "llama-index-llms-ollama",
+    "llama-index-embeddings-ollama",
+    "llm",
+    "llm-ollama",
+]
+
+
+@nox.session
+def compat(session: nox.Session) -> None:
+    """langchain-ollama, llama-index and llm-ollama: the same results on ours as on ollama."""
+    session.install("-e", ".[test]", *COMPAT_LIBRARIES)
+    # llama-index-embeddings-ollama requires pytest-asyncio at run time; its plugin would warn
+    # at start-up, an error under our filterwarnings.
+    session.run("pytest", "-p", "no:asyncio", "tests/compat", *session.posargs)

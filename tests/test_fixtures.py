@@ -113,6 +113,7 @@ RETURNS: dict[str, type] = {
     "version": str,
     "web_search": ollama_anyio.WebSearchResponse,
     "web_fetch": ollama_anyio.WebFetchResponse,
+    "systemone": ollama_anyio.SystemOneResponse,
 }
 
 
@@ -168,7 +169,10 @@ def test_parse_timestamp() -> None:
 def _default_of(info: msgspec.structs.FieldInfo) -> Any:
     if info.default_factory is not msgspec.NODEFAULT:
         return info.default_factory()
-    return None if info.default is msgspec.NODEFAULT else info.default
+    # A field the payload may leave out stores UNSET and reads as None (see ollama_anyio._types).
+    if info.default in (msgspec.NODEFAULT, msgspec.UNSET):
+        return None
+    return info.default
 
 
 def _mismatches(obj: Any, expected: Any, where: str) -> Iterator[str]:
@@ -177,7 +181,12 @@ def _mismatches(obj: Any, expected: Any, where: str) -> Iterator[str]:
             yield f"{where}: decoded a {type(obj).__name__}, the JSON has {expected!r}"
             return
         infos = {info.encode_name: info for info in msgspec.structs.fields(obj)}
+        config = obj.__struct_config__
         for key, value in expected.items():
+            if key == config.tag_field:  # a tagged union's "type", not a field
+                if value != config.tag:
+                    yield f"{where}: a {type(obj).__name__} for {key} {value!r}"
+                continue
             info = infos.get(key)
             if info is None:
                 yield f"{where}: {type(obj).__name__} has no field for JSON key {key!r}"
@@ -309,8 +318,8 @@ def _check_chat(content: str, done_reason: str = "stop") -> Check:
         assert result.message.content == content
         assert result.done is True
         assert result.done_reason == done_reason
-        assert result.created_at is not None
-        assert result.created_at.tzinfo is not None
+        # the server's text, nanoseconds kept, as the official client gives it (SPEC 9.4)
+        assert result.created_at == expected["created_at"]
 
     return check
 
@@ -393,6 +402,26 @@ def _check_tags(result: Any, expected: Any) -> None:
 
 def _check_empty_models(result: Any, expected: Any) -> None:
     assert result.models == []
+
+
+def _check_show_thinking_levels(result: Any, expected: Any) -> None:
+    assert result.thinking.values == ["low", "medium", "high", "xhigh"]
+    assert result.thinking.default == "medium"
+
+
+def _check_systemone(result: Any, expected: Any) -> None:
+    choice, noul, score = (result.answers[k] for k in ("sentiment", "refund", "frustration"))
+    assert isinstance(choice, ollama_anyio.SystemOneChoiceAnswer)
+    assert (choice.type, choice.choice, choice.probabilities["negative"]) == (
+        "choice",
+        "negative",
+        0.92,
+    )
+    assert isinstance(noul, ollama_anyio.SystemOneNoulAnswer)
+    assert noul.noul == 0.64
+    assert isinstance(score, ollama_anyio.SystemOneScoreAnswer)
+    assert (score.score, score.legend["2"]) == (1.55, "Very angry")
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (118, 3)
 
 
 def _check_show(result: Any, expected: Any) -> None:
@@ -581,6 +610,26 @@ ANSWERS = [
     AnswerCase("ps-empty-response.json", "GET", "/api/ps", call("ps"), _check_empty_models),
     AnswerCase("show-response.json", "POST", "/api/show", call("show", "llama3"), _check_show),
     AnswerCase(
+        "show-thinking-levels-response.json",
+        "POST",
+        "/api/show",
+        call("show", "gpt-oss"),
+        _check_show_thinking_levels,
+    ),
+    AnswerCase(
+        "systemone-response.json",
+        "POST",
+        "/v1/systemone",
+        call(
+            "systemone",
+            "openjev",
+            fixture_json("systemone-request.json")["state"],
+            fixture_json("systemone-request.json")["questions"],
+            keep_alive="5m",
+        ),
+        _check_systemone,
+    ),
+    AnswerCase(
         "status-success-response.json",
         "POST",
         "/api/pull",
@@ -683,6 +732,11 @@ def _check_chat_stream(chunks: list[Any]) -> None:
     )
 
 
+def _check_done_reason_only_stream(chunks: list[Any]) -> None:
+    assert [chunk.done for chunk in chunks] == [False] * 31 + [True]
+    assert (chunks[-1].done_reason, chunks[-1].eval_count) == ("stop", 31)
+
+
 def _check_chat_thinking_stream(chunks: list[Any]) -> None:
     assert (chunks[0].message.thinking, chunks[0].message.content) == ("Okay", "")
     assert "".join(chunk.message.content for chunk in chunks) == "17 \u00d7 23 = **391**"
@@ -771,6 +825,8 @@ class StreamCase:
     texts: tuple[str, ...]  # dotted fields whose fragments concatenate into the answer
     is_final: Callable[[Any], bool]
     check: StreamCheck = _no_stream_check
+    # what the client changes in the final chunk (a done_reason-only one reads done=True)
+    final: Mapping[str, Any] = field(default_factory=dict)
 
     def body(self) -> bytes:
         if self.fixture.startswith("http-"):
@@ -790,6 +846,7 @@ class StreamCase:
         assert self.is_final(chunks[-1])
         assert not any(self.is_final(chunk) for chunk in chunks[:-1])
         self.check(chunks)
+        lines[-1] = {**lines[-1], **self.final}
         for index, (chunk, line) in enumerate(zip(chunks, lines, strict=True)):
             try:
                 assert_matches(chunk, line)
@@ -840,6 +897,16 @@ STREAMS = [
         "chat-logprobs-stream.ndjson", _check_chat_logprobs_stream, logprobs=True, top_logprobs=2
     ),
     _chat_stream("http-chat-stream.txt", _check_http_chat_stream),
+    # SPEC 9.2: a final chunk with done_reason but "done": false ends the stream
+    StreamCase(
+        "chat-stream-done-reason-only.ndjson",
+        "/api/chat",
+        call("chat", "llama3.2", MESSAGES, stream=True),
+        ("message.content",),
+        _chat_done,
+        _check_done_reason_only_stream,
+        final={"done": True},
+    ),
     _generate_stream("generate-stream.ndjson", _check_generate_stream),
     _generate_stream(
         "generate-thinking-stream.ndjson", _check_generate_thinking_stream, think=True

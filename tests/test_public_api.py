@@ -15,11 +15,12 @@ import pytest
 import ollama_anyio
 from ollama_anyio import AsyncClient, Client
 
-# The official package also exports experimental "SystemOne*" types that SPEC does not
-# describe (no endpoint of the API uses them); we do not mirror them.
-OFFICIAL_NAMES = [name for name in ollama.__all__ if not name.startswith("SystemOne")]
-# The module-level functions: the lower-case names of __all__ (generated from AsyncClient).
-FUNCTIONS = [name for name in ollama_anyio.__all__ if name.islower()]
+OFFICIAL_NAMES = list(ollama.__all__)
+# The module-level functions: the lower-case names of __all__ (generated from AsyncClient),
+# but install_as_ollama, which is ours and calls no server.
+FUNCTIONS = [
+    name for name in ollama_anyio.__all__ if name.islower() and name != "install_as_ollama"
+]
 
 
 def test_all_is_sorted_and_complete() -> None:

@@ -380,7 +380,7 @@ async def test_hundreds_of_tasks_share_one_client(emulator: OllamaEmulator) -> N
 def test_async_client_in_consecutive_event_loops(ollama_emulator: ThreadedEmulator) -> None:
     client = AsyncClient(ollama_emulator.url)
 
-    async def ask() -> str:
+    async def ask() -> str | None:
         return (await client.generate("llama3.2", "hi")).response
 
     first = asyncio.run(ask())

@@ -127,6 +127,7 @@ def serve_everything(fake: FakeOllama) -> None:
     routes[("GET", "/api/version")] = _answer("version-response.json")
     routes[("POST", "/api/web_search")] = _answer("web-search-response.json")
     routes[("POST", "/api/web_fetch")] = _answer("web-fetch-response.json")
+    routes[("POST", "/v1/systemone")] = _answer("systemone-response.json")
 
 
 @pytest.fixture
@@ -302,6 +303,13 @@ CLIENT_PYTHON: list[Any] = [
         lambda tmp_path: call("web_search", "what is ollama?"),
         id="web-search",
     ),
+    pytest.param(
+        "systemone-request.json",
+        lambda tmp_path: call(
+            "systemone", "openjev", _SYSTEMONE["state"], _SYSTEMONE["questions"], keep_alive="5m"
+        ),
+        id="systemone",
+    ),
 ]
 
 
@@ -422,6 +430,21 @@ def _simple(method: str, *args: Any, **kwargs: Any) -> LibBuilder:
     return lambda lib, tmp_path: call(method, *args, **kwargs)
 
 
+_SYSTEMONE: dict[str, Any] = fixture_json("systemone-request.json")
+
+
+def _systemone_objects(lib: Any, tmp_path: Path) -> Call:
+    # The questions as each package's own types, the noul one without criteria.
+    questions = {
+        "mood": lib.SystemOneChoiceQuestion(
+            instructions={"ask": "mood?"}, criteria={"calm": None, "upset": "angry"}
+        ),
+        "refund": lib.SystemOneNoulQuestion(instructions="Refund asked?"),
+        "level": lib.SystemOneScoreQuestion(instructions=["how", "upset"], criteria=["a", "b"]),
+    }
+    return call("systemone", "openjev", ["a", "list", "state"], questions)
+
+
 OFFICIAL: list[Any] = [
     pytest.param(_simple("chat", "llama3.2", HI), id="chat-minimal"),
     pytest.param(_simple("chat", "llama3.2"), id="chat-no-messages"),
@@ -436,6 +459,14 @@ OFFICIAL: list[Any] = [
     pytest.param(_simple("chat", "llama3.2", HI, keep_alive="-1m"), id="chat-keep-alive-str"),
     pytest.param(_simple("chat", "llama3.2", HI, stream=True), id="chat-stream"),
     pytest.param(_simple("chat", "llama3.2", HI, think="max"), id="chat-think-max"),
+    # a level the model declares, unknown to the client: sent as given (SPEC 9.1)
+    pytest.param(_simple("chat", "llama3.2", HI, think="xhigh"), id="chat-think-model-level"),
+    pytest.param(_simple("generate", "llama3.2", "hi", think="none"), id="generate-think-none"),
+    pytest.param(
+        _simple("systemone", "openjev", _SYSTEMONE["state"], _SYSTEMONE["questions"], "5m"),
+        id="systemone-fixture",
+    ),
+    pytest.param(_systemone_objects, id="systemone-question-objects"),
     pytest.param(
         _simple(
             "chat",
@@ -817,7 +848,35 @@ def test_caller_authorization_header_is_sent(
 # Bad input: RequestError (a ValueError) before anything is sent
 
 HEX64 = "0123456789abcdef" * 4
+_STATE, _QUESTIONS = _SYSTEMONE["state"], _SYSTEMONE["questions"]
+
 BAD_CALLS: list[Any] = [
+    pytest.param(call("systemone", "", _STATE, _QUESTIONS), id="systemone-empty-model"),
+    pytest.param(call("systemone", "openjev", 42, _QUESTIONS), id="systemone-state-int"),
+    pytest.param(call("systemone", "openjev", _STATE, {}), id="systemone-no-questions"),
+    pytest.param(
+        call("systemone", "openjev", _STATE, {"q": {"type": "essay", "instructions": "x"}}),
+        id="systemone-unknown-type",
+    ),
+    pytest.param(
+        call("systemone", "openjev", _STATE, {"q": {"type": "choice", "instructions": "x"}}),
+        id="systemone-choice-without-criteria",
+    ),
+    pytest.param(
+        call(
+            "systemone",
+            "openjev",
+            _STATE,
+            {"q": {"type": "score", "instructions": "x", "criteria": []}},
+        ),
+        id="systemone-score-empty-criteria",
+    ),
+    pytest.param(
+        call("systemone", "openjev", _STATE, {"q": "free text"}), id="systemone-str-question"
+    ),
+    pytest.param(
+        call("systemone", "openjev", _STATE, _QUESTIONS, "forever"), id="systemone-keep-alive"
+    ),
     pytest.param(call("chat", "", HI), id="chat-empty-model"),
     pytest.param(call("generate", "", "hi"), id="generate-empty-model"),
     pytest.param(call("embed", "", "hi"), id="embed-empty-model"),
@@ -834,9 +893,9 @@ BAD_CALLS: list[Any] = [
     pytest.param(call("chat", "llama3.2", [HI[0], 42]), id="message-int"),
     pytest.param(call("chat", "llama3.2", [{"content": "hi"}]), id="role-missing"),
     pytest.param(call("chat", "llama3.2", [{"role": "", "content": "hi"}]), id="role-empty"),
-    pytest.param(call("chat", "llama3.2", HI, think="extreme"), id="think-unknown-level"),
+    pytest.param(call("chat", "llama3.2", HI, think=""), id="think-empty-level"),
     pytest.param(call("generate", "llama3.2", "hi", think=1), id="think-int"),
-    pytest.param(call("chat", "llama3.2", HI, think="yes", stream=True), id="think-stream"),
+    pytest.param(call("chat", "llama3.2", HI, think=["high"], stream=True), id="think-stream"),
     pytest.param(call("chat", "llama3.2", HI, format="xml"), id="format-xml"),
     pytest.param(call("generate", "llama3.2", "hi", format=["json"]), id="format-list"),
     pytest.param(call("chat", "llama3.2", HI, top_logprobs=21), id="top-logprobs-21"),

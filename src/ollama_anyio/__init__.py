@@ -18,6 +18,7 @@ from ._errors import OllamaTimeoutError as OllamaTimeoutError
 from ._errors import ProtocolError as ProtocolError
 from ._errors import RequestError as RequestError
 from ._errors import ResponseError as ResponseError
+from ._install import install_as_ollama as install_as_ollama
 from ._types import ChatResponse as ChatResponse
 from ._types import EmbedArraysResponse as EmbedArraysResponse
 from ._types import EmbeddingsResponse as EmbeddingsResponse
@@ -33,6 +34,18 @@ from ._types import ProcessResponse as ProcessResponse
 from ._types import ProgressResponse as ProgressResponse
 from ._types import ShowResponse as ShowResponse
 from ._types import StatusResponse as StatusResponse
+from ._types import SystemOneAnswer as SystemOneAnswer
+from ._types import SystemOneChoiceAnswer as SystemOneChoiceAnswer
+from ._types import SystemOneChoiceQuestion as SystemOneChoiceQuestion
+from ._types import SystemOneContent as SystemOneContent
+from ._types import SystemOneNoulAnswer as SystemOneNoulAnswer
+from ._types import SystemOneNoulQuestion as SystemOneNoulQuestion
+from ._types import SystemOneQuestion as SystemOneQuestion
+from ._types import SystemOneRequest as SystemOneRequest
+from ._types import SystemOneResponse as SystemOneResponse
+from ._types import SystemOneScoreAnswer as SystemOneScoreAnswer
+from ._types import SystemOneScoreQuestion as SystemOneScoreQuestion
+from ._types import SystemOneUsage as SystemOneUsage
 from ._types import TokenLogprob as TokenLogprob
 from ._types import Tool as Tool
 from ._types import ToolCall as ToolCall
@@ -58,6 +71,7 @@ if TYPE_CHECKING:
     from ._generated_functions import pull as pull
     from ._generated_functions import push as push
     from ._generated_functions import show as show
+    from ._generated_functions import systemone as systemone
     from ._generated_functions import web_fetch as web_fetch
     from ._generated_functions import web_search as web_search
     from ._sync_client import Stream as Stream
@@ -82,6 +96,7 @@ _LAZY = {
     "pull": "._generated_functions",
     "push": "._generated_functions",
     "show": "._generated_functions",
+    "systemone": "._generated_functions",
     "web_fetch": "._generated_functions",
     "web_search": "._generated_functions",
 }
@@ -113,6 +128,18 @@ __all__ = [
     "ShowResponse",
     "StatusResponse",
     "Stream",
+    "SystemOneAnswer",
+    "SystemOneChoiceAnswer",
+    "SystemOneChoiceQuestion",
+    "SystemOneContent",
+    "SystemOneNoulAnswer",
+    "SystemOneNoulQuestion",
+    "SystemOneQuestion",
+    "SystemOneRequest",
+    "SystemOneResponse",
+    "SystemOneScoreAnswer",
+    "SystemOneScoreQuestion",
+    "SystemOneUsage",
     "TokenLogprob",
     "Tool",
     "ToolCall",
@@ -127,11 +154,13 @@ __all__ = [
     "embed",
     "embeddings",
     "generate",
+    "install_as_ollama",
     "list",
     "ps",
     "pull",
     "push",
     "show",
+    "systemone",
     "web_fetch",
     "web_search",
 ]

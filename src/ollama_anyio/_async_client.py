@@ -41,6 +41,9 @@ from ._types import (
     ProgressResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneContent,
+    SystemOneQuestion,
+    SystemOneResponse,
     Think,
     ToolLike,
     VersionResponse,
@@ -71,7 +74,14 @@ def _decode(response_type: type[T], data: bytes | bytearray, url: str) -> T:
 
 
 def _is_done(chunk: GenerateResponse | ChatResponse) -> bool:
-    return chunk.done
+    # Newer runners may end a stream with done_reason and metrics but not "done": true
+    # (SPEC 9.2); that chunk is the final one, and it says so to code that checks .done.
+    if chunk.done:
+        return True
+    if chunk.done_reason:
+        chunk.done = True
+        return True
+    return False
 
 
 def _is_success(chunk: ProgressResponse) -> bool:
@@ -181,6 +191,10 @@ class AsyncClient:
         for stream in list(self._streams):
             await stream.aclose()
         await self._session.aclose()
+
+    async def close(self) -> None:
+        """The same as `aclose` (the official ``AsyncClient`` names it ``close``)."""
+        await self.aclose()
 
     # -----------------------------------------------------------------------------------------
     # Sending and reading, through the session
@@ -745,6 +759,34 @@ class AsyncClient:
         body = _requests.encoder.encode(_requests.delete(model))
         await self._read("DELETE", self._base_url + "/api/delete", body)
         return StatusResponse(status="success")
+
+    async def systemone(
+        self,
+        model: str,
+        state: SystemOneContent,
+        questions: Mapping[str, SystemOneQuestion | Mapping[str, Any]],
+        keep_alive: KeepAlive | None = None,
+    ) -> SystemOneResponse:
+        """Ask a decision model typed questions about ``state`` (``POST /v1/systemone``).
+
+        Args:
+            model: the decision model.
+            state: the input: text, or a JSON object or array the server renders as text.
+            questions: by name, each a `SystemOneChoiceQuestion`, `SystemOneNoulQuestion` or
+                `SystemOneScoreQuestion`, or a mapping with their fields and a ``type`` of
+                ``"choice"``, ``"noul"`` or ``"score"``.
+            keep_alive: how long the model stays loaded afterwards.
+
+        Returns:
+            One answer per question, by the same names, with probabilities rather than text.
+            Not streamed.
+
+        Raises:
+            RequestError: an argument is invalid (nothing was sent).
+            ResponseError: the server answered with an error.
+        """
+        body = _requests.systemone(model, state, questions, keep_alive=keep_alive)
+        return await self._call(SystemOneResponse, "POST", "/v1/systemone", body)
 
     async def version(self) -> str:
         """The server's version, e.g. ``"0.12.6"`` (``GET /api/version``)."""

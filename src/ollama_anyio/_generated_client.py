@@ -26,6 +26,9 @@ from ._types import (
     ProgressResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneContent,
+    SystemOneQuestion,
+    SystemOneResponse,
     Think,
     ToolLike,
     WebFetchResponse,
@@ -548,6 +551,33 @@ class Client(ClientCore):
     def delete(self, model: str) -> StatusResponse:
         """Delete a model (``DELETE /api/delete``)."""
         return self._run(lambda: self._async.delete(model))
+
+    def systemone(
+        self,
+        model: str,
+        state: SystemOneContent,
+        questions: Mapping[str, SystemOneQuestion | Mapping[str, Any]],
+        keep_alive: KeepAlive | None = None,
+    ) -> SystemOneResponse:
+        """Ask a decision model typed questions about ``state`` (``POST /v1/systemone``).
+
+        Args:
+            model: the decision model.
+            state: the input: text, or a JSON object or array the server renders as text.
+            questions: by name, each a `SystemOneChoiceQuestion`, `SystemOneNoulQuestion` or
+                `SystemOneScoreQuestion`, or a mapping with their fields and a ``type`` of
+                ``"choice"``, ``"noul"`` or ``"score"``.
+            keep_alive: how long the model stays loaded afterwards.
+
+        Returns:
+            One answer per question, by the same names, with probabilities rather than text.
+            Not streamed.
+
+        Raises:
+            RequestError: an argument is invalid (nothing was sent).
+            ResponseError: the server answered with an error.
+        """
+        return self._run(lambda: self._async.systemone(model, state, questions, keep_alive))
 
     def version(self) -> str:
         """The server's version, e.g. ``"0.12.6"`` (``GET /api/version``)."""

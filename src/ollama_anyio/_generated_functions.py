@@ -27,6 +27,9 @@ from ._types import (
     ProgressResponse,
     ShowResponse,
     StatusResponse,
+    SystemOneContent,
+    SystemOneQuestion,
+    SystemOneResponse,
     Think,
     ToolLike,
     WebFetchResponse,
@@ -47,6 +50,7 @@ __all__ = [
     "pull",
     "push",
     "show",
+    "systemone",
     "web_fetch",
     "web_search",
 ]
@@ -545,6 +549,33 @@ def copy(source: str, destination: str) -> StatusResponse:
 def delete(model: str) -> StatusResponse:
     """Delete a model (``DELETE /api/delete``)."""
     return default_client().delete(model)
+
+
+def systemone(
+    model: str,
+    state: SystemOneContent,
+    questions: Mapping[str, SystemOneQuestion | Mapping[str, Any]],
+    keep_alive: KeepAlive | None = None,
+) -> SystemOneResponse:
+    """Ask a decision model typed questions about ``state`` (``POST /v1/systemone``).
+
+    Args:
+        model: the decision model.
+        state: the input: text, or a JSON object or array the server renders as text.
+        questions: by name, each a `SystemOneChoiceQuestion`, `SystemOneNoulQuestion` or
+            `SystemOneScoreQuestion`, or a mapping with their fields and a ``type`` of
+            ``"choice"``, ``"noul"`` or ``"score"``.
+        keep_alive: how long the model stays loaded afterwards.
+
+    Returns:
+        One answer per question, by the same names, with probabilities rather than text.
+        Not streamed.
+
+    Raises:
+        RequestError: an argument is invalid (nothing was sent).
+        ResponseError: the server answered with an error.
+    """
+    return default_client().systemone(model, state, questions, keep_alive)
 
 
 def web_search(query: str, max_results: int = 3) -> WebSearchResponse:

@@ -34,6 +34,9 @@ from ._types import (
     PullRequest,
     PushRequest,
     ShowRequest,
+    SystemOneContent,
+    SystemOneQuestion,
+    SystemOneRequest,
     Think,
     ToolCall,
     ToolLike,
@@ -59,7 +62,6 @@ _MODEL_NAME = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}){0,2}"
 )
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-_THINK_LEVELS = ("low", "medium", "high", "max")
 
 
 _SECOND = 10**9
@@ -176,9 +178,11 @@ def _format(format: object) -> Any:
 
 
 def _think(think: object) -> Any:
-    if think is None or isinstance(think, bool) or think in _THINK_LEVELS:
+    # Models declare their own level names (SPEC 9.1): any non-empty string is sent as given,
+    # and the server falls back to the model's default for a name it does not declare.
+    if think is None or isinstance(think, bool) or (isinstance(think, str) and think):
         return think
-    raise RequestError(f"think must be a bool or one of {', '.join(_THINK_LEVELS)}, got {think!r}")
+    raise RequestError(f"think must be True, False or a level name such as 'high', got {think!r}")
 
 
 def _top_logprobs(value: int | None) -> int | None:
@@ -499,3 +503,52 @@ def web_fetch(url: str) -> WebFetchRequest:
     if not isinstance(url, str) or not url.strip():
         raise RequestError("url must be a non-empty string")
     return WebFetchRequest(url=url)
+
+
+def _systemone_content(value: object, where: str) -> SystemOneContent:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return dict(cast("Mapping[str, Any]", value))
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        items: Sequence[Any] = value  # pyright: ignore[reportUnknownVariableType]
+        return list(items)
+    raise RequestError(f"{where} must be a string, a mapping or a list, got {type(value).__name__}")
+
+
+def _question(name: object, value: object) -> SystemOneQuestion:
+    where = f"questions[{name!r}]"
+    if not isinstance(name, str) or not name:
+        raise RequestError(f"question names must be non-empty strings, got {name!r}")
+    if not isinstance(value, (msgspec.Struct, Mapping)):
+        raise RequestError(f"{where} must be a mapping or a SystemOne*Question, got {value!r}")
+    try:
+        # Converted through its JSON form, so that a mapping and a Struct are checked alike.
+        question: SystemOneQuestion = msgspec.convert(
+            msgspec.to_builtins(value),
+            SystemOneQuestion,
+        )
+    except (msgspec.ValidationError, TypeError) as exc:
+        raise RequestError(f"{where}: {exc}") from None
+    _systemone_content(question.instructions, f"{where}.instructions")
+    if question.type != "noul" and not question.criteria:
+        raise RequestError(f"{where}.criteria must not be empty")
+    return question
+
+
+def systemone(
+    model: str,
+    state: SystemOneContent,
+    questions: Mapping[str, SystemOneQuestion | Mapping[str, Any]],
+    *,
+    keep_alive: KeepAlive | None,
+) -> SystemOneRequest:
+    """The body of ``systemone()`` (SPEC 9.3)."""
+    if not isinstance(questions, Mapping) or not questions:
+        raise RequestError("questions must be a non-empty mapping of name to question")
+    return SystemOneRequest(
+        model=check_model(model),
+        state=_systemone_content(state, "state"),
+        questions={name: _question(name, q) for name, q in questions.items()},
+        keep_alive=check_keep_alive(keep_alive),
+    )

@@ -22,7 +22,7 @@ import msgspec
 from ._errors import RequestError
 from ._types import Tool, ToolFunction, ToolParameters, ToolProperty
 
-__all__ = ["ToolArg", "convert_tools"]
+__all__ = ["ToolArg", "convert_function_to_tool", "convert_tools"]
 
 ToolArg: TypeAlias = Tool | Mapping[str, Any] | Callable[..., Any]
 
@@ -73,6 +73,21 @@ def convert_tools(tools: Sequence[ToolArg] | None) -> list[Tool]:
     if isinstance(tools, (str, bytes, Mapping, Tool)) or callable(tools):
         raise RequestError(f"tools: expected a list of tools, got {_kind(tools)}")
     return [_convert_one(tool, f"tools[{index}]") for index, tool in enumerate(tools)]
+
+
+def convert_function_to_tool(func: Callable[..., Any]) -> Tool:
+    """The `Tool` that ``chat(tools=[func])`` sends for a plain function.
+
+    Under the official client's name in ``ollama._utils`` (see `install_as_ollama`), which
+    libraries built on it import.
+
+    Raises:
+        RequestError: as `convert_tools`, for an object that is not a function or an
+            annotation with no JSON-schema equivalent.
+    """
+    if not callable(func) or isinstance(func, type):
+        raise RequestError(f"expected a function, got {_kind(func)}")
+    return _from_function(func, "func")
 
 
 def _kind(value: object) -> str:
@@ -130,7 +145,8 @@ def _from_function(func: Callable[..., Any], where: str) -> Tool:
             continue
         annotation, optional = _split_optional(hints.get(param.name, str))
         schema = _schema(annotation, f"{where}: parameter {param.name!r}")
-        schema["description"] = arg_docs.get(param.name)
+        # "" rather than nothing, as the official client sends for an undocumented one
+        schema["description"] = arg_docs.get(param.name, "")
         properties[param.name] = msgspec.convert(schema, ToolProperty)
         # The official client lists parameters with a default as required too (SPEC 7.4); only
         # an Optional annotation, or a None default, makes a parameter optional.
@@ -139,7 +155,7 @@ def _from_function(func: Callable[..., Any], where: str) -> Tool:
     parameters = ToolParameters(type="object", properties=properties, required=required or None)
     return Tool(
         type="function",
-        function=ToolFunction(name=name, description=summary, parameters=parameters),
+        function=ToolFunction(name=name, description=summary or "", parameters=parameters),
     )
 
 

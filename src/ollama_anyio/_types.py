@@ -7,7 +7,11 @@ client always sends (``stream``, chat ``messages`` and ``tools``, pull ``insecur
 ``input``) are fields without a default, which msgspec always encodes.
 
 Every type supports attribute access (``r.message.content``) and, like the official client's
-models, mapping-style access (``r["message"]["content"]``, ``"key" in r``, ``r.get("key")``).
+models, mapping-style access (``r["message"]["content"]``, ``"key" in r``, ``r.get("key")``,
+``dict(r)``, ``r.model_dump()``) with the official semantics (SPEC 9.4, `SubscriptableStruct`).
+A response field the payload may leave out is declared ``= ABSENT``: decoding stores msgspec's
+UNSET there at no cost, the attribute reads None, and ``"key" in r`` can still tell a field sent
+as ``null`` from one left out.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import array
 import datetime
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal, TypeVar, Union, cast
+from typing import Annotated, Any, Literal, TypeVar, Union, cast
 
 import msgspec
 
@@ -45,7 +49,20 @@ __all__ = [
     "PushRequest",
     "ShowRequest",
     "ShowResponse",
+    "ShowThinking",
     "StatusResponse",
+    "SystemOneAnswer",
+    "SystemOneChoiceAnswer",
+    "SystemOneChoiceQuestion",
+    "SystemOneContent",
+    "SystemOneNoulAnswer",
+    "SystemOneNoulQuestion",
+    "SystemOneQuestion",
+    "SystemOneRequest",
+    "SystemOneResponse",
+    "SystemOneScoreAnswer",
+    "SystemOneScoreQuestion",
+    "SystemOneUsage",
     "TokenLogprob",
     "Tool",
     "VersionResponse",
@@ -61,20 +78,38 @@ _T = TypeVar("_T")
 # Aliases evaluated at run time on Python 3.10, hence Union rather than "|" with forward refs.
 JsonSchema = dict[str, Any]
 Format = Union[Literal["", "json"], JsonSchema]  # noqa: UP007
-Think = Union[bool, Literal["low", "medium", "high", "max"]]  # noqa: UP007
+# A level name a model declares ("low", "xhigh", ...): any non-empty string (SPEC 9.1).
+Think = Union[bool, str]  # noqa: UP007
 KeepAlive = Union[float, str]  # noqa: UP007
 ImageLike = Union[str, bytes, "os.PathLike[str]", "Image"]
 ToolLike = Union["Tool", Mapping[str, Any], Callable[..., Any]]
 
 
 class SubscriptableStruct(msgspec.Struct, kw_only=True, gc=False):
-    """A Struct that can also be read like the official client's models: ``r["key"]``."""
+    """A Struct that can also be read like the official client's models: ``r["key"]``.
+
+    As there (SPEC 9.4): iterating gives ``(name, value)`` for every declared field, so
+    ``dict(r)`` lists them all, None ones included; ``"x" in r`` is true for a field that was
+    given (decoded from the payload, even as ``null``, or set) or that always has a value;
+    ``r["x"]`` raises `KeyError` where ``in`` is false; ``r.get("x", d)`` is the attribute of
+    a declared field (so None for an absent one) and ``d`` for an undeclared name.
+    """
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        tag = self.__struct_config__.tag_field
+        if tag is not None:  # a tagged union's "type", which msgspec keeps out of the fields
+            yield tag, self.__struct_config__.tag
+        extras = _extra_fields(type(self))
+        for name in self.__struct_fields__:
+            # A field the official model lacks is listed only when it was given, so that
+            # dict(r) of an official payload has the official keys exactly.
+            if name not in extras or name in self:
+                yield name, getattr(self, name)
 
     def __getitem__(self, key: str) -> Any:
-        try:
+        if key in self:
             return getattr(self, key)
-        except AttributeError:
-            raise KeyError(key) from None
+        raise KeyError(key)
 
     def __setitem__(self, key: str, value: Any) -> None:
         if key not in self.__struct_fields__:
@@ -82,31 +117,131 @@ class SubscriptableStruct(msgspec.Struct, kw_only=True, gc=False):
         setattr(self, key, value)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and getattr(self, key, None) is not None
+        absent = _absent_fields(type(self))
+        slot = absent.get(key)
+        if slot is not None:
+            return slot.__get__(self) is not msgspec.UNSET
+        if key == self.__struct_config__.tag_field:
+            return True
+        return isinstance(key, str) and (
+            key in self.__struct_fields__ and getattr(self, key) is not None
+        )
+
+    def __repr__(self) -> str:
+        # The fields the payload left out are not shown (they read as None).
+        absent = _absent_fields(type(self))
+        shown = (
+            f"{name}={getattr(self, name)!r}"
+            for name in self.__struct_fields__
+            if name not in absent or absent[name].__get__(self) is not msgspec.UNSET
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The field ``key``, or ``default`` if there is no such field or it is None."""
-        value = getattr(self, key, None)
-        return default if value is None else value
+        """The attribute ``key`` (None for a declared field left out), else ``default``."""
+        return getattr(self, key, default)
 
-    def keys(self) -> Iterator[str]:
-        """The names of the fields that hold a value (not None)."""
-        return (name for name in self.__struct_fields__ if getattr(self, name) is not None)
+    def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
+        """Every declared field, None ones included (unless ``exclude_none``), nested values
+        as dicts and lists."""
+        return cast("dict[str, Any]", _dump(self, exclude_none))
 
-    def model_dump(self) -> dict[str, Any]:
-        """The value as plain Python objects (dicts, lists, str, numbers), as in JSON."""
-        result: dict[str, Any] = msgspec.to_builtins(self, enc_hook=_to_builtin)
-        return result
-
-    def model_dump_json(self) -> str:
-        """The value as a JSON string."""
-        return msgspec.json.encode(self).decode()
+    def model_dump_json(self, *, exclude_none: bool = False) -> str:
+        """`model_dump` as a JSON string."""
+        return _dump_encoder.encode(_dump(self, exclude_none)).decode()
 
 
-def _to_builtin(value: object) -> object:
+# A field declared ``x: T | None = ABSENT`` stores msgspec's UNSET while the payload leaves it
+# out, which costs nothing when decoding, and still reads as None: `_read_absent_as_none`
+# puts a small descriptor over its slot. `SubscriptableStruct.__contains__` reads the slot
+# itself to tell "absent" from "null". (Only response types use it: a request field set to
+# None must not be sent as null.)
+ABSENT: Any = msgspec.UNSET
+
+_ABSENT_SLOTS: dict[type[Any], dict[object, Any]] = {}
+
+
+class _AbsentAsNone:
+    """Reads a field's slot, giving None for UNSET; writes it as is."""
+
+    __slots__ = ("slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self.slot = slot
+
+    def __get__(self, obj: object, owner: type[Any] | None = None) -> Any:
+        if obj is None:
+            return self
+        value = self.slot.__get__(obj, owner)
+        return None if value is msgspec.UNSET else value
+
+    def __set__(self, obj: object, value: Any) -> None:
+        self.slot.__set__(obj, value)
+
+
+# The fields each type declares beyond the official model of the same name (ollama 0.6.3);
+# test_result_shapes checks this table against the installed official package.
+_EXTRAS: dict[type[Any], frozenset[str]] = {}
+_EXTRAS_BY_CLASS: dict[type[Any], frozenset[str]] = {}
+
+
+def _extra_fields(cls: type[Any]) -> frozenset[str]:
+    extras = _EXTRAS_BY_CLASS.get(cls)
+    if extras is None:
+        extras = frozenset[str]().union(*(_EXTRAS.get(klass, ()) for klass in cls.__mro__))
+        _EXTRAS_BY_CLASS[cls] = extras
+    return extras
+
+
+def _absent_fields(cls: type[Any]) -> dict[object, Any]:
+    """The slots of ``cls``'s fields that default to ABSENT, by name (cached per class)."""
+    slots = _ABSENT_SLOTS.get(cls)
+    if slots is None:
+        slots = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, _AbsentAsNone):
+                    slots[name] = value.slot
+        _ABSENT_SLOTS[cls] = slots
+    return slots
+
+
+def _read_absent_as_none(cls: type[Any]) -> None:
+    for name, default in zip(
+        cls.__struct_fields__[len(cls.__struct_fields__) - len(cls.__struct_defaults__) :],
+        cls.__struct_defaults__,
+        strict=True,
+    ):
+        slot = vars(cls).get(name)
+        if default is msgspec.UNSET and slot is not None and not isinstance(slot, _AbsentAsNone):
+            setattr(cls, name, _AbsentAsNone(slot))
+
+
+def _dump(value: object, exclude_none: bool) -> object:
+    if isinstance(value, SubscriptableStruct):
+        if isinstance(value, Image):
+            return value.model_dump()
+        names = _DUMP_NAMES.get(type(value), {})
+        return {
+            names.get(name, name): _dump(item, exclude_none)
+            for name, item in value
+            if not (exclude_none and item is None)
+        }
+    if isinstance(value, (list, tuple)):
+        return [_dump(item, exclude_none) for item in cast("Sequence[object]", value)]
+    if isinstance(value, dict):
+        items = cast("dict[object, object]", value).items()
+        return {key: _dump(item, exclude_none) for key, item in items}
     if isinstance(value, array.array):
         return cast("array.array[float]", value).tolist()
-    raise NotImplementedError(f"cannot convert {type(value).__name__}")
+    return value
+
+
+# Fields model_dump() names as on the wire, as the official models do: CreateRequest.from_.
+_DUMP_NAMES: dict[type[Any], dict[str, str]] = {}
+
+
+_dump_encoder = msgspec.json.Encoder()
 
 
 _REPR_ITEMS = 4
@@ -188,6 +323,21 @@ class Image(SubscriptableStruct, kw_only=True):
     """An image given as bytes, a path, or a base64 string; sent as base64."""
 
     value: Union[str, bytes, os.PathLike[str]]  # noqa: UP007  (msgspec reads this at run time)
+
+    def model_dump(self, *, exclude_none: bool = False) -> str:  # type: ignore[override]
+        """The image as the base64 text sent to the server (a file is read).
+
+        Raises:
+            RequestError: the file does not exist or cannot be read, or a str is neither a
+                file nor base64.
+        """
+        from ._images import encode_image  # (it imports this module)
+
+        return encode_image(self)
+
+    def model_dump_json(self, *, exclude_none: bool = False) -> str:
+        """`model_dump` as a JSON string."""
+        return _dump_encoder.encode(self.model_dump()).decode()
 
 
 class ToolCallFunction(_RequestStruct, kw_only=True, omit_defaults=True):
@@ -272,26 +422,26 @@ class TokenLogprob(SubscriptableStruct, kw_only=True):
 
     token: str = ""
     logprob: float = 0.0
-    bytes: list[int] | None = None
+    bytes: list[int] | None = ABSENT
 
 
 class Logprob(TokenLogprob, kw_only=True):
     """A generated token's log probability and, if asked for, the most likely alternatives."""
 
-    top_logprobs: list[TokenLogprob] | None = None
+    top_logprobs: list[TokenLogprob] | None = ABSENT
 
 
 class ModelDetails(SubscriptableStruct, kw_only=True):
     """Format, family, size and quantization of a model (SPEC 2.6)."""
 
-    parent_model: str | None = None
-    format: str | None = None
-    family: str | None = None
-    families: list[str] | None = None
-    parameter_size: str | None = None
-    quantization_level: str | None = None
-    context_length: int | None = None
-    embedding_length: int | None = None
+    parent_model: str | None = ABSENT
+    format: str | None = ABSENT
+    family: str | None = ABSENT
+    families: list[str] | None = ABSENT
+    parameter_size: str | None = ABSENT
+    quantization_level: str | None = ABSENT
+    context_length: int | None = ABSENT
+    embedding_length: int | None = ABSENT
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,32 +449,32 @@ class ModelDetails(SubscriptableStruct, kw_only=True):
 
 
 class _BaseGenerateResponse(SubscriptableStruct, kw_only=True):
-    model: str = ""
-    created_at: datetime.datetime | None = None
-    done: bool = False
-    done_reason: str | None = None
-    total_duration: int | None = None
-    load_duration: int | None = None
-    prompt_eval_count: int | None = None
-    prompt_eval_duration: int | None = None
-    eval_count: int | None = None
-    eval_duration: int | None = None
-    remote_model: str | None = None
-    remote_host: str | None = None
+    model: str | None = ABSENT
+    created_at: str | None = ABSENT
+    done: bool | None = ABSENT
+    done_reason: str | None = ABSENT
+    total_duration: int | None = ABSENT
+    load_duration: int | None = ABSENT
+    prompt_eval_count: int | None = ABSENT
+    prompt_eval_duration: int | None = ABSENT
+    eval_count: int | None = ABSENT
+    eval_duration: int | None = ABSENT
+    remote_model: str | None = ABSENT
+    remote_host: str | None = ABSENT
 
 
 class GenerateResponse(_BaseGenerateResponse, kw_only=True):
     """A ``generate`` answer, or one chunk of its stream."""
 
-    response: str = ""
-    thinking: str | None = None
-    context: list[int] | None = None
-    tool_calls: list[ToolCall] | None = None
-    logprobs: list[Logprob] | None = None
+    response: str | None = ABSENT
+    thinking: str | None = ABSENT
+    context: list[int] | None = ABSENT
+    tool_calls: list[ToolCall] | None = ABSENT
+    logprobs: list[Logprob] | None = ABSENT
     # image generation, removed from current servers (SPEC 4.23); kept for older ones
-    image: str | None = None
-    completed: int | None = None
-    total: int | None = None
+    image: str | None = ABSENT
+    completed: int | None = ABSENT
+    total: int | None = ABSENT
 
 
 def _assistant() -> Message:
@@ -335,7 +485,7 @@ class ChatResponse(_BaseGenerateResponse, kw_only=True):
     """A ``chat`` answer, or one chunk of its stream."""
 
     message: Message = msgspec.field(default_factory=_assistant)
-    logprobs: list[Logprob] | None = None
+    logprobs: list[Logprob] | None = ABSENT
 
 
 class EmbedResponse(_BaseGenerateResponse, kw_only=True):
@@ -376,29 +526,29 @@ class EmbeddingsResponse(SubscriptableStruct, kw_only=True):
 class StatusResponse(SubscriptableStruct, kw_only=True):
     """The status of an operation, e.g. ``success`` for ``copy`` and ``delete``."""
 
-    status: str | None = None
+    status: str | None = ABSENT
 
 
 class ProgressResponse(StatusResponse, kw_only=True):
     """A progress event of ``pull``, ``push`` or ``create`` (SPEC 2.7)."""
 
-    completed: int | None = None
-    total: int | None = None
-    digest: str | None = None
+    completed: int | None = ABSENT
+    total: int | None = ABSENT
+    digest: str | None = ABSENT
 
 
 class ListModel(SubscriptableStruct, kw_only=True):
     """A model stored on the server, as ``list()`` shows it."""
 
-    name: str | None = None
-    model: str | None = None
-    remote_model: str | None = None
-    remote_host: str | None = None
-    modified_at: datetime.datetime | None = None
-    size: int | None = None
-    digest: str | None = None
-    details: ModelDetails | None = None
-    capabilities: list[str] | None = None
+    name: str | None = ABSENT
+    model: str | None = ABSENT
+    remote_model: str | None = ABSENT
+    remote_host: str | None = ABSENT
+    modified_at: datetime.datetime | None = ABSENT
+    size: int | None = ABSENT
+    digest: str | None = ABSENT
+    details: ModelDetails | None = ABSENT
+    capabilities: list[str] | None = ABSENT
 
 
 class ListResponse(SubscriptableStruct, kw_only=True):
@@ -414,49 +564,58 @@ class ShowTensor(SubscriptableStruct, kw_only=True):
 
     name: str = ""
     type: str = ""
-    shape: list[int] | None = None
+    shape: list[int] | None = ABSENT
+
+
+class ShowThinking(SubscriptableStruct, kw_only=True):
+    """The thinking controls a model declares (SPEC 9.1): ``think=`` takes one of ``values``."""
+
+    values: list[Union[bool, str]] = msgspec.field(default_factory=list[Union[bool, str]])  # noqa: UP007
+    default: Union[bool, str, None] = ABSENT  # noqa: UP007
 
 
 class ShowResponse(SubscriptableStruct, kw_only=True):
     """The answer of ``show()``: a model's metadata (SPEC 4.8)."""
 
     Tensor = ShowTensor
+    Thinking = ShowThinking
 
-    license: str | None = None
-    modelfile: str | None = None
-    parameters: str | None = None
-    template: str | None = None
-    system: str | None = None
-    renderer: str | None = None
-    parser: str | None = None
-    details: ModelDetails | None = None
-    messages: list[Message] | None = None
-    remote_model: str | None = None
-    remote_host: str | None = None
-    model_info: dict[str, Any] | None = None
-    projector_info: dict[str, Any] | None = None
-    tensors: list[ShowTensor] | None = None
-    capabilities: list[str] | None = None
-    modified_at: datetime.datetime | None = None
-    requires: str | None = None
+    license: str | None = ABSENT
+    modelfile: str | None = ABSENT
+    parameters: str | None = ABSENT
+    template: str | None = ABSENT
+    system: str | None = ABSENT
+    renderer: str | None = ABSENT
+    parser: str | None = ABSENT
+    details: ModelDetails | None = ABSENT
+    messages: list[Message] | None = ABSENT
+    remote_model: str | None = ABSENT
+    remote_host: str | None = ABSENT
+    modelinfo: dict[str, Any] | None = msgspec.field(default=ABSENT, name="model_info")
+    projector_info: dict[str, Any] | None = ABSENT
+    tensors: list[ShowTensor] | None = ABSENT
+    capabilities: list[str] | None = ABSENT
+    modified_at: datetime.datetime | None = ABSENT
+    requires: str | None = ABSENT
+    thinking: ShowThinking | None = ABSENT
 
     @property
-    def modelinfo(self) -> dict[str, Any] | None:
-        """``model_info`` under the official client's attribute name."""
-        return self.model_info
+    def model_info(self) -> dict[str, Any] | None:
+        """``modelinfo`` under its name on the wire."""
+        return self.modelinfo
 
 
 class ProcessModel(SubscriptableStruct, kw_only=True):
     """A model loaded in memory, as ``ps()`` shows it."""
 
-    name: str | None = None
-    model: str | None = None
-    digest: str | None = None
-    expires_at: datetime.datetime | None = None
-    size: int | None = None
-    size_vram: int | None = None
-    details: ModelDetails | None = None
-    context_length: int | None = None
+    name: str | None = ABSENT
+    model: str | None = ABSENT
+    digest: str | None = ABSENT
+    expires_at: datetime.datetime | None = ABSENT
+    size: int | None = ABSENT
+    size_vram: int | None = ABSENT
+    details: ModelDetails | None = ABSENT
+    context_length: int | None = ABSENT
 
 
 class ProcessResponse(SubscriptableStruct, kw_only=True):
@@ -476,9 +635,9 @@ class VersionResponse(SubscriptableStruct, kw_only=True):
 class WebSearchResult(SubscriptableStruct, kw_only=True):
     """One result of ``web_search()``."""
 
-    title: str | None = None
-    url: str | None = None
-    content: str | None = None
+    title: str | None = ABSENT
+    url: str | None = ABSENT
+    content: str | None = ABSENT
 
 
 class WebSearchResponse(SubscriptableStruct, kw_only=True):
@@ -490,9 +649,9 @@ class WebSearchResponse(SubscriptableStruct, kw_only=True):
 class WebFetchResponse(SubscriptableStruct, kw_only=True):
     """The answer of ``web_fetch()``: a page's title, text and links."""
 
-    title: str | None = None
-    content: str | None = None
-    links: list[str] | None = None
+    title: str | None = ABSENT
+    content: str | None = ABSENT
+    links: list[str] | None = ABSENT
 
 
 # ---------------------------------------------------------------------------------------------
@@ -505,10 +664,24 @@ class _ModelRequest(_RequestStruct, kw_only=True, omit_defaults=True):
     model: str
 
 
+def _false() -> bool:
+    # A factory, not a default: omit_defaults would leave a default False out of the body,
+    # and the official client always sends "stream".
+    return False
+
+
+def _no_messages() -> list[Message]:
+    return []  # (likewise: "messages": [] is sent)
+
+
+def _no_tools() -> list[Tool]:
+    return []
+
+
 class GenerateRequest(_ModelRequest, kw_only=True, omit_defaults=True):
     """The body of ``POST /api/generate``."""
 
-    stream: bool
+    stream: bool = msgspec.field(default_factory=_false)
     options: Any = None
     format: Any = None
     keep_alive: KeepAlive | None = None
@@ -532,12 +705,12 @@ class GenerateRequest(_ModelRequest, kw_only=True, omit_defaults=True):
 class ChatRequest(_ModelRequest, kw_only=True, omit_defaults=True):
     """The body of ``POST /api/chat``."""
 
-    stream: bool
+    stream: bool = msgspec.field(default_factory=_false)
     options: Any = None
     format: Any = None
     keep_alive: KeepAlive | None = None
-    messages: list[Message]
-    tools: list[Tool]
+    messages: list[Message] = msgspec.field(default_factory=_no_messages)
+    tools: list[Tool] = msgspec.field(default_factory=_no_tools)
     think: Any = None
     truncate: bool | None = None
     shift: bool | None = None
@@ -566,21 +739,21 @@ class EmbeddingsRequest(_ModelRequest, kw_only=True, omit_defaults=True):
 class PullRequest(_ModelRequest, kw_only=True, omit_defaults=True):
     """The body of ``POST /api/pull``."""
 
-    stream: bool
-    insecure: bool
+    stream: bool = msgspec.field(default_factory=_false)
+    insecure: bool = msgspec.field(default_factory=_false)
 
 
 class PushRequest(_ModelRequest, kw_only=True, omit_defaults=True):
     """The body of ``POST /api/push``."""
 
-    stream: bool
-    insecure: bool
+    stream: bool = msgspec.field(default_factory=_false)
+    insecure: bool = msgspec.field(default_factory=_false)
 
 
 class CreateRequest(_ModelRequest, kw_only=True, omit_defaults=True):
     """The body of ``POST /api/create``."""
 
-    stream: bool
+    stream: bool = msgspec.field(default_factory=_false)
     quantize: str | None = None
     files: dict[str, str] | None = None
     adapters: dict[str, str] | None = None
@@ -590,6 +763,9 @@ class CreateRequest(_ModelRequest, kw_only=True, omit_defaults=True):
     parameters: Any = None
     messages: list[Message] | None = None
     from_: str | None = msgspec.field(default=None, name="from")
+
+
+_DUMP_NAMES[CreateRequest] = {"from_": "from"}
 
 
 class ShowRequest(_ModelRequest, kw_only=True, omit_defaults=True):
@@ -620,3 +796,143 @@ class WebFetchRequest(_RequestStruct, kw_only=True, omit_defaults=True):
     """The body of ``POST https://ollama.com/api/web_fetch``."""
 
     url: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Decision models (SPEC 9.3): POST /v1/systemone, one JSON object each way.
+
+# (Annotated: a Union of builtins is shared through typing's cache, and its __module__ is set
+# below; the metadata makes this one ours alone.)
+SystemOneContent = Annotated[Union[str, dict[str, Any], list[Any]], "SystemOneContent"]  # noqa: UP007
+"""Text, or a JSON object or array that the server renders as text."""
+
+
+def _tag(self: msgspec.Struct) -> str:
+    """The kind of question or answer: ``"choice"``, ``"noul"`` or ``"score"`` (its tag)."""
+    return cast(str, self.__struct_config__.tag)
+
+
+class _SystemOneQuestion(_RequestStruct, kw_only=True, omit_defaults=True, tag_field="type"):
+    instructions: SystemOneContent
+
+    type = property(_tag)  # the tag msgspec writes as "type", readable as the official field
+
+
+class SystemOneChoiceQuestion(_SystemOneQuestion, kw_only=True, omit_defaults=True, tag="choice"):
+    """Which of ``criteria`` (choice name → description, or None to use the name) fits best."""
+
+    criteria: dict[str, Union[str, None]]  # noqa: UP007
+
+
+class SystemOneNoulQuestion(_SystemOneQuestion, kw_only=True, omit_defaults=True, tag="noul"):
+    """A yes/no question; ``criteria`` may describe ``"false"`` and ``"true"``."""
+
+    criteria: Union[dict[Literal["false", "true"], str], None] = None  # noqa: UP007
+
+
+class SystemOneScoreQuestion(_SystemOneQuestion, kw_only=True, omit_defaults=True, tag="score"):
+    """A level on a scale: ``criteria`` describes each level, lowest first."""
+
+    criteria: list[str]
+
+
+SystemOneQuestion = Union[SystemOneChoiceQuestion, SystemOneNoulQuestion, SystemOneScoreQuestion]  # noqa: UP007
+
+
+class SystemOneRequest(_RequestStruct, kw_only=True, omit_defaults=True):
+    """The body of ``POST /v1/systemone``."""
+
+    model: str
+    state: SystemOneContent
+    questions: dict[str, SystemOneQuestion]
+    keep_alive: KeepAlive | None = None
+
+
+class _SystemOneAnswer(SubscriptableStruct, kw_only=True, tag_field="type"):
+    type = property(_tag)  # the tag msgspec reads from "type", readable as the official field
+
+
+class SystemOneNoulAnswer(_SystemOneAnswer, kw_only=True, tag="noul"):
+    """The answer to a noul question: ``noul`` is the probability of true."""
+
+    noul: float = 0.0
+
+
+class SystemOneChoiceAnswer(_SystemOneAnswer, kw_only=True, tag="choice"):
+    """The answer to a choice question: the likeliest choice, and each choice's probability."""
+
+    choice: str = ""
+    probabilities: dict[str, float] = msgspec.field(default_factory=dict[str, float])
+    confidence: float = 0.0
+
+
+class SystemOneScoreAnswer(_SystemOneAnswer, kw_only=True, tag="score"):
+    """The answer to a score question: the expected level (zero-based, may be fractional)."""
+
+    score: float = 0.0
+    legend: dict[str, str] = msgspec.field(default_factory=dict[str, str])
+    probabilities: dict[str, float] = msgspec.field(default_factory=dict[str, float])
+    confidence: float = 0.0
+
+
+SystemOneAnswer = Union[SystemOneNoulAnswer, SystemOneChoiceAnswer, SystemOneScoreAnswer]  # noqa: UP007
+
+
+class SystemOneUsage(SubscriptableStruct, kw_only=True):
+    """The tokens a ``systemone`` call read and wrote."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class SystemOneResponse(SubscriptableStruct, kw_only=True):
+    """The answer of ``systemone()``: one answer per question, by the question's name."""
+
+    model: str = ""
+    answers: dict[str, SystemOneAnswer] = msgspec.field(default_factory=dict[str, SystemOneAnswer])
+    usage: SystemOneUsage = msgspec.field(default_factory=SystemOneUsage)
+
+
+for _alias in (SystemOneContent, SystemOneQuestion, SystemOneAnswer):
+    setattr(_alias, "__module__", __name__)  # noqa: B010  (shown as the package's, as classes are)
+
+
+_EXTRAS.update(
+    {
+        _BaseGenerateResponse: frozenset({"remote_model", "remote_host"}),
+        GenerateResponse: frozenset({"tool_calls"}),
+        ListModel: frozenset({"name", "remote_model", "remote_host", "capabilities"}),
+        ShowResponse: frozenset(
+            {
+                "system",
+                "renderer",
+                "parser",
+                "messages",
+                "remote_model",
+                "remote_host",
+                "projector_info",
+                "tensors",
+                "requires",
+                "thinking",
+            }
+        ),
+        ModelDetails: frozenset({"context_length", "embedding_length"}),
+        Message: frozenset({"tool_call_id"}),
+        ToolCall: frozenset({"id"}),
+        ToolCallFunction: frozenset({"index"}),
+        TokenLogprob: frozenset({"bytes"}),
+        ToolProperty: frozenset({"properties", "required", "anyOf"}),
+        Options: frozenset({"draft_num_predict", "min_p"}),
+    }
+)
+
+
+def _every_subclass(cls: type[Any]) -> Iterator[type[Any]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _every_subclass(sub)
+
+
+_read_absent_as_none(SubscriptableStruct)
+for _cls in _every_subclass(SubscriptableStruct):
+    _read_absent_as_none(_cls)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import anyio
 
-from ._emulator import OllamaEmulator
+from ._emulator import DEFAULT_REQUEST_LOG, OllamaEmulator
 
 __all__ = ["main"]
 
@@ -35,12 +35,36 @@ def _parser() -> argparse.ArgumentParser:
         dest="models",
         help="catalogue model to preload (repeatable; default: the standard set)",
     )
+    parser.add_argument(
+        "--request-log",
+        type=_count,
+        default=DEFAULT_REQUEST_LOG,
+        metavar="N",
+        help=f"keep the latest N requests for inspection (0: none; default {DEFAULT_REQUEST_LOG})",
+    )
+    parser.add_argument(
+        "--done-reason-only",
+        action="store_true",
+        help='end streams with done_reason but "done": false, as some newer runners do',
+    )
     return parser
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 async def _serve(args: argparse.Namespace) -> None:
     emulator = OllamaEmulator(
-        host=args.host, port=args.port, models=args.models, token_delay=args.token_delay
+        host=args.host,
+        port=args.port,
+        models=args.models,
+        token_delay=args.token_delay,
+        request_log=args.request_log,
+        done_reason_only=args.done_reason_only,
     )
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with emulator:

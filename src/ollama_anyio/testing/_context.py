@@ -52,9 +52,11 @@ class Context:
         version: what ``/api/version`` reports.
         load_seconds: extra model-load time from a slow-load fault, reported in
             ``load_duration``.
+        done_reason_only: end generate/chat streams with ``done_reason`` but ``"done": false``.
     """
 
     store: ModelStore
     replies: ReplyQueue
     version: str = "0.12.6"
     load_seconds: float = 0.0
+    done_reason_only: bool = False

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import threading
+from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -32,6 +33,7 @@ from ._wire import Response, StreamResponse
 __all__ = ["OllamaEmulator", "RecordedRequest", "ThreadedEmulator", "run_emulator_in_thread"]
 
 FAULT_HEADER = "x-emulator-fault"
+DEFAULT_REQUEST_LOG = 1000
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,10 @@ class OllamaEmulator:
             ``llama3.2``, ``qwen3``, ``nomic-embed-text``, ``all-minilm`` and ``llava``.
         token_delay: seconds between two lines of a streamed response.
         version: what ``/api/version`` reports.
+        request_log: how many of the latest requests `requests` keeps (about 3 KB each);
+            ``0`` keeps none, for long runs. `wait_for_requests` counts every request.
+        done_reason_only: end generate/chat streams as some newer runners do, with
+            ``done_reason`` and the metrics but ``"done": false`` (SPEC 9.2).
     """
 
     def __init__(
@@ -87,7 +93,11 @@ class OllamaEmulator:
         models: Iterable[str] | None = None,
         token_delay: float = 0.0,
         version: str = "0.12.6",
+        request_log: int = DEFAULT_REQUEST_LOG,
+        done_reason_only: bool = False,
     ) -> None:
+        if not isinstance(request_log, int) or request_log < 0:
+            raise ValueError(f"request_log must be a count of requests, got {request_log!r}")
         self.host = host
         # Annotated: users' type checkers see these (pyright --verifytypes).
         self.port: int = port
@@ -98,7 +108,9 @@ class OllamaEmulator:
         self.errors: list[BaseException] = []
         self._token_delay = token_delay
         self._lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
+        self._requests: deque[RecordedRequest] = deque(maxlen=request_log)
+        self._received = 0
+        self._done_reason_only = done_reason_only
         self._disconnects = 0
         self._changed: anyio.Event | None = None
         self._stack: contextlib.AsyncExitStack | None = None
@@ -118,9 +130,15 @@ class OllamaEmulator:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, in arrival order (a copy)."""
+        """The latest requests received (``request_log`` of them), in arrival order (a copy)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def received(self) -> int:
+        """How many requests were received, including those the request log no longer holds."""
+        with self._lock:
+            return self._received
 
     @property
     def disconnects(self) -> int:
@@ -139,7 +157,7 @@ class OllamaEmulator:
 
     async def wait_for_requests(self, count: int) -> None:
         """Wait until at least ``count`` requests were received (bound it with ``fail_after``)."""
-        await self._wait(lambda: len(self.requests) >= count)
+        await self._wait(lambda: self.received >= count)
 
     async def wait_for_disconnects(self, count: int = 1) -> None:
         """Wait until at least ``count`` clients abandoned a response before it was complete."""
@@ -173,6 +191,7 @@ class OllamaEmulator:
         )
         with self._lock:
             self._requests.append(record)
+            self._received += 1
         self._notify()
         faults = self.faults.take(path)
         spec = record.header(FAULT_HEADER)
@@ -183,7 +202,7 @@ class OllamaEmulator:
                 error = Response(400, str(exc).encode(), "text/plain")
                 return plan(error, [], request.method)
         load = sum(f.seconds for f in faults if f.kind is FaultKind.SLOW_LOAD)
-        ctx = Context(self.store, self.replies, self.version, load)
+        ctx = Context(self.store, self.replies, self.version, load, self._done_reason_only)
         response: Response | StreamResponse
         if any(f.kind in (FaultKind.BUSY, FaultKind.BAD_GATEWAY) for f in faults):
             response = Response(200)  # replaced by the fault; the handler never runs
@@ -256,6 +275,11 @@ class ThreadedEmulator:
     def requests(self) -> list[RecordedRequest]:
         """Every request received so far."""
         return self.emulator.requests
+
+    @property
+    def received(self) -> int:
+        """How many requests were received (see :attr:`OllamaEmulator.received`)."""
+        return self.emulator.received
 
     @property
     def disconnects(self) -> int:

@@ -15,8 +15,9 @@ import re
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Union, cast
 
+from ._intent import chosen_tools, json_keys, key_schema, subject, tool_arguments
 from ._wire import json_list, json_mapping, json_object
 
 __all__ = [
@@ -95,7 +96,6 @@ _SENTENCES = (
 )
 _ALTERNATIVES = (" the", ",", " a", ".", " and", " of", " to", " in", " is", " it")
 _TOKEN = re.compile(r"\s*[^\W\d_]{1,8}|\s*\d{1,3}|\s*[^\w\s]|\s+")
-_CAPITALISED = re.compile(r"(?<=\s)[A-Z][a-z]+")
 
 
 def _hash(*parts: str) -> int:
@@ -220,25 +220,29 @@ def schema_value(
     return f"{hint or 'value'} {words[number % len(words)].strip('.,')}".strip()
 
 
-def _free_text(schema: object) -> bool:
-    """Whether a property schema takes any string (a string without ``enum``)."""
-    node = json_mapping(schema)
-    return node is not None and node.get("type") == "string" and "enum" not in node
+def _tool_calls(tools: Sequence[Mapping[str, Any]], text: str) -> list[ToolCall]:
+    # One call per tool the prompt asks for, with arguments from its words (see _intent):
+    # "weather in San Francisco, CA" is one call, {"city": "San Francisco, CA"}; "in Tokyo
+    # and Toronto" two, as a model makes them.
+    calls: list[ToolCall] = []
+    for tool, asked in chosen_tools(tools, text):
+        function: Mapping[str, Any] = tool.get("function") or {}
+        parameters: Mapping[str, Any] = function.get("parameters") or {}
+        baseline = json_object(schema_value(parameters, text)) or {}
+        name = str(function.get("name", "tool"))
+        calls.extend(
+            ToolCall(name, arguments) for arguments in tool_arguments(tool, asked, baseline)
+        )
+    return calls
 
 
-def _tool_calls(tool: Mapping[str, Any], text: str) -> list[ToolCall]:
-    function: Mapping[str, Any] = tool.get("function") or {}
-    name = str(function.get("name", "tool"))
-    parameters: Mapping[str, Any] = function.get("parameters") or {}
-    arguments = json_object(schema_value(parameters, text)) or {}
-    properties: Mapping[str, Any] = parameters.get("properties") or {}
-    free = next((key for key, sub in properties.items() if _free_text(sub)), None)
-    names = _CAPITALISED.findall(text)[:4]
-    if free is None or not names:
-        return [ToolCall(name, arguments)]
-    # One call per capitalised name of the prompt, so that "weather in Tokyo and Toronto?"
-    # gives two calls, {"city": "Tokyo"} and {"city": "Toronto"}, as a real model would.
-    return [ToolCall(name, {**arguments, free: value}) for value in names]
+def _json_answer(prompt: str, sentence: str) -> dict[str, Any]:
+    # format="json" without a schema: the keys the prompt asks for, else a plausible object.
+    keys = json_keys(prompt)
+    if not keys:
+        return {"answer": sentence, "topic": subject(prompt) or sentence.split()[0]}
+    schema = {"type": "object", "properties": {key: key_schema(key) for key in keys}}
+    return cast("dict[str, Any]", schema_value(schema, prompt))
 
 
 _WORD = re.compile(r"[a-z]{3,}")
@@ -279,14 +283,14 @@ def default_reply(
         topic = " ".join(prompt.split()[:8])
         thinking = f'The user asks: "{topic}". I should answer briefly and clearly.'
     if tools and not tool_results:
-        return Reply(thinking=thinking, tool_calls=_tool_calls(tools[0], prompt))
+        return Reply(thinking=thinking, tool_calls=_tool_calls(tools, prompt))
     first = _on_topic(prompt) or _SENTENCES[number % len(_SENTENCES)]
     second = _SENTENCES[(number // len(_SENTENCES)) % len(_SENTENCES)]
     text = first if first == second else f"{first} {second}"
     if tool_results:
         text = "Based on the tool result: " + "; ".join(tool_results)
     if fmt == "json":
-        text = '{"answer": "' + first.replace('"', "'") + '"}'
+        text = json.dumps(_json_answer(prompt, first), ensure_ascii=False)
     elif isinstance(fmt, Mapping):
         text = json.dumps(schema_value(fmt, prompt), ensure_ascii=False)
     return Reply(content=text, thinking=thinking)

@@ -148,6 +148,8 @@ class _Run:
     raw: bool = False
     pieces: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
     done_reason: str = "stop"
+    # end the stream as newer runners do: done_reason and metrics, "done": false (SPEC 9.2)
+    done_reason_only: bool = False
 
     def plan(self) -> None:
         """Split the reply into pieces, honouring ``stop`` and ``num_predict``."""
@@ -219,7 +221,7 @@ class _Run:
             for call in calls:
                 yield self.chunk(tool_calls=[call])
         final = self.chunk()
-        final["done"] = True
+        final["done"] = not self.done_reason_only
         final["done_reason"] = self.done_reason
         if not self.chat and not self.raw:
             text = [piece for kind, piece in self.pieces if kind == "content"]
@@ -300,10 +302,15 @@ def generate(ctx: Context, body: bytes) -> Response | StreamResponse:
     options, warm = _prepare(ctx, req, model, keep_alive)
     if not prompt:
         return _shortcut(sent, False, "load")
+    think = model.thinking_level(think)
     thinks = bool(think) if think is not None else "thinking" in model.capabilities
     reply = _scripted(ctx, req) or default_reply(prompt, think=thinks, fmt=req.get("format"))
     if not thinks:
         reply = Reply(reply.content, "", reply.tool_calls, reply.done_reason)
+    elif isinstance(think, str) and model.thinking_values and reply.thinking:
+        reply = Reply(
+            reply.content, f"({think}) {reply.thinking}", reply.tool_calls, reply.done_reason
+        )
     system = req.get("system", model.system)
     run = _Run(
         sent=sent,
@@ -317,6 +324,7 @@ def generate(ctx: Context, body: bytes) -> Response | StreamResponse:
         warm=warm,
         load_seconds=ctx.load_seconds,
         raw=bool(req.get("raw")),
+        done_reason_only=ctx.done_reason_only and req.get("stream", True),
     )
     return _answer(run, req.get("stream", True))
 
@@ -367,12 +375,17 @@ def chat(ctx: Context, body: bytes) -> Response | StreamResponse:
         results.insert(0, str(message.get("content", "")))
     users = [m for m in history if m["role"] == "user"]
     prompt = str(users[-1].get("content", "")) if users else ""
+    think = model.thinking_level(think)
     thinks = bool(think) if think is not None else "thinking" in model.capabilities
     reply = _scripted(ctx, req) or default_reply(
         prompt, think=thinks, fmt=req.get("format"), tools=tools, tool_results=results
     )
     if not thinks:
         reply = Reply(reply.content, "", reply.tool_calls, reply.done_reason)
+    elif isinstance(think, str) and model.thinking_values and reply.thinking:
+        reply = Reply(
+            reply.content, f"({think}) {reply.thinking}", reply.tool_calls, reply.done_reason
+        )
     tokens = [p for m in history for p in ["<msg>", *split_tokens(str(m.get("content", "")))]]
     run = _Run(
         sent=sent,
@@ -385,6 +398,7 @@ def chat(ctx: Context, body: bytes) -> Response | StreamResponse:
         stop=list(options.get("stop", [])),
         warm=warm,
         load_seconds=ctx.load_seconds,
+        done_reason_only=ctx.done_reason_only and req.get("stream", True),
     )
     return _answer(run, req.get("stream", True))
 

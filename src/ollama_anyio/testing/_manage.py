@@ -166,6 +166,9 @@ def show(ctx: Context, body: bytes) -> Response:
     if model.capabilities:
         result["capabilities"] = list(model.capabilities)
     result["modified_at"] = local_timestamp(model.modified_at)
+    if model.thinking_values:
+        thinking = {"values": list(model.thinking_values), "default": model.thinking_default}
+        result["thinking"] = thinking
     return json_response(result)
 
 

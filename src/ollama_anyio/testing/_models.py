@@ -90,6 +90,15 @@ class Model:
     modified_at: _dt.datetime = field(
         default_factory=lambda: _dt.datetime(2025, 5, 4, 17, 37, 44, tzinfo=_dt.timezone.utc)
     )
+    # The thinking controls the model declares (SPEC 9.1), shown by /api/show; none: any.
+    thinking_values: tuple[bool | str, ...] = ()
+    thinking_default: bool | str | None = None
+
+    def thinking_level(self, think: bool | str | None) -> bool | str | None:
+        """The control the model runs with: a level it declares, else its default level."""
+        if isinstance(think, str) and self.thinking_values and think not in self.thinking_values:
+            return self.thinking_default
+        return think
 
     @property
     def size(self) -> int:
@@ -183,6 +192,7 @@ def _model(
     license: str = "",
     vocab: int = 128256,
     modified: tuple[int, int, int, int, int, int] = (2025, 5, 4, 17, 37, 44),
+    thinking: tuple[tuple[bool | str, ...], bool | str] | None = None,
 ) -> Model:
     parsed = parse_name(name)
     assert parsed is not None
@@ -214,6 +224,8 @@ def _model(
         model_info=_gguf_info(arch, params, ctx, emb, 32, 32),
         tensors=_tensors(emb, vocab, quant),
         modified_at=_dt.datetime(*modified, tzinfo=_dt.timezone.utc),
+        thinking_values=thinking[0] if thinking else (),
+        thinking_default=thinking[1] if thinking else None,
     )
 
 
@@ -362,6 +374,37 @@ CATALOG: tuple[Model, ...] = (
         template=_CHATML_TEMPLATE,
         license="MIT License",
         vocab=152064,
+    ),
+    # A model that declares its thinking levels (SPEC 9.1); an unknown name gets "medium".
+    _model(
+        "gpt-oss:latest",
+        family="gptoss",
+        size="20.9B",
+        quant="MXFP4",
+        caps=("completion", "tools", "thinking"),
+        ctx=131072,
+        emb=2880,
+        weights=13780154624,
+        params=20914757184,
+        template=_CHATML_TEMPLATE,
+        license="Apache License Version 2.0",
+        vocab=201088,
+        modified=(2025, 8, 14, 22, 49, 43),
+        thinking=(("low", "medium", "high", "xhigh"), "medium"),
+    ),
+    # A decision model for /v1/systemone (SPEC 9.3): it answers questions, not prompts.
+    _model(
+        "openjev:latest",
+        family="openjev",
+        size="1.5B",
+        quant="Q8_0",
+        caps=(),
+        ctx=8192,
+        emb=1536,
+        weights=1646592000,
+        params=1543714304,
+        license="Apache License Version 2.0",
+        vocab=151936,
     ),
 )
 

@@ -28,7 +28,6 @@ DEFAULT_KEEP_ALIVE = 300.0
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 _DURATION = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-_LEVELS = ("high", "medium", "low", "max")
 _INT_OPTIONS = frozenset(
     "num_ctx num_batch num_gpu main_gpu num_thread num_keep seed num_predict top_k "
     "repeat_last_n draft_num_predict".split()
@@ -79,24 +78,19 @@ def parse_keep_alive(value: Any) -> float:
 
 
 def parse_think(value: Any) -> bool | str | None:
-    """``think`` as ``None`` (absent), a bool, or a level string.
+    """``think`` as ``None`` (absent), a bool, or a level name (SPEC 9.1: any non-empty string;
+    the model resolves it, see ``Model.thinking_level``).
 
     Raises:
-        ApiError: 400 for unknown levels and other JSON types.
+        ApiError: 400 for an empty string and for other JSON types.
     """
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
-        if value in _LEVELS:
+        if value:
             return value
-        raise ApiError(
-            400,
-            f'invalid think value: "{value}" (must be "high", "medium", "low", "max", true, '
-            "or false)",
-        )
-    raise ApiError(
-        400, 'think must be a boolean or string ("high", "medium", "low", "max", true, or false)'
-    )
+        raise ApiError(400, 'invalid think value: "" (must be a level name, true, or false)')
+    raise ApiError(400, "think must be a boolean or a string (a level name, true, or false)")
 
 
 def parse_options(options: Mapping[str, Any] | None) -> dict[str, Any]:

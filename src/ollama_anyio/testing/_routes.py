@@ -12,6 +12,7 @@ from collections.abc import Callable
 from ._context import Context
 from ._inference import chat, embed, embeddings, generate
 from ._manage import blob_head, blob_upload, copy, delete, ps, show, tags
+from ._systemone import systemone
 from ._transfer import create, pull, push
 from ._wire import ApiError, Response, StreamResponse, error_response, json_response
 
@@ -71,6 +72,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/push": {"POST": push},
     "/api/create": {"POST": create},
     "/api/experimental/model-recommendations": {"GET": _recommendations},
+    "/v1/systemone": {"POST": systemone},
 }
 
 
