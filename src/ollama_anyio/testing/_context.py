@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ._engine import ReplySource
+from ._runner import Runner
 from ._store import ModelStore
 
 __all__ = ["Context", "ReplyQueue"]
@@ -52,9 +54,12 @@ class Context:
         version: what ``/api/version`` reports.
         load_seconds: extra model-load time from a slow-load fault, reported in
             ``load_duration``.
+        engines: the runners of models served by an engine, by model key; every other
+            model gets the deterministic answers.
     """
 
     store: ModelStore
     replies: ReplyQueue
     version: str = "0.12.6"
     load_seconds: float = 0.0
+    engines: Mapping[str, Runner] = field(default_factory=dict[str, Runner])

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import json
 import threading
-from collections.abc import Callable, Coroutine, Generator, Iterable
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -22,12 +22,14 @@ from anyio.abc import SocketAttribute
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._context import Context, ReplyQueue
-from ._engine import ReplySource
+from ._engine import Engine, ReplySource
 from ._faults import Fault, FaultKind, Faults, Plan, plan
 from ._http import HttpRequest, HttpServer
+from ._llama import real_models
 from ._routes import route
+from ._runner import DEFAULT_MAX_QUEUE, Runner, serve_engines
 from ._store import ModelStore
-from ._wire import Response, StreamResponse
+from ._wire import DeferredResponse, Response, StreamResponse
 
 __all__ = ["OllamaEmulator", "RecordedRequest", "ThreadedEmulator", "run_emulator_in_thread"]
 
@@ -77,6 +79,14 @@ class OllamaEmulator:
             ``llama3.2``, ``qwen3``, ``nomic-embed-text``, ``all-minilm`` and ``llava``.
         token_delay: seconds between two lines of a streamed response.
         version: what ``/api/version`` reports.
+        engines: models served by an engine instead of the deterministic answers, by name
+            (see :class:`Engine`); the caller keeps ownership. A real model's name in
+            ``models`` (``smollm2``) is served by llama.cpp, which the ``llama`` extra installs.
+        max_queue: requests that may wait for an engine's model while it answers another;
+            one more is answered 503 "server busy".
+
+    Raises:
+        EngineUnavailable: a real model was asked for without the ``llama`` extra or its file.
     """
 
     def __init__(
@@ -87,10 +97,16 @@ class OllamaEmulator:
         models: Iterable[str] | None = None,
         token_delay: float = 0.0,
         version: str = "0.12.6",
+        engines: Mapping[str, Engine] | None = None,
+        max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> None:
         self.host = host
         self.port = port
+        models, self._owned = real_models(models)
         self.store = ModelStore(models)
+        self._engines = {**self._owned, **(engines or {})}
+        self._max_queue = max_queue
+        self._runners: dict[str, Runner] = {}
         self.faults = Faults()
         self.replies = ReplyQueue()
         self.version = version
@@ -164,7 +180,7 @@ class OllamaEmulator:
     def _failed(self, exc: BaseException) -> None:
         self.errors.append(exc)
 
-    def _app(self, request: HttpRequest) -> Plan:
+    async def _app(self, request: HttpRequest) -> Plan:
         path = request.target.partition("?")[0]
         headers = tuple((k.lower(), v) for k, v in request.headers)
         record = RecordedRequest(
@@ -182,12 +198,14 @@ class OllamaEmulator:
                 error = Response(400, str(exc).encode(), "text/plain")
                 return plan(error, [], request.method)
         load = sum(f.seconds for f in faults if f.kind is FaultKind.SLOW_LOAD)
-        ctx = Context(self.store, self.replies, self.version, load)
-        response: Response | StreamResponse
+        ctx = Context(self.store, self.replies, self.version, load, self._runners)
+        response: Response | StreamResponse | DeferredResponse
         if any(f.kind in (FaultKind.BUSY, FaultKind.BAD_GATEWAY) for f in faults):
             response = Response(200)  # replaced by the fault; the handler never runs
         else:
             response = route(ctx, request.method, request.target, request.body)
+        if isinstance(response, DeferredResponse):  # a real model's whole answer
+            response = await response.produce()
         result = plan(response, faults, request.method)
         result.delay += load
         return result
@@ -200,6 +218,14 @@ class OllamaEmulator:
             on_error=self._failed,
         )
         async with contextlib.AsyncExitStack() as stack:
+            self._runners = await stack.enter_async_context(
+                serve_engines(
+                    self._engines,
+                    self.store,
+                    owned=self._owned.values(),
+                    max_queue=self._max_queue,
+                )
+            )
             listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
             await stack.enter_async_context(listener)
             self.port = listener.extra(SocketAttribute.local_port)
