@@ -28,6 +28,7 @@ from ollama_anyio.testing import (
     OllamaEmulator,
     _llama,
 )
+from ollama_anyio.testing.__main__ import main as serve
 from ollama_anyio.testing._engine import Event, Job, Token
 from ollama_anyio.testing._faults import BUSY_MESSAGE, _stream_actions, plan
 from ollama_anyio.testing._wire import StreamResponse
@@ -333,6 +334,8 @@ def test_a_real_model_without_its_extra_or_file_says_how_to_get_them(
     assert _llama.INSTALL in str(raised.value)
     assert main(["--emulate", "run", "smollm2", "Why is the sky blue?"]) == 1
     assert f"Error: {raised.value}" in capsys.readouterr().err
+    assert serve(["--port", "0", "--model", "smollm2"]) == 1
+    assert f"error: {raised.value}" in capsys.readouterr().err
 
 
 def test_other_models_need_no_extra(monkeypatch: pytest.MonkeyPatch) -> None:
