@@ -26,6 +26,7 @@ from ollama_anyio.testing import (
     EngineUnavailable,
     Fault,
     OllamaEmulator,
+    ThreadedEmulator,
     _llama,
 )
 from ollama_anyio.testing.__main__ import main as serve
@@ -33,7 +34,7 @@ from ollama_anyio.testing._engine import Event, Job, Token
 from ollama_anyio.testing._faults import BUSY_MESSAGE, _stream_actions, plan
 from ollama_anyio.testing._wire import StreamResponse
 
-from .conftest import http
+from .conftest import http, http_sync
 
 _WAIT = 10.0  # seconds a test waits for a worker thread before it fails
 
@@ -342,3 +343,12 @@ def test_other_models_need_no_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     _without(monkeypatch, "llama_cpp")
     assert _llama.emulated_models("llama3.2") is None
     assert _llama.real_models(["llama3.2"]) == (["llama3.2"], {})
+
+
+@pytest.mark.ollama_emulator(models=["llama3.2"], engines={"fake": DeterministicEngine()})
+def test_the_fixtures_marker_chooses_the_models(ollama_emulator: ThreadedEmulator) -> None:
+    with http_sync(ollama_emulator) as client:
+        names = [m["name"] for m in client.get("/api/tags").json()["models"]]
+        reply = client.post("/api/chat", json=_body(stream=False)).json()
+    assert sorted(names) == ["fake:latest", "llama3.2:latest"]
+    assert reply["done_reason"] == "stop"
