@@ -13,6 +13,8 @@ with the server's default where the request has none. The library's objects are 
 from __future__ import annotations
 
 import codecs
+import contextlib
+import ctypes
 import datetime as _dt
 import hashlib
 import importlib
@@ -267,15 +269,16 @@ class LlamaCppEngine:
         if self._embedder is None:
             library = _library()
             started = time.perf_counter_ns()
-            self._embedder = library.Llama(
-                str(self.path),
-                embedding=True,
-                pooling_type=library.LLAMA_POOLING_TYPE_MEAN,
-                n_ctx=_EMBED_CONTEXT,
-                n_batch=_EMBED_CONTEXT,
-                n_ubatch=_EMBED_CONTEXT,
-                verbose=False,
-            )
+            with _quiet(library):  # llama.cpp logs the pooling override as an error
+                self._embedder = library.Llama(
+                    str(self.path),
+                    embedding=True,
+                    pooling_type=library.LLAMA_POOLING_TYPE_MEAN,
+                    n_ctx=_EMBED_CONTEXT,
+                    n_batch=_EMBED_CONTEXT,
+                    n_ubatch=_EMBED_CONTEXT,
+                    verbose=False,
+                )
             self._load_pending += time.perf_counter_ns() - started
         return self._embedder
 
@@ -461,6 +464,22 @@ class LlamaCppEngine:
                 vectors.append(normalise(values) if normalize else values)
             total = sum(min(count, _EMBED_CONTEXT) for count in counts)
             return Embedded(vectors, total, self._take_load())
+
+
+def _ignore_log(level: int, text: bytes, data: Any) -> None:
+    pass
+
+
+@contextlib.contextmanager
+def _quiet(library: Any) -> Iterator[None]:
+    """Drop llama.cpp's log lines for the block (failures still raise), then restore them."""
+    quiet = library.llama_log_callback(_ignore_log)
+    library.llama_log_set(quiet, ctypes.c_void_p(0))
+    try:
+        yield
+    finally:
+        logger = importlib.import_module("llama_cpp._logger")
+        library.llama_log_set(logger.llama_log_callback, ctypes.c_void_p(0))
 
 
 def _sha256(path: Path) -> str:
