@@ -23,7 +23,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -471,7 +471,7 @@ def _ignore_log(level: int, text: bytes, data: Any) -> None:
 
 
 @contextlib.contextmanager
-def _quiet(library: Any) -> Iterator[None]:
+def _quiet(library: Any) -> Generator[None, None, None]:
     """Drop llama.cpp's log lines for the block (failures still raise), then restore them."""
     quiet = library.llama_log_callback(_ignore_log)
     library.llama_log_set(quiet, ctypes.c_void_p(0))
