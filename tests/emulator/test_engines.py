@@ -352,3 +352,43 @@ def test_the_fixtures_marker_chooses_the_models(ollama_emulator: ThreadedEmulato
         reply = client.post("/api/chat", json=_body(stream=False)).json()
     assert sorted(names) == ["fake:latest", "llama3.2:latest"]
     assert reply["done_reason"] == "stop"
+
+
+@pytest.mark.parametrize(
+    ("pieces", "stops", "sent", "stopped"),
+    [
+        ([b"Hello", b" wor", b"ld"], [], ["Hello", " wor", "ld"], False),
+        # A stop sequence split over tokens is never sent, nor anything after it.
+        ([b"one <", b"|end", b"|> two"], ["<|end|>"], ["one ", "", ""], True),
+        # Text held back as a possible start of a stop is sent once it cannot be one.
+        ([b"a <", b"b"], ["<|end|>"], ["a ", "<b"], False),
+        # A multi-byte character split between tokens comes out whole.
+        ([b"caf\xc3", b"\xa9!"], [], ["caf", "\u00e9!"], False),
+    ],
+)
+def test_generated_text_holds_back_what_may_start_a_stop_sequence(
+    pieces: list[bytes], stops: list[str], sent: list[str], stopped: bool
+) -> None:
+    text = _llama._Text(stops)
+    out = [text.feed(piece) for piece in pieces]
+    if not text.stopped:
+        out[-1] += text.flush()
+    assert (out, text.stopped) == (sent, stopped)
+
+
+def test_schema_arrays_get_a_bound_unless_they_have_one() -> None:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "few": {"type": "array", "maxItems": 2},
+            "many": {"type": "array", "minItems": 20},
+        },
+        "anyOf": [{"type": "array"}],
+    }
+    bounded = _llama._bounded(schema)
+    assert bounded["properties"]["tags"]["maxItems"] == _llama.MAX_ITEMS
+    assert bounded["properties"]["few"]["maxItems"] == 2
+    assert bounded["properties"]["many"]["maxItems"] == 20
+    assert bounded["anyOf"][0]["maxItems"] == _llama.MAX_ITEMS
+    assert "maxItems" not in schema["properties"]["tags"]  # the request's schema is left alone

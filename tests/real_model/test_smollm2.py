@@ -75,23 +75,26 @@ async def test_a_schema_constrained_answer_validates(emu: OllamaEmulator) -> Non
     }
     ask = [{"role": "user", "content": "Describe a person as JSON with name, age and hobbies."}]
     async with AsyncClient(emu.url) as client:
+        # At temperature 0 this model repeats one hobby: the bound on the array ends it.
         reply = await client.chat(
-            "smollm2", ask, format=schema, options={"temperature": 0, "num_predict": 200}
+            "smollm2", ask, format=schema, options={"temperature": 0, "num_predict": 400}
         )
         loose = await client.generate(
             "smollm2", "A JSON object about a cat:", format="json", options={"num_predict": 80}
         )
-    if reply.done_reason == "stop":
-        value = json.loads(reply.message.content)
-        assert set(value) == {"name", "age", "hobbies"}
-        assert isinstance(value["name"], str)
-        assert isinstance(value["age"], int)
-        assert all(isinstance(h, str) for h in value["hobbies"])
-        assert len(value["hobbies"]) <= 16  # unbounded arrays get a bound
-    else:
-        assert (reply.done_reason, reply.eval_count) == ("length", 200)
+    assert reply.done_reason == "stop"
+    value = json.loads(reply.message.content)
+    assert set(value) == {"name", "age", "hobbies"}
+    assert isinstance(value["name"], str)
+    assert isinstance(value["age"], int)
+    assert all(isinstance(h, str) for h in value["hobbies"])
+    assert len(value["hobbies"]) <= 16
+    # Free JSON may run to the limit (an endless string); when it stops, it parses.
+    assert loose.done_reason in ("stop", "length")
     if loose.done_reason == "stop":
         json.loads(loose.response)
+    else:
+        assert loose.eval_count == 80
 
 
 async def test_embeddings_are_unit_vectors_of_576_dimensions(emu: OllamaEmulator) -> None:
