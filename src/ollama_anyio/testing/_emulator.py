@@ -100,13 +100,10 @@ class OllamaEmulator:
         engines: Mapping[str, Engine] | None = None,
         max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> None:
+        models, self._owned = real_models(models)  # smollm2 is not in the catalogue
         self.host = host
         self.port = port
-        models, self._owned = real_models(models)
         self.store = ModelStore(models)
-        self._engines = {**self._owned, **(engines or {})}
-        self._max_queue = max_queue
-        self._runners: dict[str, Runner] = {}
         self.faults = Faults()
         self.replies = ReplyQueue()
         self.version = version
@@ -117,6 +114,9 @@ class OllamaEmulator:
         self._disconnects = 0
         self._changed: anyio.Event | None = None
         self._stack: contextlib.AsyncExitStack | None = None
+        self._engines = {**self._owned, **(engines or {})}
+        self._max_queue = max_queue
+        self._runners: dict[str, Runner] = {}
 
     @classmethod
     def start_in_thread(

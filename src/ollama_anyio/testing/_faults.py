@@ -8,17 +8,16 @@ sequence of writes the HTTP layer performs, so every failure mode is pure data.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal
 
-from ._wire import AsyncBody, Response, StreamResponse, dumps
+from ._async_body import AsyncActions, async_actions
+from ._wire import Response, StreamResponse, dumps
 
-__all__ = ["Action", "AsyncActions", "Fault", "FaultKind", "Faults", "Plan", "plan"]
+__all__ = ["Action", "Fault", "FaultKind", "Faults", "Plan", "plan"]
 
 _ERROR_MESSAGE = "an error was encountered while running the model"
 BUSY_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
@@ -243,9 +242,6 @@ class Faults:
 
 
 Action = tuple[Literal["send", "drop", "hang"], bytes]
-# The actions of an asynchronous body: entered around the write (it may hold a model and a
-# worker thread), iterated inside.
-AsyncActions = Callable[[], contextlib.AbstractAsyncContextManager[AsyncIterator[Action]]]
 
 
 @dataclass
@@ -257,15 +253,14 @@ class Plan:
         headers: header pairs (``Content-Type``, ``Allow`` ...), without framing headers.
         length: the Content-Length to announce, or ``None`` for a chunked body.
         actions: ``send`` bytes, ``drop`` (send bytes then abort the connection) or
-            ``hang`` (wait for the client to go away); for an asynchronous body, a function
-            opening a context that yields them asynchronously.
+            ``hang`` (wait for the client to go away).
         delay: seconds to wait before the headers.
     """
 
     status: int
     headers: list[tuple[str, str]]
     length: int | None
-    actions: Iterator[Action] | AsyncActions
+    actions: Iterator[Action] | AsyncActions  # or a function opening an asynchronous body
     delay: float = 0.0
 
 
@@ -273,127 +268,39 @@ def _headers(content_type: str | None, extra: list[tuple[str, str]]) -> list[tup
     return ([("Content-Type", content_type)] if content_type else []) + extra
 
 
-class _Strike:
-    """Where a stream fault strikes: fed the body's lines one by one, answers the writes.
-
-    Pure, so the synchronous and the asynchronous body are altered by the same rules.
-    """
-
-    def __init__(self, fault: Fault) -> None:
-        self.fault = fault
-        self.sent = 0
-        self.over = False  # the fault ended the body: feed no more lines
-
-    def line(self, pending: bytes, last: bool) -> list[Action]:
-        """The writes for ``pending``, the next line; ``last`` when no line follows it."""
-        fault = self.fault
-        actions: list[Action] = []
-        if self.sent == fault.after:
-            if fault.kind is FaultKind.ERROR:
-                self.over = True
-                return [("send", dumps({"error": fault.message}) + b"\n")]
-            if fault.kind is FaultKind.DROP:
-                self.over = True
-                return [("drop", pending[: max(len(pending) // 2, 1)])]
-            if fault.kind is FaultKind.HANG:
-                self.over = True
-                return [("hang", b"")]
-            if fault.kind is FaultKind.MALFORMED:
-                actions.append(("send", pending[: len(pending) // 2].rstrip(b"\n") + b"\n"))
-        if fault.kind is FaultKind.TRUNCATE and (self.sent >= fault.after or last):
-            # Never the last (done/success) line, whatever ``after`` says.
-            self.over = True
-            return actions
-        actions.append(("send", pending))
-        self.sent += 1
-        return actions
-
-    def end(self) -> list[Action]:
-        """The writes after the last line, if the fault has not struck yet."""
-        fault = self.fault
-        if self.over or self.sent >= fault.after:
-            return []
-        # A stream shorter than ``after``: strike at its end instead of silently not at all.
-        if fault.kind is FaultKind.ERROR:
-            return [("send", dumps({"error": fault.message}) + b"\n")]
-        if fault.kind is FaultKind.HANG:
-            return [("hang", b"")]
-        return []
-
-
 def _stream_actions(lines: Iterator[bytes], fault: Fault | None) -> Iterator[Action]:
     if fault is None:
         for line in lines:
             yield "send", line
         return
-    strike = _Strike(fault)
+    sent = 0
     pending = next(lines, None)
-    while pending is not None and not strike.over:
+    while pending is not None:
         following = next(lines, None)
-        yield from strike.line(pending, following is None)
+        if sent == fault.after:
+            if fault.kind is FaultKind.ERROR:
+                yield "send", dumps({"error": fault.message}) + b"\n"
+                return
+            if fault.kind is FaultKind.DROP:
+                yield "drop", pending[: max(len(pending) // 2, 1)]
+                return
+            if fault.kind is FaultKind.HANG:
+                yield "hang", b""
+                return
+            if fault.kind is FaultKind.MALFORMED:
+                yield "send", pending[: len(pending) // 2].rstrip(b"\n") + b"\n"
+        if fault.kind is FaultKind.TRUNCATE and (sent >= fault.after or following is None):
+            # Never the last (done/success) line, whatever ``after`` says.
+            return
+        yield "send", pending
+        sent += 1
         pending = following
-    yield from strike.end()
-
-
-class _AsyncActions:
-    """The writes of an asynchronous body, altered by ``fault``: an async iterator of actions.
-
-    A class rather than an async generator, so that leaving it early needs no finalizer.
-    """
-
-    def __init__(self, lines: AsyncIterator[bytes], fault: Fault | None) -> None:
-        self._lines = lines
-        self._strike = _Strike(fault) if fault is not None else None
-        self._queue: deque[Action] = deque()
-        self._pending: bytes | None = None
-        self._started = False
-        self._finished = False
-
-    def __aiter__(self) -> _AsyncActions:
-        return self
-
-    async def __anext__(self) -> Action:
-        while not self._queue:
-            if self._finished:
-                raise StopAsyncIteration
-            await self._fill()
-        return self._queue.popleft()
-
-    async def _next_line(self) -> bytes | None:
-        try:
-            return await self._lines.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    async def _fill(self) -> None:
-        strike = self._strike
-        if strike is None:
-            line = await self._next_line()
-            if line is None:
-                self._finished = True
-            else:
-                self._queue.append(("send", line))
-            return
-        if not self._started:
-            self._started = True
-            self._pending = await self._next_line()
-        pending = self._pending
-        if pending is None or strike.over:
-            self._queue.extend(strike.end())
-            self._finished = True
-            return
-        # One line of look-ahead, as the synchronous driver: TRUNCATE must know the last line.
-        self._pending = await self._next_line()
-        self._queue.extend(strike.line(pending, self._pending is None))
-
-
-def _async_actions(body: AsyncBody, fault: Fault | None) -> AsyncActions:
-    @contextlib.asynccontextmanager
-    async def actions() -> AsyncGenerator[AsyncIterator[Action], None]:
-        async with body() as lines:
-            yield _AsyncActions(lines, fault)
-
-    return actions
+    if fault.kind in (FaultKind.ERROR, FaultKind.HANG, FaultKind.DROP) and sent < fault.after:
+        # A stream shorter than ``after``: strike at its end instead of silently not at all.
+        if fault.kind is FaultKind.ERROR:
+            yield "send", dumps({"error": fault.message}) + b"\n"
+        elif fault.kind is FaultKind.HANG:
+            yield "hang", b""
 
 
 def plan(response: Response | StreamResponse, faults: list[Fault], method: str) -> Plan:
@@ -416,10 +323,11 @@ def plan(response: Response | StreamResponse, faults: list[Fault], method: str) 
         stream_fault = None
     if isinstance(response, StreamResponse):
         headers = _headers(response.content_type, [])
-        source = response.lines
-        if callable(source):
-            return Plan(200, headers, None, _async_actions(source, stream_fault), delay)
-        return Plan(200, headers, None, _stream_actions(source, stream_fault), delay)
+        if callable(response.lines):  # an asynchronous body, altered by the same rules
+            writes = async_actions(response.lines, stream_fault, _stream_actions)
+            return Plan(200, headers, None, writes, delay)
+        lines = _stream_actions(response.lines, stream_fault)
+        return Plan(200, headers, None, lines, delay)
     if stream_fault is not None and stream_fault.kind is FaultKind.ERROR:
         response = Response(500, dumps({"error": stream_fault.message}), response.content_type)
         stream_fault = None

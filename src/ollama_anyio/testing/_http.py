@@ -10,8 +10,7 @@ is still generating it.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -179,30 +178,39 @@ class HttpServer:
     async def _write(self, conn: h11.Connection, stream: anyio.abc.ByteStream, plan: Plan) -> str:
         if plan.delay > 0:
             await anyio.sleep(plan.delay)
+        if callable(plan.actions):
+            # Entered before the headers: an asynchronous body may wait here for its model.
+            async with plan.actions() as actions:
+                return await self._send(conn, stream, plan, actions)
+        return await self._send(conn, stream, plan, _SyncActions(plan.actions))
+
+    async def _send(
+        self,
+        conn: h11.Connection,
+        stream: anyio.abc.ByteStream,
+        plan: Plan,
+        actions: AsyncIterator[Action],
+    ) -> str:
         headers = [*plan.headers, ("Date", formatdate(usegmt=True))]
         if plan.length is not None:
             headers.append(("Content-Length", str(plan.length)))
         else:
             headers.append(("Transfer-Encoding", "chunked"))
-        body = plan.actions() if callable(plan.actions) else _sync_body(plan.actions)
-        # Entered before the headers: an asynchronous body may wait here for its model.
-        async with body as actions:
-            response = h11.Response(status_code=plan.status, headers=headers)
-            await stream.send(conn.send(response) or b"")
-            first = True
-            async for action, data in actions:
-                if action == "hang":
-                    await anyio.sleep_forever()
-                if not first and plan.length is None:
-                    if self._token_delay > 0:
-                        await anyio.sleep(self._token_delay)
-                    else:
-                        await anyio.lowlevel.checkpoint()
-                first = False
-                if data:
-                    await stream.send(conn.send(h11.Data(data=data)) or b"")
-                if action == "drop":
-                    return "dropped"
+        await stream.send(conn.send(h11.Response(status_code=plan.status, headers=headers)) or b"")
+        first = True
+        async for action, data in actions:
+            if action == "hang":
+                await anyio.sleep_forever()
+            if not first and plan.length is None:
+                if self._token_delay > 0:
+                    await anyio.sleep(self._token_delay)
+                else:
+                    await anyio.lowlevel.checkpoint()
+            first = False
+            if data:
+                await stream.send(conn.send(h11.Data(data=data)) or b"")
+            if action == "drop":
+                return "dropped"
         await stream.send(conn.send(h11.EndOfMessage()) or b"")
         return "finished"
 
@@ -221,8 +229,3 @@ class _SyncActions:
             return next(self._actions)
         except StopIteration:
             raise StopAsyncIteration from None
-
-
-@contextlib.asynccontextmanager
-async def _sync_body(actions: Iterator[Action]) -> AsyncGenerator[AsyncIterator[Action], None]:
-    yield _SyncActions(actions)
