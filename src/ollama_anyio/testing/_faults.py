@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal
 
-from ._async_body import AsyncActions, async_actions
 from ._wire import Response, StreamResponse, dumps
+from ._writes import AsyncActions, async_actions
 
 __all__ = ["Action", "Fault", "FaultKind", "Faults", "Plan", "plan"]
 
