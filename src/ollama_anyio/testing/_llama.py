@@ -231,7 +231,7 @@ class LlamaCppEngine:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, family: str | None = None) -> None:
-        self.path = Path(path)
+        self.path: Path = Path(path)
         self._family = family
         self._lock = threading.Lock()
         self._llama: Any = None
