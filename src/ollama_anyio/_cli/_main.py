@@ -47,13 +47,19 @@ _HINT = (
 
 
 @contextlib.contextmanager
-def _emulator(console: Console) -> Generator[str, None, None]:
-    """Run the built-in emulator for the block; yields its URL."""
+def _emulator(console: Console, model: str | None) -> Generator[str, None, None]:
+    """Run the built-in emulator for the block; yields its URL. A real model (``smollm2``)
+    named by the command is served by llama.cpp, if its extra is installed."""
     # Imported here: only --emulate needs the emulator's modules.
-    from ..testing import run_emulator_in_thread
+    from ..testing import EngineUnavailable, run_emulator_in_thread
+    from ..testing._llama import emulated_models
 
+    try:
+        models = emulated_models(model)
+    except EngineUnavailable as exc:
+        raise CliError(str(exc)) from None
     failure: BaseException | None = None
-    with run_emulator_in_thread() as emulator:
+    with run_emulator_in_thread(models=models) as emulator:
         console.err(f"using the built-in Ollama emulator at {emulator.url}\n")
         try:
             yield emulator.url
@@ -69,7 +75,7 @@ def _execute(args: argparse.Namespace, console: Console) -> int:
     with contextlib.ExitStack() as stack:
         host: str | None = args.host
         if args.emulate:
-            host = stack.enter_context(_emulator(console))
+            host = stack.enter_context(_emulator(console, getattr(args, "model", None)))
         # Leaving the block closes the client (connections, portal thread) before the emulator.
         client = stack.enter_context(Client(host))
         return _COMMANDS[args.command](client, args, console)

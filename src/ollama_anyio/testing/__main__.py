@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import anyio
 
 from ._emulator import DEFAULT_REQUEST_LOG, OllamaEmulator
+from ._llama import EngineUnavailable
 
 __all__ = ["main"]
 
@@ -33,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         "--model",
         action="append",
         dest="models",
-        help="catalogue model to preload (repeatable; default: the standard set)",
+        help="catalogue model to preload, or smollm2 for a real one (repeatable; default: the"
+        " standard set)",
     )
     parser.add_argument(
         "--request-log",
@@ -80,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         anyio.run(_serve, args, backend=args.backend)
     except KeyboardInterrupt:
         pass
+    except EngineUnavailable as exc:  # --model smollm2 without the llama extra
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

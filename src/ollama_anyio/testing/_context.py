@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ._engine import ReplySource
+from ._runner import Runner
 from ._store import ModelStore
 
 __all__ = ["Context", "ReplyQueue"]
@@ -53,6 +55,8 @@ class Context:
         load_seconds: extra model-load time from a slow-load fault, reported in
             ``load_duration``.
         done_reason_only: end generate/chat streams with ``done_reason`` but ``"done": false``.
+        engines: the runners of models served by an engine, by model key; every other
+            model gets the deterministic answers.
     """
 
     store: ModelStore
@@ -60,3 +64,4 @@ class Context:
     version: str = "0.12.6"
     load_seconds: float = 0.0
     done_reason_only: bool = False
+    engines: Mapping[str, Runner] = field(default_factory=dict[str, Runner])

@@ -13,7 +13,7 @@ import functools
 import json
 import threading
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Iterable
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -23,12 +23,14 @@ from anyio.abc import SocketAttribute
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._context import Context, ReplyQueue
-from ._engine import ReplySource
+from ._engine import Engine, ReplySource
 from ._faults import Fault, FaultKind, Faults, Plan, plan
 from ._http import HttpRequest, HttpServer
+from ._llama import real_models
 from ._routes import route
+from ._runner import DEFAULT_MAX_QUEUE, Runner, serve_engines
 from ._store import ModelStore
-from ._wire import Response, StreamResponse
+from ._wire import DeferredResponse, Response, StreamResponse
 
 __all__ = ["OllamaEmulator", "RecordedRequest", "ThreadedEmulator", "run_emulator_in_thread"]
 
@@ -83,6 +85,14 @@ class OllamaEmulator:
             ``0`` keeps none, for long runs. `wait_for_requests` counts every request.
         done_reason_only: end generate/chat streams as some newer runners do, with
             ``done_reason`` and the metrics but ``"done": false`` (SPEC 9.2).
+        engines: models served by an engine instead of the deterministic answers, by name
+            (see :class:`Engine`); the caller keeps ownership. A real model's name in
+            ``models`` (``smollm2``) is served by llama.cpp, which the ``llama`` extra installs.
+        max_queue: requests that may wait for an engine's model while it answers another;
+            one more is answered 503 "server busy".
+
+    Raises:
+        EngineUnavailable: a real model was asked for without the ``llama`` extra or its file.
     """
 
     def __init__(
@@ -95,9 +105,12 @@ class OllamaEmulator:
         version: str = "0.12.6",
         request_log: int = DEFAULT_REQUEST_LOG,
         done_reason_only: bool = False,
+        engines: Mapping[str, Engine] | None = None,
+        max_queue: int = DEFAULT_MAX_QUEUE,
     ) -> None:
         if not isinstance(request_log, int) or request_log < 0:
             raise ValueError(f"request_log must be a count of requests, got {request_log!r}")
+        models, self._owned = real_models(models)  # smollm2 is not in the catalogue
         self.host = host
         # Annotated: users' type checkers see these (pyright --verifytypes).
         self.port: int = port
@@ -114,6 +127,9 @@ class OllamaEmulator:
         self._disconnects = 0
         self._changed: anyio.Event | None = None
         self._stack: contextlib.AsyncExitStack | None = None
+        self._engines = {**self._owned, **(engines or {})}
+        self._max_queue = max_queue
+        self._runners: dict[str, Runner] = {}
 
     @classmethod
     def start_in_thread(
@@ -183,7 +199,7 @@ class OllamaEmulator:
     def _failed(self, exc: BaseException) -> None:
         self.errors.append(exc)
 
-    def _app(self, request: HttpRequest) -> Plan:
+    async def _app(self, request: HttpRequest) -> Plan:
         path = request.target.partition("?")[0]
         headers = tuple((k.lower(), v) for k, v in request.headers)
         record = RecordedRequest(
@@ -202,12 +218,21 @@ class OllamaEmulator:
                 error = Response(400, str(exc).encode(), "text/plain")
                 return plan(error, [], request.method)
         load = sum(f.seconds for f in faults if f.kind is FaultKind.SLOW_LOAD)
-        ctx = Context(self.store, self.replies, self.version, load, self._done_reason_only)
-        response: Response | StreamResponse
+        ctx = Context(
+            self.store,
+            self.replies,
+            self.version,
+            load,
+            done_reason_only=self._done_reason_only,
+            engines=self._runners,
+        )
+        response: Response | StreamResponse | DeferredResponse
         if any(f.kind in (FaultKind.BUSY, FaultKind.BAD_GATEWAY) for f in faults):
             response = Response(200)  # replaced by the fault; the handler never runs
         else:
             response = route(ctx, request.method, request.target, request.body)
+        if isinstance(response, DeferredResponse):  # a real model's whole answer
+            response = await response.produce()
         result = plan(response, faults, request.method)
         result.delay += load
         return result
@@ -220,6 +245,14 @@ class OllamaEmulator:
             on_error=self._failed,
         )
         async with contextlib.AsyncExitStack() as stack:
+            self._runners = await stack.enter_async_context(
+                serve_engines(
+                    self._engines,
+                    self.store,
+                    owned=self._owned.values(),
+                    max_queue=self._max_queue,
+                )
+            )
             listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
             await stack.enter_async_context(listener)
             self.port = listener.extra(SocketAttribute.local_port)

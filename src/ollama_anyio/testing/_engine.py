@@ -3,6 +3,10 @@
 Everything here is a pure function of its inputs, so the same request always gets the same
 answer: a reply is chosen by hashing the last user message, structured output is generated
 from the JSON schema's types, and embeddings come from a generator seeded with the text.
+
+The end of the module defines the engine interface: what serves a model with something other
+than these answers (a real model, see ``_llama.py``), and :class:`DeterministicEngine`, these
+same answers behind that interface.
 """
 
 from __future__ import annotations
@@ -13,16 +17,27 @@ import math
 import random
 import re
 import struct
-from collections.abc import Callable, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union, cast
+from typing import Any, Protocol, Union, cast
 
 from ._intent import chosen_tools, json_keys, key_schema, subject, tool_arguments
+from ._models import Model, catalog_model
+from ._names import ModelName, parse_name
 from ._wire import json_list, json_mapping, json_object
 
 __all__ = [
+    "DeterministicEngine",
+    "Embedded",
+    "Engine",
+    "Event",
+    "Finish",
+    "Job",
     "Reply",
     "ReplySource",
+    "Token",
     "ToolCall",
     "default_reply",
     "embedding",
@@ -317,3 +332,152 @@ def normalise(values: Sequence[float]) -> list[float]:
     """Scale to unit L2 norm and round each value to float32."""
     norm = math.sqrt(sum(v * v for v in values)) or 1.0
     return [float32(v / norm) for v in values]
+
+
+# -- the engine interface ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One generate or chat request as an engine sees it, after the handler validated it.
+
+    Attributes:
+        chat: a chat request (``messages``) rather than a generate one (``prompt``).
+        messages: the whole conversation, the model's system message first.
+        prompt: the generate prompt.
+        system: the generate system message.
+        raw: the generate prompt is sent to the model as is, without its template.
+        context: token ids of an earlier generate answer to continue.
+        options: the model's parameters overlaid with the request's ``options``.
+        format: ``"json"``, a JSON schema object, or ``None``.
+    """
+
+    chat: bool
+    messages: Sequence[Mapping[str, Any]] = ()
+    prompt: str = ""
+    system: str = ""
+    raw: bool = False
+    context: Sequence[int] = ()
+    options: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    format: Any = None
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of generated text (one chunk of a stream)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The end of a generation: why it stopped, and its counters (durations in nanoseconds)."""
+
+    done_reason: str
+    prompt_eval_count: int
+    prompt_eval_duration: int
+    eval_count: int
+    eval_duration: int
+    load_duration: int = 0
+    context: tuple[int, ...] = ()
+
+
+Event = Union[Token, Finish]  # noqa: UP007
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Embedding vectors, one per input, and what computing them took."""
+
+    vectors: list[list[float]]
+    prompt_eval_count: int
+    load_duration: int = 0
+
+
+class Engine(Protocol):
+    """What produces the answers of a model served by something other than the default.
+
+    The emulator validates each request as the server does and hands the engine only what
+    passed. Every method blocks: the emulator calls them in a worker thread, one request at a
+    time per engine, so an engine needs no locking of its own.
+    """
+
+    def describe(self, name: ModelName) -> Model:
+        """The model record (size, quantization, context length, family) ``name`` shows."""
+        ...
+
+    def generate(self, job: Job, stop: threading.Event) -> Iterator[Event]:
+        """Tokens of the answer, then one :class:`Finish`; ends early once ``stop`` is set."""
+        ...
+
+    def embed(self, texts: Sequence[str], *, truncate: bool, normalize: bool) -> Embedded:
+        """One vector per text; ``normalize`` scales each to unit length (``/api/embed``)."""
+        ...
+
+    def close(self) -> None:
+        """Free what the engine holds (a model's memory); called once, when the emulator stops."""
+        ...
+
+
+def _last_user(job: Job) -> str:
+    users = [m for m in job.messages if m.get("role") == "user"]
+    return str(users[-1].get("content", "")) if users else job.prompt
+
+
+class DeterministicEngine:
+    """The default engine's answers (:func:`default_reply`) behind the :class:`Engine` interface.
+
+    A thin adapter, so the machinery that serves engines (queueing, the worker thread, the
+    asynchronous body) can be exercised without a real model, and a template for new engines.
+
+    Args:
+        base: the catalogue model whose record the served name shows.
+    """
+
+    def __init__(self, base: str = "llama3.2") -> None:
+        parsed = parse_name(base)
+        model = catalog_model(parsed) if parsed is not None else None
+        if model is None:
+            raise ValueError(f"unknown catalogue model {base!r}")
+        self._base = model
+
+    def describe(self, name: ModelName) -> Model:
+        """The base model's record under ``name``."""
+        return self._base.renamed(name)
+
+    def generate(self, job: Job, stop: threading.Event) -> Iterator[Event]:
+        """The deterministic reply, a piece per token, honouring ``num_predict`` and ``stop``."""
+        started = time.perf_counter_ns()
+        content = default_reply(_last_user(job), think=False, fmt=job.format).content
+        for word in job.options.get("stop", ()):
+            if word and word in content:
+                content = content[: content.index(word)]
+        pieces = split_tokens(content)
+        limit = int(job.options.get("num_predict", -1))
+        reason = "stop"
+        if 0 <= limit < len(pieces):
+            pieces, reason = pieces[:limit], "length"
+        prompt = split_tokens(" ".join(str(m.get("content", "")) for m in job.messages))
+        evaluated = time.perf_counter_ns()
+        for piece in pieces:
+            if stop.is_set():
+                return
+            yield Token(piece)
+        ids = tuple(token_id(t) for t in [*prompt, *pieces])
+        yield Finish(
+            reason,
+            prompt_eval_count=len(prompt) or 1,
+            prompt_eval_duration=evaluated - started,
+            eval_count=len(pieces),
+            eval_duration=time.perf_counter_ns() - evaluated,
+            context=ids,
+        )
+
+    def embed(self, texts: Sequence[str], *, truncate: bool, normalize: bool) -> Embedded:
+        """The deterministic vector of each text."""
+        key, size = self._base.name.key, self._base.embedding_length
+        vectors = [embedding(text, key, size, normalize=normalize) for text in texts]
+        return Embedded(vectors, sum(len(split_tokens(t)) for t in texts))
+
+    def close(self) -> None:
+        """Nothing to free."""

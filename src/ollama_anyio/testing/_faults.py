@@ -19,6 +19,7 @@ import anyio.from_thread
 import anyio.lowlevel
 
 from ._wire import Response, StreamResponse, dumps
+from ._writes import AsyncActions, async_actions
 
 __all__ = ["Action", "Fault", "FaultKind", "Faults", "Gate", "Plan", "plan"]
 
@@ -337,7 +338,7 @@ class Plan:
     status: int
     headers: list[tuple[str, str]]
     length: int | None
-    actions: Iterator[Action]
+    actions: Iterator[Action] | AsyncActions  # or a function opening an asynchronous body
     delay: float = 0.0
     hold: Callable[[], Awaitable[None]] = anyio.sleep_forever
 
@@ -406,6 +407,9 @@ def plan(response: Response | StreamResponse, faults: list[Fault], method: str) 
         hold = stream_fault.gate.wait
     if isinstance(response, StreamResponse):
         headers = _headers(response.content_type, [])
+        if callable(response.lines):  # an asynchronous body, altered by the same rules
+            writes = async_actions(response.lines, stream_fault, _stream_actions)
+            return Plan(200, headers, None, writes, delay, hold)
         lines = _stream_actions(response.lines, stream_fault)
         return Plan(200, headers, None, lines, delay, hold)
     if stream_fault is not None and stream_fault.kind is FaultKind.ERROR:

@@ -2,13 +2,15 @@
 
 One task per connection reads requests (keep-alive), asks the application for a
 :class:`~._faults.Plan` and performs it: a Content-Length body, or a chunked body written one
-chunk per NDJSON line. While a response is being written a second task watches the socket, so
-a client that goes away is noticed at once, even while the response is paused (delay, hang).
+chunk per NDJSON line, from an iterator or from an asynchronous body read in the same task.
+While a response is being produced and written a second task watches the socket, so a client
+that goes away is noticed at once, even while the response is paused (delay, hang) or a model
+is still generating it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -17,7 +19,7 @@ import anyio.abc
 import anyio.lowlevel
 import h11
 
-from ._faults import Plan
+from ._faults import Action, Plan
 
 __all__ = ["HttpRequest", "HttpServer"]
 
@@ -44,7 +46,7 @@ class HttpServer:
 
     Args:
         app: turns a request into the plan of its response; runs in the event loop, so it
-            must not block.
+            must not block (it may await).
         token_delay: seconds to wait between two lines of a streamed body.
         on_disconnect: called when a client leaves before its response was complete.
         on_error: called with an unexpected exception before its connection is closed.
@@ -52,7 +54,7 @@ class HttpServer:
 
     def __init__(
         self,
-        app: Callable[[HttpRequest], Plan],
+        app: Callable[[HttpRequest], Awaitable[Plan]],
         *,
         token_delay: float = 0.0,
         on_disconnect: Callable[[], None] = lambda: None,
@@ -79,8 +81,7 @@ class HttpServer:
         request = await self._read_request(conn, stream)
         if request is None:
             return False
-        plan = self._app(request)
-        if not await self._respond(conn, stream, plan):
+        if not await self._respond(conn, stream, request):
             return False
         return conn.our_state is h11.DONE and conn.their_state is h11.DONE
 
@@ -139,9 +140,9 @@ class HttpServer:
             pass
 
     async def _respond(
-        self, conn: h11.Connection, stream: anyio.abc.ByteStream, plan: Plan
+        self, conn: h11.Connection, stream: anyio.abc.ByteStream, request: HttpRequest
     ) -> bool:
-        """Perform ``plan``; returns whether the connection may be reused."""
+        """Answer ``request``; returns whether the connection may be reused."""
         outcome = "cancelled"
         gone = False
         async with anyio.create_task_group() as tg:
@@ -158,6 +159,9 @@ class HttpServer:
 
             tg.start_soon(watch)
             try:
+                # The application runs under the watch too: a client that leaves while a
+                # whole answer is being generated stops the generation.
+                plan = await self._app(request)
                 outcome = await self._write(conn, stream, plan)
             except _CLOSED:
                 gone = True
@@ -174,6 +178,19 @@ class HttpServer:
     async def _write(self, conn: h11.Connection, stream: anyio.abc.ByteStream, plan: Plan) -> str:
         if plan.delay > 0:
             await anyio.sleep(plan.delay)
+        if callable(plan.actions):
+            # Entered before the headers: an asynchronous body may wait here for its model.
+            async with plan.actions() as actions:
+                return await self._send(conn, stream, plan, actions)
+        return await self._send(conn, stream, plan, _SyncActions(plan.actions))
+
+    async def _send(
+        self,
+        conn: h11.Connection,
+        stream: anyio.abc.ByteStream,
+        plan: Plan,
+        actions: AsyncIterator[Action],
+    ) -> str:
         headers = [*plan.headers, ("Date", formatdate(usegmt=True))]
         if plan.length is not None:
             headers.append(("Content-Length", str(plan.length)))
@@ -181,7 +198,7 @@ class HttpServer:
             headers.append(("Transfer-Encoding", "chunked"))
         await stream.send(conn.send(h11.Response(status_code=plan.status, headers=headers)) or b"")
         first = True
-        for action, data in plan.actions:
+        async for action, data in actions:
             if action == "hang":
                 await plan.hold()
             if not first and plan.length is None:
@@ -196,3 +213,19 @@ class HttpServer:
                 return "dropped"
         await stream.send(conn.send(h11.EndOfMessage()) or b"")
         return "finished"
+
+
+class _SyncActions:
+    """A plan's iterator of actions, read with ``async for`` (a class: nothing to finalize)."""
+
+    def __init__(self, actions: Iterator[Action]) -> None:
+        self._actions = actions
+
+    def __aiter__(self) -> _SyncActions:
+        return self
+
+    async def __anext__(self) -> Action:
+        try:
+            return next(self._actions)
+        except StopIteration:
+            raise StopAsyncIteration from None

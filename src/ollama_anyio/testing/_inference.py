@@ -15,6 +15,8 @@ from typing import Any
 
 from ._context import Context
 from ._engine import (
+    Embedded,
+    Job,
     Reply,
     default_reply,
     embedding,
@@ -33,8 +35,10 @@ from ._params import (
     parse_options,
     parse_think,
 )
+from ._runner import Runner, answer, embed_answer
 from ._wire import (
     ApiError,
+    DeferredResponse,
     FieldKind,
     Response,
     StreamResponse,
@@ -272,6 +276,11 @@ def _scripted(ctx: Context, request: dict[str, Any]) -> Reply | None:
     return Reply(content=source) if isinstance(source, str) else source
 
 
+def _runner(ctx: Context, model: Model) -> Runner | None:
+    """The engine serving ``model``, unless a scripted reply is queued (scripts come first)."""
+    return None if len(ctx.replies) else ctx.engines.get(model.name.key)
+
+
 def _prepare(
     ctx: Context, req: dict[str, Any], model: Model, keep_alive: float
 ) -> tuple[dict[str, Any], bool]:
@@ -281,7 +290,7 @@ def _prepare(
     return options, warm
 
 
-def generate(ctx: Context, body: bytes) -> Response | StreamResponse:
+def generate(ctx: Context, body: bytes) -> Response | StreamResponse | DeferredResponse:
     """``POST /api/generate``."""
     req = decode_body(body, "GenerateRequest", _GENERATE)
     sent = req.get("model", "")
@@ -302,6 +311,18 @@ def generate(ctx: Context, body: bytes) -> Response | StreamResponse:
     options, warm = _prepare(ctx, req, model, keep_alive)
     if not prompt:
         return _shortcut(sent, False, "load")
+    runner = _runner(ctx, model)
+    if runner is not None:
+        job = Job(
+            chat=False,
+            prompt=prompt,
+            system=req.get("system", model.system),
+            raw=bool(req.get("raw")),
+            context=req.get("context", ()),
+            options=options,
+            format=req.get("format"),
+        )
+        return answer(runner, job, sent=sent, stream=req.get("stream", True), aggregate=_aggregate)
     think = model.thinking_level(think)
     thinks = bool(think) if think is not None else "thinking" in model.capabilities
     reply = _scripted(ctx, req) or default_reply(prompt, think=thinks, fmt=req.get("format"))
@@ -346,7 +367,7 @@ def _messages(raw: list[Any]) -> list[dict[str, Any]]:
     return messages
 
 
-def chat(ctx: Context, body: bytes) -> Response | StreamResponse:
+def chat(ctx: Context, body: bytes) -> Response | StreamResponse | DeferredResponse:
     """``POST /api/chat``."""
     req = decode_body(body, "ChatRequest", _CHAT)
     sent = req.get("model", "")
@@ -368,6 +389,11 @@ def chat(ctx: Context, body: bytes) -> Response | StreamResponse:
     history: list[Message | dict[str, Any]] = [*model.messages, *messages]
     if model.system and messages[0]["role"] != "system":
         history.insert(0, Message(role="system", content=model.system))
+    runner = _runner(ctx, model)
+    if runner is not None:
+        turns = [{"role": m["role"], "content": str(m.get("content", ""))} for m in history]
+        job = Job(chat=True, messages=turns, options=options, format=req.get("format"))
+        return answer(runner, job, sent=sent, stream=req.get("stream", True), aggregate=_aggregate)
     results: list[str] = []
     for message in reversed(history):
         if message["role"] != "tool":
@@ -403,7 +429,7 @@ def chat(ctx: Context, body: bytes) -> Response | StreamResponse:
     return _answer(run, req.get("stream", True))
 
 
-def embed(ctx: Context, body: bytes) -> Response:
+def embed(ctx: Context, body: bytes) -> Response | DeferredResponse:
     """``POST /api/embed``: L2-normalised float32 vectors, one per input."""
     fields: dict[str, FieldKind] = {
         "model": "str",
@@ -429,6 +455,21 @@ def embed(ctx: Context, body: bytes) -> Response:
     inputs = [text for text in inputs if text]
     if not inputs:
         return json_response({"model": sent, "embeddings": []})
+    runner = ctx.engines.get(model.name.key)
+    if runner is not None:
+
+        def embed_body(result: Embedded, total: int) -> dict[str, Any]:
+            return {
+                "model": sent,
+                "embeddings": result.vectors,
+                "total_duration": total,
+                "load_duration": result.load_duration,
+                "prompt_eval_count": result.prompt_eval_count,
+            }
+
+        truncate = req.get("truncate") is not False
+        dims = int(req.get("dimensions", 0))
+        return embed_answer(runner, inputs, body=embed_body, truncate=truncate, dimensions=dims)
     vectors: list[list[float]] = []
     count = 0
     for text in inputs:
@@ -455,7 +496,7 @@ def embed(ctx: Context, body: bytes) -> Response:
     )
 
 
-def embeddings(ctx: Context, body: bytes) -> Response:
+def embeddings(ctx: Context, body: bytes) -> Response | DeferredResponse:
     """``POST /api/embeddings`` (legacy): one raw float64 vector, no metrics."""
     fields: dict[str, FieldKind] = {
         "model": "str",
@@ -472,5 +513,12 @@ def embeddings(ctx: Context, body: bytes) -> Response:
     parse_options(req.get("options"))
     ctx.store.load(model, keep_alive, model.context_length, _now())
     prompt = req.get("prompt", "")
+    runner = ctx.engines.get(model.name.key)
+    if runner is not None and prompt:
+
+        def legacy_body(result: Embedded, total: int) -> dict[str, Any]:
+            return {"embedding": result.vectors[0]}
+
+        return embed_answer(runner, [prompt], body=legacy_body, normalize=False)
     vector = embedding(prompt, model.name.key, model.embedding_length, normalize=False)
     return json_response({"embedding": vector if prompt else []})

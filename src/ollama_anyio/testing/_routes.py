@@ -14,11 +14,18 @@ from ._inference import chat, embed, embeddings, generate
 from ._manage import blob_head, blob_upload, copy, delete, ps, show, tags
 from ._systemone import systemone
 from ._transfer import create, pull, push
-from ._wire import ApiError, Response, StreamResponse, error_response, json_response
+from ._wire import (
+    ApiError,
+    DeferredResponse,
+    Response,
+    StreamResponse,
+    error_response,
+    json_response,
+)
 
 __all__ = ["route"]
 
-Handler = Callable[[Context, bytes], "Response | StreamResponse"]
+Handler = Callable[[Context, bytes], "Response | StreamResponse | DeferredResponse"]
 
 _BLOBS = "/api/blobs/"
 _RECOMMENDATIONS = {
@@ -94,7 +101,9 @@ def _redirect(method: str, location: str) -> Response:
     return Response(307, b"", None, headers)
 
 
-def route(ctx: Context, method: str, target: str, body: bytes) -> Response | StreamResponse:
+def route(
+    ctx: Context, method: str, target: str, body: bytes
+) -> Response | StreamResponse | DeferredResponse:
     """Answer one request.
 
     Args:

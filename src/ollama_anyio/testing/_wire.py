@@ -8,10 +8,11 @@ This module reproduces those conventions as pure functions; nothing here does I/
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -19,6 +20,8 @@ __all__ = [
     "JSON_CT",
     "NDJSON_CT",
     "ApiError",
+    "AsyncBody",
+    "DeferredResponse",
     "Response",
     "StreamResponse",
     "decode_body",
@@ -85,16 +88,34 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list[tuple[str, str]])
 
 
+# A body produced on the event loop while it is sent (a real model's tokens): a function
+# opening a context that yields the lines. The context is entered around the whole write, so
+# whatever it holds (a model, a worker thread) is released when the response ends, however it
+# ends; the lines are read in the connection's own task.
+AsyncBody = Callable[[], contextlib.AbstractAsyncContextManager[AsyncIterator[bytes]]]
+
+
 @dataclass
 class StreamResponse:
     """A 200 response whose body is a lazily produced sequence of NDJSON lines.
 
     Lines are produced when the server is ready to send them, so per-chunk timestamps are
-    taken at send time; each line already ends in ``\\n``.
+    taken at send time; each line already ends in ``\\n``. ``lines`` is an iterator, or an
+    :data:`AsyncBody` for lines that take awaiting.
     """
 
-    lines: Iterator[bytes]
+    lines: Iterator[bytes] | AsyncBody
     content_type: str = NDJSON_CT
+
+
+@dataclass
+class DeferredResponse:
+    """A complete response that takes awaiting to produce (a real model's whole answer).
+
+    The emulator awaits ``produce`` before the headers, so its status can still be an error.
+    """
+
+    produce: Callable[[], Awaitable[Response]]
 
 
 # Decoded JSON is untyped (``Any``); these helpers check a value's JSON type and return it

