@@ -13,12 +13,15 @@ models, mapping-style access (``r["message"]["content"]``, ``"key" in r``, ``r.g
 from __future__ import annotations
 
 import array
+import builtins
 import datetime
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar, Union, cast
 
 import msgspec
+
+from . import _structured
 
 __all__ = [
     "ChatRequest",
@@ -60,7 +63,8 @@ _T = TypeVar("_T")
 
 # Aliases evaluated at run time on Python 3.10, hence Union rather than "|" with forward refs.
 JsonSchema = dict[str, Any]
-Format = Union[Literal["", "json"], JsonSchema]  # noqa: UP007
+# A type (Struct, dataclass, TypedDict, pydantic model) is sent as its JSON schema.
+Format = Union[Literal["", "json"], JsonSchema, type]  # noqa: UP007
 Think = Union[bool, Literal["low", "medium", "high", "max"]]  # noqa: UP007
 KeepAlive = Union[float, str]  # noqa: UP007
 ImageLike = Union[str, bytes, "os.PathLike[str]", "Image"]
@@ -223,6 +227,14 @@ class Message(_RequestStruct, kw_only=True, omit_defaults=True):
     tool_name: str | None = None
     tool_call_id: str | None = None
 
+    def parse(self, type: builtins.type[_T]) -> _T:
+        """``content`` read as ``type`` (the one given as ``format=``).
+
+        Raises:
+            StructuredOutputError: the content does not conform; ``.text`` holds it.
+        """
+        return _structured.parse(self.content, type)
+
 
 class ToolProperty(_RequestStruct, kw_only=True, omit_defaults=True):
     """One parameter of a tool, as a JSON-schema property (SPEC 2.3)."""
@@ -326,6 +338,15 @@ class GenerateResponse(_BaseGenerateResponse, kw_only=True):
     completed: int | None = None
     total: int | None = None
 
+    def parse(self, type: builtins.type[_T]) -> _T:
+        """``response`` read as ``type`` (the one given as ``format=``).
+
+        Raises:
+            StructuredOutputError: the answer does not conform; ``.truncated`` tells whether
+                generation stopped at the length limit.
+        """
+        return _structured.parse(self.response, type, done_reason=self.done_reason)
+
 
 def _assistant() -> Message:
     return Message(role="assistant")
@@ -336,6 +357,15 @@ class ChatResponse(_BaseGenerateResponse, kw_only=True):
 
     message: Message = msgspec.field(default_factory=_assistant)
     logprobs: list[Logprob] | None = None
+
+    def parse(self, type: builtins.type[_T]) -> _T:
+        """``message.content`` read as ``type`` (the one given as ``format=``).
+
+        Raises:
+            StructuredOutputError: the answer does not conform; ``.truncated`` tells whether
+                generation stopped at the length limit.
+        """
+        return _structured.parse(self.message.content, type, done_reason=self.done_reason)
 
 
 class EmbedResponse(_BaseGenerateResponse, kw_only=True):
