@@ -33,6 +33,7 @@ from anyio.lowlevel import EventLoopToken
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import _config
+from ._accumulate import Accumulator, Tap, chunk_of, content_of, final_of, thinking_of
 from ._async_client import AsyncClient
 from ._async_stream import AsyncStream
 from ._errors import RequestError
@@ -215,6 +216,9 @@ class Stream(Generic[T]):
     reference to it closes the response at once.
     """
 
+    # As in AsyncStream: created by the first accumulating read only.
+    _accumulator: Accumulator[T] | None = None
+
     def __init__(self, stream: AsyncStream[T], loop: _Loop) -> None:
         self._astream = stream
         self._loop = loop
@@ -308,6 +312,48 @@ class Stream(Generic[T]):
         receive = self._receive
         if receive is not None:
             _blocking(lambda: self._portal.call(receive.close))
+
+    # Accumulation, as in AsyncStream (the same accumulator, fed on this side of the portal).
+
+    def _accumulating(self) -> Accumulator[T]:
+        if self._accumulator is None:
+            self._accumulator = Accumulator()
+        return self._accumulator
+
+    def collect(self) -> T:
+        """Read the stream to its end and return the answer ``stream=False`` would have given.
+
+        Text and thinking are concatenated, tool calls and logprobs gathered in order, and the
+        other fields (metrics, ``done_reason``) come from the final chunk; a pull, push or
+        create stream gives its last event. Chunks read before the first accumulating call are
+        not included: call it first, or read through `accumulate()`.
+        """
+        accumulator = self._accumulating()
+        for chunk in self:
+            accumulator.feed(chunk)
+        return final_of(accumulator)
+
+    def accumulate(self) -> Tap[T, T]:
+        """Iterate the chunks while accumulating them: `final` holds the answer after the loop."""
+        return Tap(self, self._accumulating(), chunk_of)
+
+    def text(self) -> Tap[T, str]:
+        """Iterate the answer's text pieces (non-empty ``message.content`` / ``response``)."""
+        return Tap(self, self._accumulating(), content_of)
+
+    def thinking(self) -> Tap[T, str]:
+        """Iterate the reasoning pieces (non-empty ``thinking``); then read `final`."""
+        return Tap(self, self._accumulating(), thinking_of)
+
+    @property
+    def final(self) -> T:
+        """The accumulated answer, once `collect`, `accumulate`, `text` or `thinking` read it all.
+
+        Raises:
+            RuntimeError: the stream was not read through one of them.
+            IncompleteStreamError: it has not reached its final chunk.
+        """
+        return final_of(self._accumulator)
 
     def __del__(self) -> None:
         # A stream dropped half-read (e.g. a ``for`` loop left by ``break``): stop its producer
