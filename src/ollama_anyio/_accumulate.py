@@ -79,26 +79,27 @@ class Accumulator(Generic[T]):
     def feed(self, chunk: T) -> None:
         """Take one chunk, in stream order."""
         self._last = chunk
+        part: ChatResponse | GenerateResponse
         if isinstance(chunk, ChatResponse):
+            part = chunk
             message = chunk.message
             self._content.append(message.content)
-            if message.thinking:
-                self._thinking.append(message.thinking)
-            if message.tool_calls:
-                self._calls.extend(message.tool_calls)
+            thinking, calls = message.thinking, message.tool_calls
         elif isinstance(chunk, GenerateResponse):
+            part = chunk
             self._content.append(chunk.response)
-            if chunk.thinking:
-                self._thinking.append(chunk.thinking)
-            if chunk.tool_calls:
-                self._calls.extend(chunk.tool_calls)
-        else:  # a progress event: the last one is the answer
+            thinking, calls = chunk.thinking, chunk.tool_calls
+        else:  # a progress event: the last one, "success", is the answer
             if getattr(chunk, "status", None) == "success":
                 self._final = chunk
             return
-        if chunk.logprobs:
-            self._logprobs.extend(chunk.logprobs)
-        if self._final is None and is_final(chunk):
+        if thinking:
+            self._thinking.append(thinking)
+        if calls:
+            self._calls.extend(calls)
+        if part.logprobs:
+            self._logprobs.extend(part.logprobs)
+        if self._final is None and is_final(part):
             self._final = chunk
 
     def result(self) -> T:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Hashable
 from typing import Any, TypeVar, cast
 
 import msgspec
@@ -37,7 +38,6 @@ def is_schema_type(value: object) -> bool:
     return isinstance(value, type) and not isinstance(value, (str, bytes))
 
 
-@functools.lru_cache(maxsize=256)
 def schema_of(cls: type[Any]) -> dict[str, Any]:
     """The JSON Schema of ``cls``, with its top-level ``$ref`` inlined.
 
@@ -48,8 +48,13 @@ def schema_of(cls: type[Any]) -> dict[str, Any]:
     Raises:
         RequestError: ``cls`` has no JSON Schema (e.g. a plain class).
     """
+    return _schema_of(cast(Hashable, cls))
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_of(cls: Any) -> dict[str, Any]:
     if _pydantic_model(cls):
-        schema = cast("dict[str, Any]", cls.model_json_schema())  # type: ignore[attr-defined]
+        schema = cast("dict[str, Any]", cls.model_json_schema())
     else:
         try:
             schema = msgspec.json.schema(cls)
@@ -68,7 +73,7 @@ def schema_of(cls: type[Any]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=256)
-def _decoder(cls: type[Any]) -> msgspec.json.Decoder[Any]:
+def _decoder(cls: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(cls)
 
 
@@ -88,11 +93,11 @@ def parse(text: str, cls: type[T], *, done_reason: str | None = None) -> T:
     if _pydantic_model(cls):
         pydantic = sys.modules["pydantic"]
         try:
-            return cast(T, cls.model_validate_json(text))  # type: ignore[attr-defined]
+            return cast(T, cast(Any, cls).model_validate_json(text))
         except pydantic.ValidationError as exc:
             raise StructuredOutputError(text, str(exc), truncated=truncated) from None
     try:
-        decoder = _decoder(cls)
+        decoder = _decoder(cast(Hashable, cls))
     except TypeError as exc:
         raise RequestError(f"cannot parse into {cls!r}: {exc}") from None
     try:

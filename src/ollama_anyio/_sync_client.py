@@ -42,6 +42,7 @@ __all__ = ["ClientCore", "Stream"]
 
 T = TypeVar("T")
 _C = TypeVar("_C", bound="ClientCore")
+_R = TypeVar("_R")
 
 _BACKENDS = ("asyncio", "trio")
 # Batches the producer may decode ahead of a slow consumer.
@@ -474,10 +475,11 @@ class ClientCore:
         return _call(self._state.get(), call)
 
     def _run_stream(
-        self, call: Callable[[], Coroutine[Any, Any, T | AsyncStream[T]]]
-    ) -> T | Stream[T]:
+        self, call: Callable[[], Coroutine[Any, Any, _R | AsyncStream[T]]]
+    ) -> _R | Stream[T]:
+        # _R is T for every HTTP endpoint; run_tools answers a ToolRun or streams events.
         loop = self._state.get()
         result = _call(loop, call)
         if _is_stream(result):
             return Stream(result, loop)
-        return cast(T, result)  # not a stream (the guard narrows only the other branch)
+        return cast(_R, result)  # not a stream (the guard narrows only the other branch)

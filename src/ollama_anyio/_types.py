@@ -13,7 +13,6 @@ models, mapping-style access (``r["message"]["content"]``, ``"key" in r``, ``r.g
 from __future__ import annotations
 
 import array
-import builtins
 import datetime
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -227,13 +226,13 @@ class Message(_RequestStruct, kw_only=True, omit_defaults=True):
     tool_name: str | None = None
     tool_call_id: str | None = None
 
-    def parse(self, type: builtins.type[_T]) -> _T:
-        """``content`` read as ``type`` (the one given as ``format=``).
+    def parse(self, cls: type[_T]) -> _T:
+        """``content`` read as ``cls`` (the type given as ``format=``).
 
         Raises:
             StructuredOutputError: the content does not conform; ``.text`` holds it.
         """
-        return _structured.parse(self.content, type)
+        return _structured.parse(self.content, cls)
 
 
 class ToolProperty(_RequestStruct, kw_only=True, omit_defaults=True):
@@ -338,14 +337,14 @@ class GenerateResponse(_BaseGenerateResponse, kw_only=True):
     completed: int | None = None
     total: int | None = None
 
-    def parse(self, type: builtins.type[_T]) -> _T:
-        """``response`` read as ``type`` (the one given as ``format=``).
+    def parse(self, cls: type[_T]) -> _T:
+        """``response`` read as ``cls`` (the type given as ``format=``).
 
         Raises:
             StructuredOutputError: the answer does not conform; ``.truncated`` tells whether
                 generation stopped at the length limit.
         """
-        return _structured.parse(self.response, type, done_reason=self.done_reason)
+        return _structured.parse(self.response, cls, done_reason=self.done_reason)
 
 
 def _assistant() -> Message:
@@ -358,14 +357,14 @@ class ChatResponse(_BaseGenerateResponse, kw_only=True):
     message: Message = msgspec.field(default_factory=_assistant)
     logprobs: list[Logprob] | None = None
 
-    def parse(self, type: builtins.type[_T]) -> _T:
-        """``message.content`` read as ``type`` (the one given as ``format=``).
+    def parse(self, cls: type[_T]) -> _T:
+        """``message.content`` read as ``cls`` (the type given as ``format=``).
 
         Raises:
             StructuredOutputError: the answer does not conform; ``.truncated`` tells whether
                 generation stopped at the length limit.
         """
-        return _structured.parse(self.message.content, type, done_reason=self.done_reason)
+        return _structured.parse(self.message.content, cls, done_reason=self.done_reason)
 
 
 class EmbedResponse(_BaseGenerateResponse, kw_only=True):
