@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
-from conftest import FIXTURES
 
+from conftest import FIXTURES
 from ollama_anyio import (
     AsyncClient,
     ChatResponse,
@@ -92,7 +92,7 @@ def test_chat_stream_fixture_gives_the_whole_text_and_the_final_metrics() -> Non
 
 def test_a_done_reason_without_done_ends_the_answer() -> None:
     """SPEC 9.2: a chunk with a non-empty done_reason is final, as one with done: true."""
-    chunks = [
+    chunks: list[dict[str, Any]] = [
         {"message": {"role": "assistant", "content": "Hi"}, "done": False},
         {"message": {"role": "assistant", "content": ""}, "done_reason": "stop", "eval_count": 2},
     ]
@@ -102,7 +102,7 @@ def test_a_done_reason_without_done_ends_the_answer() -> None:
 
 def test_tool_calls_on_the_final_chunk_are_gathered_after_earlier_ones() -> None:
     call = {"function": {"name": "f", "arguments": {}}}
-    chunks = [
+    chunks: list[dict[str, Any]] = [
         {"message": {"role": "assistant", "content": "", "tool_calls": [call]}},
         {"message": {"role": "assistant", "content": "", "tool_calls": [call]}, "done": True},
     ]
@@ -224,7 +224,10 @@ async def test_a_plain_loop_accumulates_nothing(client: AsyncClient) -> None:
 
 
 def test_the_blocking_stream_accumulates_the_same(portal_backend: str) -> None:
-    with OllamaEmulator.start_in_thread() as emu, Client(emu.url, backend=portal_backend) as c:
+    with (
+        OllamaEmulator.start_in_thread() as emu,
+        Client(emu.url, backend=cast(Any, portal_backend)) as c,
+    ):
         whole = c.chat("llama3.2", ASK, tools=[WEATHER])
         with c.chat("llama3.2", ASK, tools=[WEATHER], stream=True) as stream:
             _same_answer(stream.collect(), whole)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -289,7 +289,10 @@ async def test_bad_arguments_are_refused_before_any_request(
 
 
 def test_the_blocking_form_runs_sync_and_async_tools(portal_backend: str) -> None:
-    with OllamaEmulator.start_in_thread() as emu, Client(emu.url, backend=portal_backend) as c:
+    with (
+        OllamaEmulator.start_in_thread() as emu,
+        Client(emu.url, backend=cast(Any, portal_backend)) as c,
+    ):
         run = c.run_tools("llama3.2", ASK, [get_weather])
         assert run.reply.message.content.startswith("Based on the tool result")
         emu.script(Reply(tool_calls=[ToolCall("get_time", {"city": "Lima"})]), "ok")

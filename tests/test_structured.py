@@ -11,7 +11,7 @@ import pickle
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 import msgspec
 import pytest
@@ -160,7 +160,10 @@ async def test_a_type_without_a_schema_is_refused_before_sending(
 
 
 def test_the_blocking_client_takes_a_type_too(portal_backend: str) -> None:
-    with OllamaEmulator.start_in_thread() as emu, Client(emu.url, backend=portal_backend) as c:
+    with (
+        OllamaEmulator.start_in_thread() as emu,
+        Client(emu.url, backend=cast(Any, portal_backend)) as c,
+    ):
         assert isinstance(c.chat("llama3.2", PROMPT, format=Pet).parse(Pet), Pet)
         with c.chat("llama3.2", PROMPT, format=Pet, stream=True) as parts:
             assert isinstance(parts.collect().parse(Pet), Pet)
@@ -183,9 +186,7 @@ class Node(msgspec.Struct):
 def test_a_recursive_type_keeps_its_definitions() -> None:
     schema = schema_of(Node)
     assert schema["type"] == "object"
-    assert schema["$defs"]["Node"]["properties"]["children"]["items"] == {
-        "$ref": "#/$defs/Node"
-    }
+    assert schema["$defs"]["Node"]["properties"]["children"]["items"] == {"$ref": "#/$defs/Node"}
     assert parse('{"label": "a", "children": [{"label": "b"}]}', Node).children[0].label == "b"
 
 
@@ -204,4 +205,3 @@ def test_pydantic_is_never_imported_by_the_package() -> None:
         "assert 'pydantic' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True)
-

@@ -13,7 +13,7 @@ import pytest
 
 api = pytest.importorskip("mypy.api")
 
-USAGE = '''
+USAGE = """
 from __future__ import annotations
 
 import dataclasses
@@ -71,7 +71,7 @@ async def asynchronous(client: AsyncClient) -> None:
         async for event in events:
             reveal_type(event)
     event_type: type[ToolRunEvent] = ToolRunEvent
-'''
+"""
 
 EXPECTED = [
     "usage.Pet",
@@ -97,7 +97,7 @@ def _plain(revealed: str) -> str:
 def test_mypy_strict_reveals_the_users_types(tmp_path: Path) -> None:
     path = tmp_path / "usage.py"
     path.write_text(USAGE)
-    out, err, status = api.run(
+    out, _, _ = api.run(
         ["--strict", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), str(path)]
     )
     revealed = [_plain(t) for t in re.findall(r'Revealed type is "(.*)"', out)]
