@@ -3,13 +3,12 @@
 The fold is checked three ways: against an independent fold of the SPEC fixtures' JSON, against
 the emulator's own non-streamed answer to the same request, and through the stream methods
 (``collect``, ``accumulate``, ``text``, ``thinking``, ``final``) on both backends and the
-blocking client.
+blocking emu_client.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import msgspec
@@ -124,18 +123,6 @@ def test_a_progress_stream_folds_into_its_success_event() -> None:
     assert final.status == "success"
 
 
-@pytest.fixture
-async def emu() -> AsyncIterator[OllamaEmulator]:
-    async with OllamaEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def client(emu: OllamaEmulator) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(emu.url) as client:
-        yield client
-
-
 def _same_answer(streamed: Any, whole: Any) -> None:
     """Equal but for the clock: created_at and the durations."""
     clock = {"created_at", "total_duration", "load_duration"}
@@ -162,11 +149,11 @@ ASK = [{"role": "user", "content": "What is the weather in Tokyo and Toronto?"}]
 
 @pytest.mark.parametrize("case", CASES)
 async def test_an_accumulated_chat_stream_equals_the_unstreamed_answer(
-    client: AsyncClient, case: str
+    emu_client: AsyncClient, case: str
 ) -> None:
     arguments = {"model": "llama3.2", "messages": ASK, **CASES[case]}
-    whole = await client.chat(**arguments)
-    async with await client.chat(**arguments, stream=True) as stream:
+    whole = await emu_client.chat(**arguments)
+    async with await emu_client.chat(**arguments, stream=True) as stream:
         streamed = await stream.collect()
     _same_answer(streamed, whole)
     if case == "tools":
@@ -176,20 +163,20 @@ async def test_an_accumulated_chat_stream_equals_the_unstreamed_answer(
 
 @pytest.mark.parametrize("case", ["plain", "thinking", "logprobs"])
 async def test_an_accumulated_generate_stream_equals_the_unstreamed_answer(
-    client: AsyncClient, case: str
+    emu_client: AsyncClient, case: str
 ) -> None:
     arguments = {"model": "llama3.2", "prompt": "Why is the sky blue?", **CASES[case]}
-    whole = await client.generate(**arguments)
-    async with await client.generate(**arguments, stream=True) as stream:
+    whole = await emu_client.generate(**arguments)
+    async with await emu_client.generate(**arguments, stream=True) as stream:
         streamed = await stream.collect()
     _same_answer(streamed, whole)
 
 
 async def test_text_and_thinking_iterate_pieces_and_leave_the_whole_answer(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     emu.script(Reply(content="Three r's.", thinking="Count them: r, r, r."))
-    async with await client.chat("qwen3", ASK, think=True, stream=True) as stream:
+    async with await emu_client.chat("qwen3", ASK, think=True, stream=True) as stream:
         thoughts = [piece async for piece in stream.thinking()]
         texts = [piece async for piece in stream.text()]
     assert "".join(thoughts) == "Count them: r, r, r."
@@ -199,23 +186,25 @@ async def test_text_and_thinking_iterate_pieces_and_leave_the_whole_answer(
     assert all(thoughts)
 
 
-async def test_text_yields_only_non_empty_content(emu: OllamaEmulator, client: AsyncClient) -> None:
+async def test_text_yields_only_non_empty_content(
+    emu: OllamaEmulator, emu_client: AsyncClient
+) -> None:
     emu.script(Reply(content="one two", tool_calls=[ToolCall("f", {})]))
-    async with await client.chat("llama3.2", ASK, tools=[WEATHER], stream=True) as stream:
+    async with await emu_client.chat("llama3.2", ASK, tools=[WEATHER], stream=True) as stream:
         pieces = [piece async for piece in stream.text()]
     assert pieces == ["one", " two"]
     assert stream.final.message.tool_calls is not None
 
 
-async def test_accumulate_yields_every_chunk_and_final_follows(client: AsyncClient) -> None:
-    async with await client.generate("llama3.2", "Hello", stream=True) as stream:
+async def test_accumulate_yields_every_chunk_and_final_follows(emu_client: AsyncClient) -> None:
+    async with await emu_client.generate("llama3.2", "Hello", stream=True) as stream:
         chunks = [chunk async for chunk in stream.accumulate()]
     assert chunks[-1].done
     assert stream.final.response == "".join(chunk.response for chunk in chunks)
 
 
-async def test_a_plain_loop_accumulates_nothing(client: AsyncClient) -> None:
-    async with await client.generate("llama3.2", "Hello", stream=True) as stream:
+async def test_a_plain_loop_accumulates_nothing(emu_client: AsyncClient) -> None:
+    async with await emu_client.generate("llama3.2", "Hello", stream=True) as stream:
         async for _ in stream:
             pass
     assert stream._accumulator is None

@@ -4,7 +4,6 @@ cancellation, the streamed events, and the blocking form."""
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import anyio
@@ -54,22 +53,10 @@ def explode(city: str) -> str:
     raise ValueError(f"no data for {city}")
 
 
-@pytest.fixture
-async def emu() -> AsyncIterator[OllamaEmulator]:
-    async with OllamaEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def client(emu: OllamaEmulator) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(emu.url) as client:
-        yield client
-
-
 async def test_tools_run_and_their_results_go_back_with_ids_and_names(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
-    run = await client.run_tools("llama3.2", ASK, [get_weather])
+    run = await emu_client.run_tools("llama3.2", ASK, [get_weather])
     assert run.steps == 2
     assistant, first, second, answer = run.messages[1:]
     assert assistant.tool_calls is not None
@@ -91,7 +78,7 @@ async def test_tools_run_and_their_results_go_back_with_ids_and_names(
 
 
 async def test_the_calls_of_a_step_run_concurrently(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     both_running = anyio.Event()
     running = 0
@@ -111,11 +98,13 @@ async def test_the_calls_of_a_step_run_concurrently(
         return city
 
     emu.script(Reply(tool_calls=[ToolCall("meet", {"city": "A"}), ToolCall("meet", {"city": "B"})]))
-    run = await client.run_tools("llama3.2", ASK, [meet])
+    run = await emu_client.run_tools("llama3.2", ASK, [meet])
     assert [m.content for m in run.messages[2:4]] == ["A", "B"]  # in call order
 
 
-async def test_sync_tools_run_in_worker_threads(emu: OllamaEmulator, client: AsyncClient) -> None:
+async def test_sync_tools_run_in_worker_threads(
+    emu: OllamaEmulator, emu_client: AsyncClient
+) -> None:
     threads: list[str] = []
 
     def where(city: str) -> str:
@@ -128,13 +117,13 @@ async def test_sync_tools_run_in_worker_threads(emu: OllamaEmulator, client: Asy
         return city
 
     emu.script(Reply(tool_calls=[ToolCall("where", {"city": "A"})]))
-    await client.run_tools("llama3.2", ASK, [where, get_time], max_threads=1)
+    await emu_client.run_tools("llama3.2", ASK, [where, get_time], max_threads=1)
     assert threads
     assert threads[0] != threading.current_thread().name
 
 
 async def test_a_raising_tool_and_an_unknown_one_are_reported_to_the_model(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     emu.script(
         Reply(
@@ -146,7 +135,7 @@ async def test_a_raising_tool_and_an_unknown_one_are_reported_to_the_model(
         ),
         "done",
     )
-    run = await client.run_tools("llama3.2", ASK, [explode, get_time])
+    run = await emu_client.run_tools("llama3.2", ASK, [explode, get_time])
     results = [m.content for m in run.messages[2:5]]
     assert results[0] == "error: ValueError: no data for Oslo"
     assert results[1] == "error: there is no tool 'teleport' (the tools are: explode, get_time)"
@@ -154,29 +143,33 @@ async def test_a_raising_tool_and_an_unknown_one_are_reported_to_the_model(
     assert run.reply.message.content == "done"
 
 
-async def test_a_raising_tool_can_be_re_raised(emu: OllamaEmulator, client: AsyncClient) -> None:
+async def test_a_raising_tool_can_be_re_raised(
+    emu: OllamaEmulator, emu_client: AsyncClient
+) -> None:
     emu.script(Reply(tool_calls=[ToolCall("explode", {"city": "Oslo"})]))
     with pytest.raises(ValueError, match="no data for Oslo"):
-        await client.run_tools("llama3.2", ASK, [explode], tool_errors="raise")
+        await emu_client.run_tools("llama3.2", ASK, [explode], tool_errors="raise")
 
 
 async def test_max_steps_raises_with_the_run_or_returns_the_last_reply(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     always = Reply(tool_calls=[ToolCall("get_weather", {"city": "Rome"})])
     emu.script(always, always)
     with pytest.raises(MaxStepsError) as caught:
-        await client.run_tools("llama3.2", ASK, [get_weather], max_steps=2)
+        await emu_client.run_tools("llama3.2", ASK, [get_weather], max_steps=2)
     assert caught.value.run.steps == 2
     assert len(caught.value.run.messages) == 5
     emu.script(always)
-    run = await client.run_tools("llama3.2", ASK, [get_weather], max_steps=1, at_max_steps="return")
+    run = await emu_client.run_tools(
+        "llama3.2", ASK, [get_weather], max_steps=1, at_max_steps="return"
+    )
     assert run.steps == 1
     assert run.reply.message.tool_calls is not None
 
 
 async def test_cancelling_the_runner_cancels_a_slow_tool(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     started = anyio.Event()
     finished = False
@@ -195,23 +188,23 @@ async def test_cancelling_the_runner_cancels_a_slow_tool(
 
     emu.script(Reply(tool_calls=[ToolCall("slow", {"city": "A"})]))
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(client.run_tools, "llama3.2", ASK, [slow])
+        tasks.start_soon(emu_client.run_tools, "llama3.2", ASK, [slow])
         with anyio.fail_after(5):
             await started.wait()
         tasks.cancel_scope.cancel()
     assert not finished
     # The client is still usable afterwards.
-    assert (await client.chat("llama3.2", ASK)).done
+    assert (await emu_client.chat("llama3.2", ASK)).done
 
 
 async def test_the_streamed_form_yields_events_as_they_happen(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     emu.script(
         Reply(tool_calls=[ToolCall("get_weather", {"city": "Paris"}), ToolCall("nope", {})]),
         "It is sunny.",
     )
-    async with await client.run_tools("llama3.2", ASK, [get_weather], stream=True) as events:
+    async with await emu_client.run_tools("llama3.2", ASK, [get_weather], stream=True) as events:
         seen = [event async for event in events]
     kinds = [type(event) for event in seen]
     assert kinds[-1] is DoneEvent
@@ -228,7 +221,7 @@ async def test_the_streamed_form_yields_events_as_they_happen(
 
 
 async def test_leaving_the_streamed_form_early_cancels_the_run(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     started = anyio.Event()
 
@@ -243,26 +236,26 @@ async def test_leaving_the_streamed_form_early_cancels_the_run(
         return city  # pragma: no cover
 
     emu.script(Reply(tool_calls=[ToolCall("slow", {"city": "A"})]))
-    async with await client.run_tools("llama3.2", ASK, [slow], stream=True) as events:
+    async with await emu_client.run_tools("llama3.2", ASK, [slow], stream=True) as events:
         async for event in events:
             if isinstance(event, ToolCallEvent):
                 break
     assert events.closed
 
 
-async def test_the_streamed_form_must_be_read_in_async_with(client: AsyncClient) -> None:
-    events = await client.run_tools("llama3.2", ASK, [get_weather], stream=True)
+async def test_the_streamed_form_must_be_read_in_async_with(emu_client: AsyncClient) -> None:
+    events = await emu_client.run_tools("llama3.2", ASK, [get_weather], stream=True)
     with pytest.raises(RuntimeError, match="async with"):
         await events.__anext__()
     await events.aclose()
 
 
 async def test_errors_in_the_streamed_form_reach_the_reader(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     emu.script(Reply(tool_calls=[ToolCall("explode", {"city": "Oslo"})]))
     with pytest.raises(ValueError, match="Oslo"):
-        async with await client.run_tools(
+        async with await emu_client.run_tools(
             "llama3.2", ASK, [explode], stream=True, tool_errors="raise"
         ) as events:
             async for _ in events:
@@ -281,10 +274,14 @@ async def test_errors_in_the_streamed_form_reach_the_reader(
     ],
 )
 async def test_bad_arguments_are_refused_before_any_request(
-    emu: OllamaEmulator, client: AsyncClient, tools: list[Any], options: dict[str, Any], match: str
+    emu: OllamaEmulator,
+    emu_client: AsyncClient,
+    tools: list[Any],
+    options: dict[str, Any],
+    match: str,
 ) -> None:
     with pytest.raises(RequestError, match=match):
-        await client.run_tools("llama3.2", ASK, tools, **options)
+        await emu_client.run_tools("llama3.2", ASK, tools, **options)
     assert not emu.requests
 
 

@@ -10,7 +10,6 @@ import dataclasses
 import pickle
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from typing import Any, Literal, TypedDict, cast
 
 import msgspec
@@ -61,18 +60,6 @@ except ImportError:  # pragma: no cover - pydantic is optional
 PROMPT = [{"role": "user", "content": "Describe one, as JSON."}]
 
 
-@pytest.fixture
-async def emu() -> AsyncIterator[OllamaEmulator]:
-    async with OllamaEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def client(emu: OllamaEmulator) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(emu.url) as client:
-        yield client
-
-
 def _check(value: object, cls: type[Any]) -> None:
     if cls is Book:
         assert isinstance(value, dict)
@@ -84,9 +71,9 @@ def _check(value: object, cls: type[Any]) -> None:
 
 @pytest.mark.parametrize("cls", SHAPES, ids=lambda cls: cls.__name__)
 async def test_a_type_is_sent_as_its_schema_and_the_chat_answer_parses_into_it(
-    emu: OllamaEmulator, client: AsyncClient, cls: type[Any]
+    emu: OllamaEmulator, emu_client: AsyncClient, cls: type[Any]
 ) -> None:
-    reply = await client.chat("llama3.2", PROMPT, format=cls)
+    reply = await emu_client.chat("llama3.2", PROMPT, format=cls)
     sent = emu.requests[-1].json["format"]
     assert sent == schema_of(cls)
     assert sent["type"] == "object"
@@ -97,28 +84,28 @@ async def test_a_type_is_sent_as_its_schema_and_the_chat_answer_parses_into_it(
 
 @pytest.mark.parametrize("cls", SHAPES, ids=lambda cls: cls.__name__)
 async def test_a_streamed_generate_answer_parses_into_the_type_once_collected(
-    client: AsyncClient, cls: type[Any]
+    emu_client: AsyncClient, cls: type[Any]
 ) -> None:
-    stream = await client.generate("llama3.2", "Describe one.", format=cls, stream=True)
+    stream = await emu_client.generate("llama3.2", "Describe one.", format=cls, stream=True)
     async with stream:
         final = await stream.collect()
     _check(final.parse(cls), cls)
 
 
 async def test_the_official_format_shapes_are_sent_unchanged(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
-    await client.generate("llama3.2", "x", format="json")
-    await client.generate("llama3.2", "x", format=schema)
+    await emu_client.generate("llama3.2", "x", format="json")
+    await emu_client.generate("llama3.2", "x", format=schema)
     assert [r.json["format"] for r in emu.requests[-2:]] == ["json", schema]
 
 
 async def test_a_non_conforming_answer_raises_with_the_raw_text(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     emu.script('{"name": "Rex", "kind": "parrot", "age": 3}')
-    reply = await client.chat("llama3.2", PROMPT, format=Pet)
+    reply = await emu_client.chat("llama3.2", PROMPT, format=Pet)
     with pytest.raises(StructuredOutputError) as caught:
         reply.parse(Pet)
     error = caught.value
@@ -128,8 +115,8 @@ async def test_a_non_conforming_answer_raises_with_the_raw_text(
     assert error.truncated is False
 
 
-async def test_an_answer_cut_at_the_length_limit_says_so(client: AsyncClient) -> None:
-    reply = await client.chat("llama3.2", PROMPT, format=City, options={"num_predict": 4})
+async def test_an_answer_cut_at_the_length_limit_says_so(emu_client: AsyncClient) -> None:
+    reply = await emu_client.chat("llama3.2", PROMPT, format=City, options={"num_predict": 4})
     assert reply.done_reason == "length"
     with pytest.raises(StructuredOutputError) as caught:
         reply.parse(City)
@@ -139,23 +126,23 @@ async def test_an_answer_cut_at_the_length_limit_says_so(client: AsyncClient) ->
 
 
 async def test_a_text_that_is_not_json_raises_the_typed_error(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     emu.script(Reply(content="Sure! Here is a pet: Rex."))
-    reply = await client.generate("llama3.2", "x", format=Pet)
+    reply = await emu_client.generate("llama3.2", "x", format=Pet)
     with pytest.raises(StructuredOutputError) as caught:
         reply.parse(Pet)
     assert caught.value.text == "Sure! Here is a pet: Rex."
 
 
 async def test_a_type_without_a_schema_is_refused_before_sending(
-    emu: OllamaEmulator, client: AsyncClient
+    emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     class Plain:
         pass
 
     with pytest.raises(RequestError, match="Plain has no JSON schema"):
-        await client.chat("llama3.2", PROMPT, format=Plain)
+        await emu_client.chat("llama3.2", PROMPT, format=Plain)
     assert not emu.requests
 
 

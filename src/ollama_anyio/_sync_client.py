@@ -322,38 +322,27 @@ class Stream(Generic[T]):
         return self._accumulator
 
     def collect(self) -> T:
-        """Read the stream to its end and return the answer ``stream=False`` would have given.
-
-        Text and thinking are concatenated, tool calls and logprobs gathered in order, and the
-        other fields (metrics, ``done_reason``) come from the final chunk; a pull, push or
-        create stream gives its last event. Chunks read before the first accumulating call are
-        not included: call it first, or read through `accumulate()`.
-        """
+        """Read the stream to its end; the answer ``stream=False`` gives (`AsyncStream.collect`)."""
         accumulator = self._accumulating()
         for chunk in self:
             accumulator.feed(chunk)
         return final_of(accumulator)
 
     def accumulate(self) -> Tap[T, T]:
-        """Iterate the chunks while accumulating them: `final` holds the answer after the loop."""
+        """Iterate the chunks while accumulating them into `final`."""
         return Tap(self, self._accumulating(), chunk_of)
 
     def text(self) -> Tap[T, str]:
-        """Iterate the answer's text pieces (non-empty ``message.content`` / ``response``)."""
+        """Iterate the non-empty text pieces, accumulating into `final`."""
         return Tap(self, self._accumulating(), content_of)
 
     def thinking(self) -> Tap[T, str]:
-        """Iterate the reasoning pieces (non-empty ``thinking``); then read `final`."""
+        """Iterate the non-empty thinking pieces, accumulating into `final`."""
         return Tap(self, self._accumulating(), thinking_of)
 
     @property
     def final(self) -> T:
-        """The accumulated answer, once `collect`, `accumulate`, `text` or `thinking` read it all.
-
-        Raises:
-            RuntimeError: the stream was not read through one of them.
-            IncompleteStreamError: it has not reached its final chunk.
-        """
+        """The accumulated answer (see `AsyncStream.final`)."""
         return final_of(self._accumulator)
 
     def __del__(self) -> None:
