@@ -57,6 +57,24 @@ def portal_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture
+async def emu() -> AsyncIterator[Any]:
+    """A running `OllamaEmulator` in the test's own event loop."""
+    from ollama_anyio.testing import OllamaEmulator
+
+    async with OllamaEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def emu_client(emu: Any) -> AsyncIterator[Any]:
+    """An `AsyncClient` of ``emu``."""
+    from ollama_anyio import AsyncClient
+
+    async with AsyncClient(emu.url) as client:
+        yield client
+
+
 @pytest.fixture(autouse=True)
 def _no_portal_thread_left() -> Iterator[None]:
     """Every test closes the blocking clients it made: no portal thread outlives it."""

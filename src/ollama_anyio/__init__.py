@@ -12,13 +12,22 @@ import builtins
 from typing import TYPE_CHECKING, Any
 
 from ._errors import IncompleteStreamError as IncompleteStreamError
+from ._errors import MaxStepsError as MaxStepsError
 from ._errors import OllamaConnectionError as OllamaConnectionError
 from ._errors import OllamaError as OllamaError
 from ._errors import OllamaTimeoutError as OllamaTimeoutError
 from ._errors import ProtocolError as ProtocolError
 from ._errors import RequestError as RequestError
 from ._errors import ResponseError as ResponseError
+from ._errors import StructuredOutputError as StructuredOutputError
 from ._install import install_as_ollama as install_as_ollama
+from ._tool_run import ChunkEvent as ChunkEvent
+from ._tool_run import DoneEvent as DoneEvent
+from ._tool_run import ReplyEvent as ReplyEvent
+from ._tool_run import ToolCallEvent as ToolCallEvent
+from ._tool_run import ToolResultEvent as ToolResultEvent
+from ._tool_run import ToolRun as ToolRun
+from ._tool_run import ToolRunEvent as ToolRunEvent
 from ._types import ChatResponse as ChatResponse
 from ._types import EmbedArraysResponse as EmbedArraysResponse
 from ._types import EmbeddingsResponse as EmbeddingsResponse
@@ -70,6 +79,7 @@ if TYPE_CHECKING:
     from ._generated_functions import ps as ps
     from ._generated_functions import pull as pull
     from ._generated_functions import push as push
+    from ._generated_functions import run_tools as run_tools
     from ._generated_functions import show as show
     from ._generated_functions import systemone as systemone
     from ._generated_functions import web_fetch as web_fetch
@@ -95,6 +105,7 @@ _LAZY = {
     "ps": "._generated_functions",
     "pull": "._generated_functions",
     "push": "._generated_functions",
+    "run_tools": "._generated_functions",
     "show": "._generated_functions",
     "systemone": "._generated_functions",
     "web_fetch": "._generated_functions",
@@ -105,7 +116,9 @@ __all__ = [
     "AsyncClient",
     "AsyncStream",
     "ChatResponse",
+    "ChunkEvent",
     "Client",
+    "DoneEvent",
     "EmbedArraysResponse",
     "EmbedResponse",
     "EmbeddingsResponse",
@@ -114,6 +127,7 @@ __all__ = [
     "IncompleteStreamError",
     "ListResponse",
     "Logprob",
+    "MaxStepsError",
     "Message",
     "ModelDetails",
     "OllamaConnectionError",
@@ -123,11 +137,13 @@ __all__ = [
     "ProcessResponse",
     "ProgressResponse",
     "ProtocolError",
+    "ReplyEvent",
     "RequestError",
     "ResponseError",
     "ShowResponse",
     "StatusResponse",
     "Stream",
+    "StructuredOutputError",
     "SystemOneAnswer",
     "SystemOneChoiceAnswer",
     "SystemOneChoiceQuestion",
@@ -143,6 +159,10 @@ __all__ = [
     "TokenLogprob",
     "Tool",
     "ToolCall",
+    "ToolCallEvent",
+    "ToolResultEvent",
+    "ToolRun",
+    "ToolRunEvent",
     "WebFetchResponse",
     "WebSearchResponse",
     "WebSearchResult",
@@ -159,6 +179,7 @@ __all__ = [
     "ps",
     "pull",
     "push",
+    "run_tools",
     "show",
     "systemone",
     "web_fetch",

@@ -24,7 +24,9 @@ from ._async_stream import AsyncStream
 from ._embed import EmbedBodyDecoder, embed_response, float32s, floats
 from ._errors import DECODE_ERRORS, ProtocolError, RequestError, ResponseError
 from ._retry import RetryPolicy
+from ._runner import Runner, ToolRunStream, run_tools
 from ._session import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_LINE_SIZE, Session
+from ._tool_run import ToolRun, ToolRunEvent
 from ._types import (
     ChatResponse,
     EmbedArraysResponse,
@@ -502,6 +504,116 @@ class AsyncClient:
             shift=shift,
         )
         return await self._maybe_stream(ChatResponse, "/api/chat", body, stream, _is_done)
+
+    # -----------------------------------------------------------------------------------------
+    # Tool runner
+
+    @overload
+    async def run_tools(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[Callable[..., Any]],
+        *,
+        stream: Literal[False] = False,
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> ToolRun: ...
+
+    @overload
+    async def run_tools(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[Callable[..., Any]],
+        *,
+        stream: Literal[True],
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> AsyncStream[ToolRunEvent]: ...
+
+    @overload
+    async def run_tools(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[Callable[..., Any]],
+        *,
+        stream: bool,
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> ToolRun | AsyncStream[ToolRunEvent]: ...
+
+    async def run_tools(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[Callable[..., Any]],
+        *,
+        stream: bool = False,
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> ToolRun | AsyncStream[ToolRunEvent]:
+        """Chat with tools until the model answers without calling one.
+
+        Each step is one chat call; the tool calls of a step run concurrently (async functions
+        as tasks, plain ones in worker threads, at most ``max_threads`` at once) and their
+        results go back as ``tool`` messages with ``tool_name`` and ``tool_call_id``. A tool
+        that raises has its error sent to the model as its result (``tool_errors="raise"``:
+        raised instead), and so has a call of an unknown tool. Cancelling the call cancels
+        the running tools.
+
+        Args:
+            tools: the functions the model may call, described from their signatures and
+                docstrings as for ``chat(tools=...)``.
+            max_steps: the most chat calls to make; a reply still calling tools at the last
+                one raises `MaxStepsError` (``at_max_steps="return"``: it is returned).
+            stream: return an `AsyncStream` of `ToolRunEvent` (chunks, tool calls, tool
+                results as they happen, then a `DoneEvent`); read it in ``async with``.
+
+        Returns:
+            A `ToolRun`: the last reply, the whole transcript and the number of steps.
+
+        Raises:
+            RequestError: an argument is invalid (nothing was sent).
+            MaxStepsError: ``max_steps`` was reached, with ``at_max_steps="raise"``.
+        """
+        runner = Runner(
+            self,
+            model,
+            messages,
+            tools,
+            max_steps=max_steps,
+            tool_errors=tool_errors,
+            at_max_steps=at_max_steps,
+            max_threads=max_threads,
+            think=think,
+            options=options,
+            keep_alive=keep_alive,
+        )
+        if stream:
+            return ToolRunStream(runner, self._base_url + "/api/chat")
+        return await run_tools(runner)
 
     @overload
     async def embed(

@@ -23,6 +23,7 @@ from typing import Generic, TypeVar
 
 import anyio
 
+from ._accumulate import Accumulator, AsyncTap, chunk_of, content_of, final_of, thinking_of
 from ._direct import Reply
 from ._errors import IncompleteStreamError, OllamaError, OllamaTimeoutError, translate_errors
 from ._ndjson import NDJSONDecoder
@@ -41,6 +42,10 @@ class AsyncStream(Generic[T]):
     it), `IncompleteStreamError` if the stream ends without its final chunk, and
     `OllamaConnectionError` / `OllamaTimeoutError` if the connection fails.
     """
+
+    # Set by the first accumulating read (collect, text, thinking, accumulate); a plain loop
+    # never creates one, so it costs nothing per chunk.
+    _accumulator: Accumulator[T] | None = None
 
     def __init__(
         self,
@@ -183,6 +188,52 @@ class AsyncStream(Generic[T]):
                 pass  # another task reads it (AsyncClient.aclose); closing the response ends it
             finally:
                 await response.aclose()
+
+    # Accumulation. Each of these reads the stream in the caller's task, like ``async for``,
+    # and feeds every chunk it reads to one accumulator, which `final` then reads.
+
+    def _accumulating(self) -> Accumulator[T]:
+        if self._accumulator is None:
+            self._accumulator = Accumulator()
+        return self._accumulator
+
+    async def collect(self) -> T:
+        """Read the stream to its end and return the answer ``stream=False`` would have given.
+
+        Text and thinking are concatenated, tool calls and logprobs gathered in order, and the
+        other fields (metrics, ``done_reason``) come from the final chunk; a pull, push or
+        create stream gives its last event. Chunks read before the first accumulating call are
+        not included: call it first, or read through `accumulate()`.
+        """
+        accumulator = self._accumulating()
+        async for chunk in self:
+            accumulator.feed(chunk)
+        return final_of(accumulator)
+
+    def accumulate(self) -> AsyncTap[T, T]:
+        """Iterate the chunks while accumulating them: `final` holds the answer after the loop."""
+        return AsyncTap(self, self._accumulating(), chunk_of)
+
+    def text(self) -> AsyncTap[T, str]:
+        """Iterate the answer's text pieces (non-empty ``message.content`` / ``response``).
+
+        The whole answer, thinking and tool calls included, is in `final` after the loop.
+        """
+        return AsyncTap(self, self._accumulating(), content_of)
+
+    def thinking(self) -> AsyncTap[T, str]:
+        """Iterate the reasoning pieces (non-empty ``thinking``); then read `final`."""
+        return AsyncTap(self, self._accumulating(), thinking_of)
+
+    @property
+    def final(self) -> T:
+        """The accumulated answer, once `collect`, `accumulate`, `text` or `thinking` read it all.
+
+        Raises:
+            RuntimeError: the stream was not read through one of them.
+            IncompleteStreamError: it has not reached its final chunk.
+        """
+        return final_of(self._accumulator)
 
     def __del__(self) -> None:
         # Dropped half-read: after a plain ``async for`` left by ``break``, which gives the

@@ -9,8 +9,10 @@ The tree::
     ├── OllamaConnectionError (also ConnectionError)
     │                                         no connection, or the connection broke
     ├── OllamaTimeoutError (also TimeoutError) connect, read, write or pool timeout
-    └── ProtocolError                         the server sent something that is not the Ollama API
-        └── IncompleteStreamError             a stream ended before its final chunk
+    ├── ProtocolError                         the server sent something that is not the Ollama API
+    │   └── IncompleteStreamError             a stream ended before its final chunk
+    ├── StructuredOutputError                 an answer did not conform to the ``format=`` type
+    └── MaxStepsError                         a tool run reached ``max_steps`` still calling tools
 
 Code that catches the builtin ``ConnectionError``, ``TimeoutError`` or ``ValueError`` keeps
 working, and so does code written for the official client's ``ResponseError``/``RequestError``.
@@ -38,12 +40,14 @@ __all__ = [
     "Fact",
     "Failure",
     "IncompleteStreamError",
+    "MaxStepsError",
     "OllamaConnectionError",
     "OllamaError",
     "OllamaTimeoutError",
     "ProtocolError",
     "RequestError",
     "ResponseError",
+    "StructuredOutputError",
     "cause_of",
     "failure_of",
     "public_error",
@@ -104,6 +108,44 @@ class ProtocolError(OllamaError):
 
 class IncompleteStreamError(ProtocolError):
     """A stream ended without its final chunk (``done: true`` or ``status: success``)."""
+
+
+class StructuredOutputError(OllamaError):
+    """A model's answer could not be read as the type asked for with ``format=``.
+
+    Attributes:
+        text: the answer's raw text, as the model wrote it.
+        error: what did not conform (the JSON or validation error).
+        truncated: whether generation stopped at the length limit (``done_reason ==
+            "length"``), the usual cause of JSON cut short: raise ``num_predict`` or
+            ``num_ctx``.
+    """
+
+    def __init__(self, text: str, error: str, *, truncated: bool = False) -> None:
+        why = " (generation stopped at the length limit)" if truncated else ""
+        super().__init__(f"the answer does not conform to the requested type{why}: {error}")
+        self.text = text
+        self.error = error
+        self.truncated = truncated
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_structured_error, (self.text, self.error, self.truncated))
+
+
+def _structured_error(text: str, error: str, truncated: bool) -> StructuredOutputError:
+    return StructuredOutputError(text, error, truncated=truncated)
+
+
+class MaxStepsError(OllamaError):
+    """A tool run made ``max_steps`` model calls and the model still asked for tools.
+
+    Attributes:
+        run: the run so far (a `ToolRun`): its transcript and the last reply.
+    """
+
+    def __init__(self, message: str, run: Any) -> None:
+        super().__init__(message)
+        self.run = run
 
 
 class _ErrorBody(msgspec.Struct):

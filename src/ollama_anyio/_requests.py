@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import msgspec
 
-from . import _images, _tools
+from . import _images, _structured, _tools
 from ._errors import RequestError
 from ._types import (
     ChatRequest,
@@ -174,7 +174,11 @@ def _options(options: object, where: str = "options") -> Any:
 def _format(format: object) -> Any:
     if format is None or format in ("", "json") or isinstance(format, Mapping):
         return cast(Any, format)
-    raise RequestError(f"format must be '', 'json' or a JSON schema mapping, got {format!r}")
+    if _structured.is_schema_type(format):
+        return _structured.schema_of(cast("type[Any]", format))
+    raise RequestError(
+        f"format must be '', 'json', a JSON schema mapping or a type, got {format!r}"
+    )
 
 
 def _think(think: object) -> Any:

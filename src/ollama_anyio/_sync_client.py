@@ -33,6 +33,7 @@ from anyio.lowlevel import EventLoopToken
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import _config
+from ._accumulate import Accumulator, Tap, chunk_of, content_of, final_of, thinking_of
 from ._async_client import AsyncClient
 from ._async_stream import AsyncStream
 from ._errors import RequestError
@@ -41,6 +42,7 @@ __all__ = ["ClientCore", "Stream"]
 
 T = TypeVar("T")
 _C = TypeVar("_C", bound="ClientCore")
+_R = TypeVar("_R")
 
 _BACKENDS = ("asyncio", "trio")
 # Batches the producer may decode ahead of a slow consumer.
@@ -215,6 +217,9 @@ class Stream(Generic[T]):
     reference to it closes the response at once.
     """
 
+    # As in AsyncStream: created by the first accumulating read only.
+    _accumulator: Accumulator[T] | None = None
+
     def __init__(self, stream: AsyncStream[T], loop: _Loop) -> None:
         self._astream = stream
         self._loop = loop
@@ -308,6 +313,37 @@ class Stream(Generic[T]):
         receive = self._receive
         if receive is not None:
             _blocking(lambda: self._portal.call(receive.close))
+
+    # Accumulation, as in AsyncStream (the same accumulator, fed on this side of the portal).
+
+    def _accumulating(self) -> Accumulator[T]:
+        if self._accumulator is None:
+            self._accumulator = Accumulator()
+        return self._accumulator
+
+    def collect(self) -> T:
+        """Read the stream to its end; the answer ``stream=False`` gives (`AsyncStream.collect`)."""
+        accumulator = self._accumulating()
+        for chunk in self:
+            accumulator.feed(chunk)
+        return final_of(accumulator)
+
+    def accumulate(self) -> Tap[T, T]:
+        """Iterate the chunks while accumulating them into `final`."""
+        return Tap(self, self._accumulating(), chunk_of)
+
+    def text(self) -> Tap[T, str]:
+        """Iterate the non-empty text pieces, accumulating into `final`."""
+        return Tap(self, self._accumulating(), content_of)
+
+    def thinking(self) -> Tap[T, str]:
+        """Iterate the non-empty thinking pieces, accumulating into `final`."""
+        return Tap(self, self._accumulating(), thinking_of)
+
+    @property
+    def final(self) -> T:
+        """The accumulated answer (see `AsyncStream.final`)."""
+        return final_of(self._accumulator)
 
     def __del__(self) -> None:
         # A stream dropped half-read (e.g. a ``for`` loop left by ``break``): stop its producer
@@ -433,10 +469,11 @@ class ClientCore:
         return _call(self._state.get(), call)
 
     def _run_stream(
-        self, call: Callable[[], Coroutine[Any, Any, T | AsyncStream[T]]]
-    ) -> T | Stream[T]:
+        self, call: Callable[[], Coroutine[Any, Any, _R | AsyncStream[T]]]
+    ) -> _R | Stream[T]:
+        # _R is T for every HTTP endpoint; run_tools answers a ToolRun or streams events.
         loop = self._state.get()
         result = _call(loop, call)
         if _is_stream(result):
             return Stream(result, loop)
-        return cast(T, result)  # not a stream (the guard narrows only the other branch)
+        return cast(_R, result)  # not a stream (the guard narrows only the other branch)

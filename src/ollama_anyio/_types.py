@@ -24,6 +24,8 @@ from typing import Annotated, Any, Literal, TypeVar, Union, cast
 
 import msgspec
 
+from . import _structured
+
 __all__ = [
     "ChatRequest",
     "ChatResponse",
@@ -77,7 +79,8 @@ _T = TypeVar("_T")
 
 # Aliases evaluated at run time on Python 3.10, hence Union rather than "|" with forward refs.
 JsonSchema = dict[str, Any]
-Format = Union[Literal["", "json"], JsonSchema]  # noqa: UP007
+# A type (Struct, dataclass, TypedDict, pydantic model) is sent as its JSON schema.
+Format = Union[Literal["", "json"], JsonSchema, type]  # noqa: UP007
 # A level name a model declares ("low", "xhigh", ...): any non-empty string (SPEC 9.1).
 Think = Union[bool, str]  # noqa: UP007
 KeepAlive = Union[float, str]  # noqa: UP007
@@ -373,6 +376,14 @@ class Message(_RequestStruct, kw_only=True, omit_defaults=True):
     tool_name: str | None = None
     tool_call_id: str | None = None
 
+    def parse(self, cls: type[_T]) -> _T:
+        """``content`` read as ``cls`` (the type given as ``format=``).
+
+        Raises:
+            StructuredOutputError: the content does not conform; ``.text`` holds it.
+        """
+        return _structured.parse(self.content, cls)
+
 
 class ToolProperty(_RequestStruct, kw_only=True, omit_defaults=True):
     """One parameter of a tool, as a JSON-schema property (SPEC 2.3)."""
@@ -476,6 +487,15 @@ class GenerateResponse(_BaseGenerateResponse, kw_only=True):
     completed: int | None = ABSENT
     total: int | None = ABSENT
 
+    def parse(self, cls: type[_T]) -> _T:
+        """``response`` read as ``cls`` (the type given as ``format=``).
+
+        Raises:
+            StructuredOutputError: the answer does not conform; ``.truncated`` tells whether
+                generation stopped at the length limit.
+        """
+        return _structured.parse(self.response or "", cls, done_reason=self.done_reason)
+
 
 def _assistant() -> Message:
     return Message(role="assistant")
@@ -486,6 +506,15 @@ class ChatResponse(_BaseGenerateResponse, kw_only=True):
 
     message: Message = msgspec.field(default_factory=_assistant)
     logprobs: list[Logprob] | None = ABSENT
+
+    def parse(self, cls: type[_T]) -> _T:
+        """``message.content`` read as ``cls`` (the type given as ``format=``).
+
+        Raises:
+            StructuredOutputError: the answer does not conform; ``.truncated`` tells whether
+                generation stopped at the length limit.
+        """
+        return _structured.parse(self.message.content, cls, done_reason=self.done_reason)
 
 
 class EmbedResponse(_BaseGenerateResponse, kw_only=True):
