@@ -13,6 +13,7 @@ import copy as _copy
 import hashlib
 import logging
 import os
+import time
 import urllib.request
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -40,7 +41,9 @@ from ._errors import (
     response_error,
     translate_errors,
 )
+from ._raw import observe, reply_headers
 from ._retry import RETRY_STATUSES, RetryPolicy, is_unsent
+from ._status_errors import UsageLimitError
 from ._transport import AnyIOTransport
 from ._types import (
     ChatResponse,
@@ -322,6 +325,7 @@ class AsyncClient:
         server's state.
         """
         http = self._pool.get()
+        started = time.perf_counter()
         may_go_direct = (
             isinstance(content, (bytes, type(None)))  # not a streamed upload
             and not http.is_closed
@@ -350,6 +354,7 @@ class AsyncClient:
                         reply = HttpxReply(await http.send(request, stream=True))
             except (OllamaConnectionError, OllamaTimeoutError) as exc:
                 if not (is_unsent(exc) and self._retry.allows(attempt, writes=writes)):
+                    observe(method, url, None, started, attempt, exc)
                     raise
                 delay, reason = self._retry.delay(attempt), str(exc)
             else:
@@ -358,6 +363,7 @@ class AsyncClient:
                     may_go_direct = False  # and the same attempt again, through httpx
                     continue
                 if reply.status_code < 400:
+                    observe(method, url, reply, started, attempt)
                     return reply
                 try:
                     with translate_errors(url):
@@ -365,10 +371,13 @@ class AsyncClient:
                 finally:
                     with anyio.CancelScope(shield=True):
                         await reply.aclose()
-                error = response_error(body, reply.status_code)
-                if reply.status_code not in RETRY_STATUSES or not self._retry.allows(
-                    attempt, writes=writes
+                error = response_error(body, reply.status_code, reply_headers(reply))
+                if (
+                    reply.status_code not in RETRY_STATUSES
+                    or isinstance(error, UsageLimitError)  # cannot succeed in seconds
+                    or not self._retry.allows(attempt, writes=writes)
                 ):
+                    observe(method, url, reply, started, attempt)
                     raise error
                 delay = self._retry.delay(attempt, reply.header("retry-after"))
                 reason = str(error)
