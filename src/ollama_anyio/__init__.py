@@ -18,6 +18,16 @@ from ._errors import OllamaTimeoutError as OllamaTimeoutError
 from ._errors import ProtocolError as ProtocolError
 from ._errors import RequestError as RequestError
 from ._errors import ResponseError as ResponseError
+from ._progress import TransferProgress as TransferProgress
+from ._status_errors import BadGatewayError as BadGatewayError
+from ._status_errors import BadRequestError as BadRequestError
+from ._status_errors import ForbiddenError as ForbiddenError
+from ._status_errors import GatewayTimeoutError as GatewayTimeoutError
+from ._status_errors import NotFoundError as NotFoundError
+from ._status_errors import RateLimitError as RateLimitError
+from ._status_errors import ServerBusyError as ServerBusyError
+from ._status_errors import UnauthorizedError as UnauthorizedError
+from ._status_errors import UsageLimitError as UsageLimitError
 from ._types import ChatResponse as ChatResponse
 from ._types import EmbedArraysResponse as EmbedArraysResponse
 from ._types import EmbeddingsResponse as EmbeddingsResponse
@@ -60,6 +70,7 @@ if TYPE_CHECKING:
     from ._generated_functions import show as show
     from ._generated_functions import web_fetch as web_fetch
     from ._generated_functions import web_search as web_search
+    from ._raw import RawResponse as RawResponse
     from ._sync_client import Stream as Stream
 
 # The clients and the module-level functions load on first use: `import ollama_anyio`
@@ -68,6 +79,7 @@ _LAZY = {
     "AsyncClient": "._async_client",
     "AsyncStream": "._async_stream",
     "Client": "._generated_client",
+    "RawResponse": "._raw",
     "Stream": "._sync_client",
     "chat": "._generated_functions",
     "copy": "._generated_functions",
@@ -89,11 +101,15 @@ _LAZY = {
 __all__ = [
     "AsyncClient",
     "AsyncStream",
+    "BadGatewayError",
+    "BadRequestError",
     "ChatResponse",
     "Client",
     "EmbedArraysResponse",
     "EmbedResponse",
     "EmbeddingsResponse",
+    "ForbiddenError",
+    "GatewayTimeoutError",
     "GenerateResponse",
     "Image",
     "IncompleteStreamError",
@@ -101,6 +117,7 @@ __all__ = [
     "Logprob",
     "Message",
     "ModelDetails",
+    "NotFoundError",
     "OllamaConnectionError",
     "OllamaError",
     "OllamaTimeoutError",
@@ -108,14 +125,20 @@ __all__ = [
     "ProcessResponse",
     "ProgressResponse",
     "ProtocolError",
+    "RateLimitError",
+    "RawResponse",
     "RequestError",
     "ResponseError",
+    "ServerBusyError",
     "ShowResponse",
     "StatusResponse",
     "Stream",
     "TokenLogprob",
     "Tool",
     "ToolCall",
+    "TransferProgress",
+    "UnauthorizedError",
+    "UsageLimitError",
     "WebFetchResponse",
     "WebSearchResponse",
     "WebSearchResult",
