@@ -113,7 +113,7 @@ async def test_log_info_writes_one_line_per_request_without_keys(
         await client.list()
         with pytest.raises(NotFoundError):
             await client.show("missing")
-    lines = [r.getMessage() for r in caplog.records if r.name == "ollama_anyio"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "ollama_anyio.requests"]
     assert lines[0].startswith(f"GET {emulator.url}/api/tags 200 in ")
     assert lines[0].endswith("1 retry")
     assert lines[1].startswith(f"POST {emulator.url}/api/show 404 in ")

@@ -7,9 +7,10 @@ how many retries it took. That one call feeds both consumers:
 - ``client.with_raw_response.chat(...)`` (`capture`): a context variable holds a `_Record`
   while the call runs in the caller's task, and the call's result comes back as a
   `RawResponse` with the last answer's status, headers and elapsed time;
-- the ``ollama_anyio`` logger (`configure_logging`, from ``OLLAMA_ANYIO_LOG``): one line per
-  request at INFO. Only the method, the URL (which never carries credentials: the host
-  parser drops them), status, elapsed time and retries; never a header or a body.
+- the ``ollama_anyio.requests`` logger, a child of ``ollama_anyio`` (`configure_logging`,
+  from ``OLLAMA_ANYIO_LOG``): one line per request at INFO. Only the method, the URL (which
+  never carries credentials: the host parser drops them), status, elapsed time and retries;
+  never a header or a body.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ __all__ = ["RawResponse", "capture", "configure_logging", "observe", "reply_head
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
-logger = logging.getLogger("ollama_anyio")
+# Request lines go to a child of the package's logger: OLLAMA_ANYIO_LOG (or any level set on
+# ``ollama_anyio``) governs both, and a handler can still tell them from the retry lines.
+logger = logging.getLogger("ollama_anyio.requests")
+_package_logger = logging.getLogger("ollama_anyio")
 
 LOG_VARIABLE = "OLLAMA_ANYIO_LOG"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
@@ -183,8 +187,8 @@ def configure_logging() -> None:
     level = _LEVELS.get(value)
     if level is None:
         raise RequestError(f"{LOG_VARIABLE} must be 'debug' or 'info', got {value!r}")
-    logger.setLevel(level)
-    if _handler is None and not logger.handlers:
+    _package_logger.setLevel(level)
+    if _handler is None and not _package_logger.handlers:
         _handler = logging.StreamHandler(sys.stderr)
         _handler.setFormatter(logging.Formatter(_FORMAT))
-        logger.addHandler(_handler)
+        _package_logger.addHandler(_handler)
