@@ -202,6 +202,24 @@ async def embed(
     return vectors
 
 
+async def _one_call_each(
+    count: int,
+    call: Callable[[int], Awaitable[R]],
+    limit: anyio.CapacityLimiter | int,
+    return_errors: bool,
+    on_progress: Progress | None,
+) -> list[R | Exception]:
+    """`run_bounded` for one call per item, progress counted in items."""
+    progress = _progress(on_progress, count)
+    return await run_bounded(
+        count,
+        call,
+        concurrency=limit,
+        return_errors=return_errors,
+        on_done=None if progress is None else lambda index: progress(1),
+    )
+
+
 def _items(value: object, what: str) -> Sequence[Any]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise RequestError(f"{what} must be a sequence, got {type(value).__name__}")
@@ -243,7 +261,6 @@ async def chat(
                 )
             except RequestError as exc:
                 raise RequestError(f"conversations[{index}]: {exc.error}") from None
-    progress = _progress(on_progress, len(items))
 
     async def one(index: int) -> ChatResponse:
         return await client.chat(
@@ -256,13 +273,7 @@ async def chat(
             keep_alive=keep_alive,
         )
 
-    return await run_bounded(
-        len(items),
-        one,
-        concurrency=limit,
-        return_errors=return_errors,
-        on_done=None if progress is None else lambda index: progress(1),
-    )
+    return await _one_call_each(len(items), one, limit, return_errors, on_progress)
 
 
 async def generate(
@@ -306,7 +317,6 @@ async def generate(
         steps=None,
         **shared,
     )
-    progress = _progress(on_progress, len(items))
 
     async def one(index: int) -> GenerateResponse:
         return await client.generate(
@@ -319,10 +329,4 @@ async def generate(
             keep_alive=keep_alive,
         )
 
-    return await run_bounded(
-        len(items),
-        one,
-        concurrency=limit,
-        return_errors=return_errors,
-        on_done=None if progress is None else lambda index: progress(1),
-    )
+    return await _one_call_each(len(items), one, limit, return_errors, on_progress)

@@ -33,7 +33,7 @@ class TransferProgress:
         self._completed = 0
         self._total = 0
         self._fraction = 0.0
-        self.status = ""
+        self.status: str = ""
 
     def feed(self, part: ProgressResponse) -> TransferProgress:
         """Take one progress chunk into account; returns this object, for chaining."""

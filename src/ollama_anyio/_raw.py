@@ -80,12 +80,12 @@ class RawResponse(Generic[T_co]):
         url: str,
     ) -> None:
         self._parsed = parsed
-        self.status_code = status_code
-        self.headers = headers
-        self.elapsed = elapsed
-        self.retries = retries
-        self.method = method
-        self.url = url
+        self.status_code: int = status_code
+        self.headers: httpx.Headers = headers
+        self.elapsed: float = elapsed
+        self.retries: int = retries
+        self.method: str = method
+        self.url: str = url
 
     @property
     def parsed(self) -> T_co:
