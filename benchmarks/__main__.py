@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from . import (
+    batch_embed,
     chat_async,
     chat_sync,
     concurrent,
@@ -37,6 +38,7 @@ SCENARIOS: tuple[ModuleType, ...] = (
     stream_cost,
     concurrent,
     embed,
+    batch_embed,
     list_models,
 )
 HEADERS = ["scenario", "official", "ollama-anyio", "ratio", "goal", "met?"]

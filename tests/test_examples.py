@@ -57,7 +57,10 @@ OUTPUT = {
     r"sunny and 21°C in Toronto\ntranscript: \['user', 'assistant', 'tool', 'tool', 'assistant'\]"
     r"\ncalling get_weather\(\{'city': 'Tokyo'\}\)\n(calling|  ->).+\n.+\n.+\nBased on .+\n"
     r"done in 2 steps",
-    "batch-embed.py": r"^40 vectors of 768 dimensions$",
+    "batch_embed_helper.py": r"^2000 vectors of \d+ float32 values, in input order$",
+    "ensure_model.py": r"^qwen3 is on the server\nloaded: True\nloaded after unload: False$",
+    "raw_response.py": r"^200 application/json.* ms\n(.|\n)+^stream headers: \{.+\}\n"
+    r"not found: .+pull it",
 }
 
 

@@ -40,13 +40,33 @@ PACKAGE = ROOT / "src" / "ollama_anyio"
 NOT_ENDPOINTS = frozenset({"aclose", "close"})
 # Endpoints kept off the module namespace, as they always were (the official package has no
 # module-level twin of these, and adding one is an API decision, not this script's).
-NOT_MODULE_FUNCTIONS = frozenset({"blob_exists", "version"})
+NOT_MODULE_FUNCTIONS = frozenset(
+    {
+        "blob_exists",
+        "version",
+        # Helpers beyond the official client, on both clients only: the module namespace is
+        # the official package's, and names such as ``load`` or ``exists`` would read as
+        # something else there.
+        "chat_batch",
+        "embed_batch",
+        "ensure",
+        "exists",
+        "generate_batch",
+        "is_loaded",
+        "load",
+        "unload",
+    }
+)
+# Endpoints ``with_raw_response`` leaves out: they send many requests, and a `RawResponse`
+# holds one answer.
+NOT_RAW = frozenset({"chat_batch", "embed_batch", "ensure", "generate_batch"})
 # Public classes that load on first use, and their modules (the rest of `__all__` is read
 # from the eager ``from ._x import Y as Y`` lines of ``__init__.py``).
 LAZY_CLASSES = {
     "AsyncClient": "._async_client",
     "AsyncStream": "._async_stream",
     "Client": "._generated_client",
+    "RawResponse": "._raw",
     "Stream": "._sync_client",
 }
 
@@ -312,6 +332,94 @@ def functions_module(source: _Source) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _raw_def(
+    source: _Source, function: ast.AsyncFunctionDef, indent: str, *, is_async: bool, overload: bool
+) -> list[str]:
+    assert function.returns is not None
+    returns = f" -> RawResponse[{source.segment(function.returns)}]"
+    parameters = _parameters(source, function.args, method=True)
+    lines = [f"{indent}@overload"] if overload else []
+    tail = returns + (": ..." if overload else ":")
+    keyword = "async def" if is_async else "def"
+    return lines + _call(f"{keyword} {function.name}", parameters, indent, tail)
+
+
+def _raw_method(source: _Source, endpoint: Endpoint, *, is_async: bool) -> list[str]:
+    """One endpoint of `AsyncRawClient` or `RawClient`: its non-streaming overloads only."""
+    overloads = [
+        o
+        for o in endpoint.overloads
+        if o.returns is None or "AsyncStream" not in ast.unparse(o.returns)
+    ]
+    implementation = endpoint.implementation
+    if endpoint.streams:  # the ``stream: Literal[False]`` overload is the whole signature
+        [implementation] = overloads
+        overloads = []
+    lines: list[str] = []
+    for overload in overloads:
+        lines += _raw_def(source, overload, "    ", is_async=is_async, overload=True)
+        lines.append("")
+    lines += _raw_def(source, implementation, "    ", is_async=is_async, overload=False)
+    docstring = source.docstring(endpoint.implementation, "        ")
+    if docstring is not None:
+        summary = docstring.strip().strip('"').splitlines()[0].strip()
+        lines.append(f'        """{summary}"""')
+    arguments = _arguments(implementation.args)
+    if is_async:
+        head, target = "return await capture", f"self._client.{endpoint.name}"
+    else:
+        head, target = (
+            "return self._client._run",
+            f"self._client._async.with_raw_response.{endpoint.name}",
+        )
+    flat = f"        {head}(lambda: {target}({', '.join(arguments)}))"
+    if len(flat) <= _LINE:
+        return [*lines, flat]
+    inner = _call(f"lambda: {target}", arguments, "            ")
+    return [*lines, f"        {head}(", *inner, "        )"]
+
+
+RAW_ASYNC_DOC = '''    """``AsyncClient.with_raw_response``: every endpoint's `RawResponse`.
+
+    The result, with the status, headers and elapsed time of the answer it came from. Streaming
+    calls are not here: an `AsyncStream` has ``status_code`` and ``headers`` of its own.
+    """'''
+RAW_SYNC_DOC = '''    """``Client.with_raw_response``: every endpoint's `RawResponse`.
+
+    The result, with the status, headers and elapsed time of the answer it came from. Streaming
+    calls are not here: a `Stream` has ``status_code`` and ``headers`` of its own.
+    """'''
+
+
+def raw_module(source: _Source) -> str:
+    endpoints = [e for e in source.endpoints if e.name not in NOT_RAW]
+    names = _names_used(source, endpoints)
+    what = "`with_raw_response`: the endpoints, each returning a `RawResponse`."
+    lines = [HEADER.format(what=what), "# pyright: reportPrivateUsage=false"]
+    extra = {
+        "._async_client": {"AsyncClient"},
+        "._raw": {"RawResponse", "capture"},
+        "._sync_client": {"ClientCore"},
+    }
+    body = ["", '__all__ = ["AsyncRawClient", "RawClient"]']
+    for cls, doc, owner, is_async in (
+        ("AsyncRawClient", RAW_ASYNC_DOC, "AsyncClient", True),
+        ("RawClient", RAW_SYNC_DOC, "ClientCore", False),
+    ):
+        body += ["", "", f"class {cls}:", doc, ""]
+        body += [
+            f"    def __init__(self, client: {owner}) -> None:",
+            "        self._client = client",
+        ]
+        for endpoint in endpoints:
+            body.append("")
+            body += _raw_method(source, endpoint, is_async=is_async)
+    # The raw methods leave the streaming overloads out: import only the names they use.
+    used = set(re.findall(r"\w+", "\n".join(body)))
+    lines += _imports(source, names & used, extra)
+    return "\n".join(lines + body) + "\n"
+
+
 def _eager_names(init_text: str) -> list[str]:
     return re.findall(r"^from \.\w+ import (\w+) as \1$", init_text, flags=re.MULTILINE)
 
@@ -358,6 +466,7 @@ def render(async_source: str, sync_source: str, init_source: str) -> dict[str, s
     return {
         "_generated_client.py": client_module(source, _core_docstring(sync_source)),
         "_generated_functions.py": functions_module(source),
+        "_generated_raw.py": raw_module(source),
         "__init__.py": init_module(source, init_source),
     }
 

@@ -21,6 +21,16 @@ from ._errors import RequestError as RequestError
 from ._errors import ResponseError as ResponseError
 from ._errors import StructuredOutputError as StructuredOutputError
 from ._install import install_as_ollama as install_as_ollama
+from ._progress import TransferProgress as TransferProgress
+from ._status_errors import BadGatewayError as BadGatewayError
+from ._status_errors import BadRequestError as BadRequestError
+from ._status_errors import ForbiddenError as ForbiddenError
+from ._status_errors import GatewayTimeoutError as GatewayTimeoutError
+from ._status_errors import NotFoundError as NotFoundError
+from ._status_errors import RateLimitError as RateLimitError
+from ._status_errors import ServerBusyError as ServerBusyError
+from ._status_errors import UnauthorizedError as UnauthorizedError
+from ._status_errors import UsageLimitError as UsageLimitError
 from ._tool_run import ChunkEvent as ChunkEvent
 from ._tool_run import DoneEvent as DoneEvent
 from ._tool_run import ReplyEvent as ReplyEvent
@@ -84,6 +94,7 @@ if TYPE_CHECKING:
     from ._generated_functions import systemone as systemone
     from ._generated_functions import web_fetch as web_fetch
     from ._generated_functions import web_search as web_search
+    from ._raw import RawResponse as RawResponse
     from ._sync_client import Stream as Stream
 
 # The clients and the module-level functions load on first use: `import ollama_anyio`
@@ -92,6 +103,7 @@ _LAZY = {
     "AsyncClient": "._async_client",
     "AsyncStream": "._async_stream",
     "Client": "._generated_client",
+    "RawResponse": "._raw",
     "Stream": "._sync_client",
     "chat": "._generated_functions",
     "copy": "._generated_functions",
@@ -115,6 +127,8 @@ _LAZY = {
 __all__ = [
     "AsyncClient",
     "AsyncStream",
+    "BadGatewayError",
+    "BadRequestError",
     "ChatResponse",
     "ChunkEvent",
     "Client",
@@ -122,6 +136,8 @@ __all__ = [
     "EmbedArraysResponse",
     "EmbedResponse",
     "EmbeddingsResponse",
+    "ForbiddenError",
+    "GatewayTimeoutError",
     "GenerateResponse",
     "Image",
     "IncompleteStreamError",
@@ -130,6 +146,7 @@ __all__ = [
     "MaxStepsError",
     "Message",
     "ModelDetails",
+    "NotFoundError",
     "OllamaConnectionError",
     "OllamaError",
     "OllamaTimeoutError",
@@ -137,9 +154,12 @@ __all__ = [
     "ProcessResponse",
     "ProgressResponse",
     "ProtocolError",
+    "RateLimitError",
+    "RawResponse",
     "ReplyEvent",
     "RequestError",
     "ResponseError",
+    "ServerBusyError",
     "ShowResponse",
     "StatusResponse",
     "Stream",
@@ -163,6 +183,9 @@ __all__ = [
     "ToolResultEvent",
     "ToolRun",
     "ToolRunEvent",
+    "TransferProgress",
+    "UnauthorizedError",
+    "UsageLimitError",
     "WebFetchResponse",
     "WebSearchResponse",
     "WebSearchResult",

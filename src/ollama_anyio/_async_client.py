@@ -8,21 +8,25 @@ answers).
 
 from __future__ import annotations
 
+import array
+import builtins
 import copy as _copy
 import os
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import anyio
 import anyio.to_thread
 import msgspec
 
-from . import _blobs, _config, _requests
+from . import _batch, _blobs, _config, _management, _requests
 from ._async_stream import AsyncStream
 from ._embed import EmbedBodyDecoder, embed_response, float32s, floats
 from ._errors import DECODE_ERRORS, ProtocolError, RequestError, ResponseError
+from ._progress import TransferProgress
+from ._raw import configure_logging
 from ._retry import RetryPolicy
 from ._runner import Runner, ToolRunStream, run_tools
 from ._session import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_LINE_SIZE, Session
@@ -52,6 +56,9 @@ from ._types import (
     WebFetchResponse,
     WebSearchResponse,
 )
+
+if TYPE_CHECKING:
+    from ._generated_raw import AsyncRawClient
 
 __all__ = ["AsyncClient"]
 
@@ -132,6 +139,7 @@ class AsyncClient:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         **kwargs: Any,
     ) -> None:
+        configure_logging()  # OLLAMA_ANYIO_LOG: read when a client is built, never at import
         try:
             retry = RetryPolicy(max_retries, retry_backoff, retry_writes)
         except (TypeError, ValueError) as exc:
@@ -176,6 +184,16 @@ class AsyncClient:
             else RetryPolicy(max_retries, retry.backoff, retry.retry_writes),
         )
         return clone
+
+    @property
+    def with_raw_response(self) -> AsyncRawClient:
+        """The same endpoints, each returning a `RawResponse`: the result, with the HTTP
+        status, headers and elapsed time of its answer (``await
+        client.with_raw_response.chat(...)``). Streaming calls are left out: a stream
+        has ``status_code`` and ``headers`` of its own."""
+        from ._generated_raw import AsyncRawClient
+
+        return AsyncRawClient(self)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -903,6 +921,352 @@ class AsyncClient:
     async def version(self) -> str:
         """The server's version, e.g. ``"0.12.6"`` (``GET /api/version``)."""
         return (await self._call(VersionResponse, "GET", "/api/version")).version
+
+    # -----------------------------------------------------------------------------------------
+    # Beyond the official client: model management (see `_management`)
+
+    async def exists(self, model: str) -> bool:
+        """Whether the server has ``model`` (``POST /api/show`` answers, rather than 404)."""
+        return await _management.exists(self, model)
+
+    async def ensure(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        on_progress: Callable[[TransferProgress], object] | None = None,
+    ) -> bool:
+        """Pull ``model`` if the server does not have it; returns whether it was pulled.
+
+        ``on_progress`` is called with one `TransferProgress` after each progress chunk: bytes
+        ``completed`` of ``total`` over every layer, a ``fraction`` that never goes backwards,
+        and the ``status`` line. (The blocking client calls it in its own thread.)
+
+        Raises:
+            ResponseError: the pull failed (e.g. no such model in the registry).
+        """
+        return await _management.ensure(self, model, insecure=insecure, on_progress=on_progress)
+
+    async def is_loaded(self, model: str) -> bool:
+        """Whether ``model`` is loaded in memory (listed by ``GET /api/ps``)."""
+        return await _management.is_loaded(self, model)
+
+    async def load(self, model: str, *, keep_alive: KeepAlive | None = None) -> GenerateResponse:
+        """Load ``model`` into memory, to stay ``keep_alive`` (e.g. ``"1h"``, ``-1``: forever).
+
+        A generate request without a prompt (SPEC 4.3); the answer's ``done_reason`` is
+        ``"load"``. For a generative model: an embedding model loads on its first embed.
+        """
+        return await _management.load(self, model, keep_alive)
+
+    async def unload(self, model: str) -> GenerateResponse:
+        """Unload ``model`` from memory now (``keep_alive=0``; ``done_reason`` ``"unload"``)."""
+        return await _management.unload(self, model)
+
+    # -----------------------------------------------------------------------------------------
+    # Beyond the official client: batch work on a task group (see `_batch`)
+
+    @overload
+    async def embed_batch(
+        self,
+        model: str,
+        input: Sequence[str],
+        *,
+        batch_size: int = 64,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise"] = "raise",
+        as_arrays: Literal[False] = False,
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> builtins.list[builtins.list[float]]: ...
+
+    @overload
+    async def embed_batch(
+        self,
+        model: str,
+        input: Sequence[str],
+        *,
+        batch_size: int = 64,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise"] = "raise",
+        as_arrays: Literal[True],
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> builtins.list[array.array[float]]: ...
+
+    @overload
+    async def embed_batch(
+        self,
+        model: str,
+        input: Sequence[str],
+        *,
+        batch_size: int = 64,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["return"],
+        as_arrays: Literal[False] = False,
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> builtins.list[builtins.list[float] | Exception]: ...
+
+    @overload
+    async def embed_batch(
+        self,
+        model: str,
+        input: Sequence[str],
+        *,
+        batch_size: int = 64,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["return"],
+        as_arrays: Literal[True],
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> builtins.list[array.array[float] | Exception]: ...
+
+    @overload
+    async def embed_batch(
+        self,
+        model: str,
+        input: Sequence[str],
+        *,
+        batch_size: int = 64,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        as_arrays: bool = False,
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> builtins.list[Any]: ...
+
+    async def embed_batch(
+        self,
+        model: str,
+        input: Sequence[str],
+        *,
+        batch_size: int = 64,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        as_arrays: bool = False,
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> builtins.list[Any]:
+        """Embed any number of texts: one vector per input, in input order.
+
+        The inputs are sent ``batch_size`` at a time (one ``embed`` request each), with at
+        most ``concurrency`` requests in flight (a number, or an ``anyio.CapacityLimiter``
+        shared with other calls). Each batch is retried by the client's policy.
+        ``on_progress(done, total)`` is called as batches finish (inputs done; the blocking
+        client calls it in its own thread). ``as_arrays=True``: each vector is an
+        ``array.array("f")``, as for `embed`.
+
+        ``errors="raise"``: the first failed batch cancels the others and is raised (an
+        ``ExceptionGroup`` only if several failed at once). ``errors="return"``: every batch
+        is tried, and each input of a failed batch gets its exception in place of a vector.
+
+        Raises:
+            RequestError: an argument or input is invalid (nothing was sent).
+            ResponseError: a batch failed (with ``errors="raise"``).
+        """
+        return await _batch.embed(
+            self,
+            model,
+            input,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            errors=errors,
+            as_arrays=as_arrays,
+            truncate=truncate,
+            options=options,
+            keep_alive=keep_alive,
+            dimensions=dimensions,
+        )
+
+    @overload
+    async def chat_batch(
+        self,
+        model: str,
+        conversations: Sequence[Sequence[Mapping[str, Any] | Message]],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise"] = "raise",
+        tools: Sequence[ToolLike] | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[ChatResponse]: ...
+
+    @overload
+    async def chat_batch(
+        self,
+        model: str,
+        conversations: Sequence[Sequence[Mapping[str, Any] | Message]],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["return"],
+        tools: Sequence[ToolLike] | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[ChatResponse | Exception]: ...
+
+    @overload
+    async def chat_batch(
+        self,
+        model: str,
+        conversations: Sequence[Sequence[Mapping[str, Any] | Message]],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        tools: Sequence[ToolLike] | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[ChatResponse] | builtins.list[ChatResponse | Exception]: ...
+
+    async def chat_batch(
+        self,
+        model: str,
+        conversations: Sequence[Sequence[Mapping[str, Any] | Message]],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        tools: Sequence[ToolLike] | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[ChatResponse] | builtins.list[ChatResponse | Exception]:
+        """Answer many conversations, at most ``concurrency`` at a time; answers in order.
+
+        Each conversation is one ``chat`` call with the shared arguments. ``on_progress`` and
+        ``errors`` work as for `embed_batch`, per conversation.
+
+        Raises:
+            RequestError: an argument or conversation is invalid (nothing was sent).
+            ResponseError: a call failed (with ``errors="raise"``).
+        """
+        return await _batch.chat(
+            self,
+            model,
+            conversations,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            errors=errors,
+            tools=tools,
+            think=think,
+            format=format,
+            options=options,
+            keep_alive=keep_alive,
+        )
+
+    @overload
+    async def generate_batch(
+        self,
+        model: str,
+        prompts: Sequence[str],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise"] = "raise",
+        system: str | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[GenerateResponse]: ...
+
+    @overload
+    async def generate_batch(
+        self,
+        model: str,
+        prompts: Sequence[str],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["return"],
+        system: str | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[GenerateResponse | Exception]: ...
+
+    @overload
+    async def generate_batch(
+        self,
+        model: str,
+        prompts: Sequence[str],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        system: str | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[GenerateResponse] | builtins.list[GenerateResponse | Exception]: ...
+
+    async def generate_batch(
+        self,
+        model: str,
+        prompts: Sequence[str],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        system: str | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[GenerateResponse] | builtins.list[GenerateResponse | Exception]:
+        """Complete many prompts, at most ``concurrency`` at a time; answers in order.
+
+        Each prompt is one ``generate`` call with the shared arguments. ``on_progress`` and
+        ``errors`` work as for `embed_batch`, per prompt.
+
+        Raises:
+            RequestError: an argument or prompt is invalid (nothing was sent).
+            ResponseError: a call failed (with ``errors="raise"``).
+        """
+        return await _batch.generate(
+            self,
+            model,
+            prompts,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            errors=errors,
+            system=system,
+            think=think,
+            format=format,
+            options=options,
+            keep_alive=keep_alive,
+        )
 
     # -----------------------------------------------------------------------------------------
     # Web search through ollama.com

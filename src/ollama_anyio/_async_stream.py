@@ -19,7 +19,7 @@ import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import anyio
 
@@ -27,6 +27,9 @@ from ._accumulate import Accumulator, AsyncTap, chunk_of, content_of, final_of, 
 from ._direct import Reply
 from ._errors import IncompleteStreamError, OllamaError, OllamaTimeoutError, translate_errors
 from ._ndjson import NDJSONDecoder
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["AsyncStream"]
 
@@ -69,6 +72,24 @@ class AsyncStream(Generic[T]):
         self._buffer: deque[T] = deque()
         self._finished = False  # the final chunk was seen
         self._closed = False
+        self._reply: Reply | None = None  # kept after closing, for its status and headers
+
+    @property
+    def status_code(self) -> int | None:
+        """The HTTP status of the response, once the stream has started (else None)."""
+        return None if self._reply is None else self._reply.status_code
+
+    @property
+    def headers(self) -> httpx.Headers | None:
+        """The response's headers (case-insensitive), once the stream has started (else None).
+
+        Proxies put request ids and rate-limit figures there. Still readable after the end.
+        """
+        if self._reply is None:
+            return None
+        from ._raw import reply_headers  # it imports httpx, as this module must not at import
+
+        return reply_headers(self._reply)
 
     @property
     def closed(self) -> bool:
@@ -164,7 +185,7 @@ class AsyncStream(Generic[T]):
 
     async def _start(self) -> None:
         response = await self._send()
-        self._response = response
+        self._response = self._reply = response
         self._decoder = NDJSONDecoder(
             self._type, response.status_code, max_line_size=self._max_line_size
         )

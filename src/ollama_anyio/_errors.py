@@ -5,7 +5,8 @@ The tree::
     OllamaError
     ├── RequestError (also ValueError)        bad arguments; raised before any request is sent
     ├── ResponseError                         the server answered with an error (status >= 400,
-    │                                         or an {"error": ...} line inside a stream)
+    │   │                                     or an {"error": ...} line inside a stream)
+    │   └── NotFoundError, ServerBusyError, ... one subclass per status (``_status_errors``)
     ├── OllamaConnectionError (also ConnectionError)
     │                                         no connection, or the connection broke
     ├── OllamaTimeoutError (also TimeoutError) connect, read, write or pool timeout
@@ -28,6 +29,8 @@ The retry policy decides from the fact alone; `public_error` then maps it, once,
 from __future__ import annotations
 
 import enum
+import sys
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -79,19 +82,31 @@ class ResponseError(OllamaError):
         status_code: the HTTP status of the response (200 for an error line inside a stream,
             whose status was already sent), or -1 when unknown.
         signin_url: for 401 answers about ollama.com sign-in, the URL the server suggests.
+        headers: the response's headers (case-insensitive; empty for an error line inside a
+            stream): proxies put request ids and rate-limit figures there.
+
+    Its subclasses by status (`NotFoundError`, `ServerBusyError`, ...) are in ``_status_errors``.
     """
 
-    def __init__(self, error: str, status_code: int = -1, signin_url: str | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        status_code: int = -1,
+        signin_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(error)
         self.error = error
         self.status_code = status_code
         self.signin_url = signin_url
+        self.headers: Mapping[str, str] = {} if headers is None else headers
 
     def __str__(self) -> str:
         return f"{self.error} (status code: {self.status_code})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.error, self.status_code, self.signin_url))
+        headers = dict(self.headers) if self.headers else None
+        return (type(self), (self.error, self.status_code, self.signin_url, headers))
 
 
 class OllamaConnectionError(OllamaError, ConnectionError):
@@ -171,12 +186,21 @@ def parse_error_body(body: bytes) -> tuple[str, str | None]:
     return body.decode("utf-8", errors="replace").strip(), None
 
 
-def response_error(body: bytes, status_code: int) -> ResponseError:
-    """Build the `ResponseError` for a response whose status is 400 or more."""
+def response_error(
+    body: bytes, status_code: int, headers: Mapping[str, str] | None = None
+) -> ResponseError:
+    """Build the `ResponseError` for a response whose status is 400 or more: the subclass
+    for its status (see ``_status_errors``), with what to do about it as a note."""
+    from ._status_errors import status_error_class  # it imports this module
+
     message, signin_url = parse_error_body(body)
     if not message:
         message = f"HTTP {status_code} with an empty body"
-    return ResponseError(message, status_code, signin_url)
+    error = status_error_class(status_code, message)(message, status_code, signin_url, headers)
+    hint: str | None = getattr(error, "hint", None)
+    if hint and sys.version_info >= (3, 11):  # shown under the traceback; str() stays official
+        error.add_note(hint)
+    return error
 
 
 class Fact(enum.Enum):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import time
 import urllib.request
 from collections.abc import AsyncIterable, Callable
 from contextlib import AbstractContextManager
@@ -41,7 +42,9 @@ from ._errors import (
     response_error,
     translate_errors,
 )
+from ._raw import observe, reply_headers
 from ._retry import Retry, RetryPolicy
+from ._status_errors import UsageLimitError
 from ._transport import MAX_IDLE, AnyIOTransport
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "DEFAULT_MAX_LINE_SIZE", "ERROR_EXCERPT", "Session"]
@@ -296,6 +299,7 @@ class Session:
             and not _httpx_logger.isEnabledFor(logging.INFO)  # nobody reads httpx's request log
         )
         attempt, stale_retried = 0, False
+        started = time.perf_counter()  # for raw responses and the request log (`observe`)
         while True:
             retry: Retry | None
             try:
@@ -309,20 +313,31 @@ class Session:
                     stale_retried=stale_retried,
                 )
                 if retry is None:
-                    raise public_error(failure, url) from cause_of(failure)
+                    error = public_error(failure, url)
+                    observe(method, url, None, started, attempt, error)
+                    raise error from cause_of(failure)
                 reason = str(failure)
             else:
                 if reply.status_code < 400:
+                    observe(method, url, reply, started, attempt)
                     return reply
-                error = response_error(await self._error_body(reply, url), reply.status_code)
-                retry = self.retry.decide(
-                    attempt,
-                    idempotent=idempotent,
-                    repeatable=repeatable,
-                    status=reply.status_code,
-                    retry_after=reply.header("retry-after"),
+                error = response_error(
+                    await self._error_body(reply, url), reply.status_code, reply_headers(reply)
+                )
+                # A used-up quota cannot succeed in seconds: no backoff is worth waiting.
+                retry = (
+                    None
+                    if isinstance(error, UsageLimitError)
+                    else self.retry.decide(
+                        attempt,
+                        idempotent=idempotent,
+                        repeatable=repeatable,
+                        status=reply.status_code,
+                        retry_after=reply.header("retry-after"),
+                    )
                 )
                 if retry is None:
+                    observe(method, url, reply, started, attempt)
                     raise error
                 reason = str(error)
             if retry.stale:

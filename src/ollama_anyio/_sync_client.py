@@ -22,7 +22,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any, Generic, Literal, NamedTuple, TypeGuard, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeGuard, TypeVar, cast
 
 import anyio
 import anyio.from_thread
@@ -37,6 +37,11 @@ from ._accumulate import Accumulator, Tap, chunk_of, content_of, final_of, think
 from ._async_client import AsyncClient
 from ._async_stream import AsyncStream
 from ._errors import RequestError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ._generated_raw import RawClient
 
 __all__ = ["ClientCore", "Stream"]
 
@@ -292,6 +297,16 @@ class Stream(Generic[T]):
             except (anyio.WouldBlock, anyio.EndOfStream):
                 return ready
 
+    @property
+    def status_code(self) -> int | None:
+        """The HTTP status of the response, once the first chunks were read (else None)."""
+        return self._astream.status_code
+
+    @property
+    def headers(self) -> httpx.Headers | None:
+        """The response's headers, once the first chunks were read (else None)."""
+        return self._astream.headers
+
     def close(self) -> None:
         """Stop reading and close the response. Calling it again does nothing."""
         self._buffer.clear()
@@ -446,6 +461,15 @@ class ClientCore:
         clone._state = self._state
         clone._finalizer = self._finalizer
         return clone
+
+    @property
+    def with_raw_response(self) -> RawClient:
+        """The same endpoints, each returning a `RawResponse`: the result, with the HTTP
+        status, headers and elapsed time of its answer (``client.with_raw_response.chat(...)``).
+        Streaming calls are left out: a `Stream` has ``status_code`` and ``headers``."""
+        from ._generated_raw import RawClient
+
+        return RawClient(self)
 
     def __enter__(self: _C) -> _C:
         return self

@@ -1,9 +1,8 @@
 """Pure progress accounting and rendering for ``pull``, ``push`` and ``create``.
 
-The server reports progress per layer (``status``, ``digest``, ``completed``, ``total``), and
-layers appear one after another. `Progress` folds them into one overall figure: bytes done over
-the bytes of every layer seen so far. Each layer's count only grows, and the fraction shown
-never goes backwards when a new layer raises the total.
+The server reports progress per layer; `Progress` is the library's `TransferProgress` (one
+overall figure that never goes backwards, the same that ``AsyncClient.ensure`` reports) with
+the rate a bar shows next to it.
 
 `ProgressView` turns events into the text to write: on a terminal, one bar redrawn in place
 (carriage return, erase to end of line) with status lines above it; elsewhere (a log, a pipe),
@@ -14,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from .._progress import TransferProgress
 from ._format import human_bytes, human_rate
 
 __all__ = ["Progress", "ProgressView", "render_bar"]
@@ -25,42 +25,19 @@ _ERASE_LINE = "\x1b[K"
 _FIGURES = 24
 
 
-class Progress:
-    """Bytes done and to do across all layers seen so far; the fraction never decreases."""
+class Progress(TransferProgress):
+    """`TransferProgress`, fed layer by layer, with the rate over the last few seconds."""
 
     def __init__(self) -> None:
-        # (digest, status) -> [completed, total]. The status is part of the key because
-        # ``create`` reuses one (all-zero) digest for successive phases of different sizes.
-        self._layers: dict[tuple[str, str], list[int]] = {}
-        self._fraction = 0.0
+        super().__init__()
         self._samples: deque[tuple[float, int]] = deque()
 
     def update(self, key: tuple[str, str], completed: int, total: int, now: float) -> None:
         """Record that layer ``key`` has ``completed`` of ``total`` bytes at time ``now``."""
-        layer = self._layers.setdefault(key, [0, 0])
-        layer[1] = max(layer[1], total)
-        layer[0] = min(max(layer[0], completed), layer[1])
-        done, size = self.completed, self.total
-        if size:
-            self._fraction = max(self._fraction, done / size)
-        self._samples.append((now, done))
+        self._update(key, completed, total)
+        self._samples.append((now, self.completed))
         while len(self._samples) > 2 and now - self._samples[0][0] > _RATE_WINDOW:
             self._samples.popleft()
-
-    @property
-    def completed(self) -> int:
-        """Bytes done, summed over layers."""
-        return sum(layer[0] for layer in self._layers.values())
-
-    @property
-    def total(self) -> int:
-        """Bytes of all layers seen so far."""
-        return sum(layer[1] for layer in self._layers.values())
-
-    @property
-    def fraction(self) -> float:
-        """The highest ``completed / total`` seen, between 0 and 1."""
-        return self._fraction
 
     @property
     def rate(self) -> float | None:

@@ -125,6 +125,8 @@ class OllamaEmulator:
         self._received = 0
         self._done_reason_only = done_reason_only
         self._disconnects = 0
+        self._in_flight = 0
+        self._max_in_flight = 0
         self._changed: anyio.Event | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._engines = {**self._owned, **(engines or {})}
@@ -161,6 +163,17 @@ class OllamaEmulator:
         """How many clients went away before their response was complete."""
         with self._lock:
             return self._disconnects
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests that were being answered at once (arrived, response not ended)."""
+        with self._lock:
+            return self._max_in_flight
+
+    def _busy(self, change: int) -> None:
+        with self._lock:
+            self._in_flight += change
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
 
     def script(self, *replies: ReplySource) -> None:
         """Queue replies for the next generate/chat requests, one per request.
@@ -243,6 +256,7 @@ class OllamaEmulator:
             token_delay=self._token_delay,
             on_disconnect=self._disconnected,
             on_error=self._failed,
+            on_busy=self._busy,
         )
         async with contextlib.AsyncExitStack() as stack:
             self._runners = await stack.enter_async_context(
@@ -318,6 +332,11 @@ class ThreadedEmulator:
     def disconnects(self) -> int:
         """How many clients went away before their response was complete."""
         return self.emulator.disconnects
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests that were being answered at once."""
+        return self.emulator.max_in_flight
 
     @property
     def errors(self) -> list[BaseException]:

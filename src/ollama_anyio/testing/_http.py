@@ -50,6 +50,7 @@ class HttpServer:
         token_delay: seconds to wait between two lines of a streamed body.
         on_disconnect: called when a client leaves before its response was complete.
         on_error: called with an unexpected exception before its connection is closed.
+        on_busy: called with +1 when a request has arrived, -1 when its response has ended.
     """
 
     def __init__(
@@ -59,8 +60,10 @@ class HttpServer:
         token_delay: float = 0.0,
         on_disconnect: Callable[[], None] = lambda: None,
         on_error: Callable[[BaseException], None] = lambda exc: None,
+        on_busy: Callable[[int], None] = lambda change: None,
     ) -> None:
         self._app = app
+        self._on_busy = on_busy
         self._token_delay = token_delay
         self._on_disconnect = on_disconnect
         self._on_error = on_error
@@ -81,8 +84,12 @@ class HttpServer:
         request = await self._read_request(conn, stream)
         if request is None:
             return False
-        if not await self._respond(conn, stream, request):
-            return False
+        self._on_busy(1)  # a request in flight, from its arrival to the end of its response
+        try:
+            if not await self._respond(conn, stream, request):
+                return False
+        finally:
+            self._on_busy(-1)
         return conn.our_state is h11.DONE and conn.their_state is h11.DONE
 
     async def _next_event(self, conn: h11.Connection, stream: anyio.abc.ByteStream) -> object:

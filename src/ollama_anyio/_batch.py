@@ -1,0 +1,332 @@
+"""Batch work on a task group: embed any number of texts, chat or generate over many prompts.
+
+One driver, `run_bounded`, runs ``count`` jobs with at most N in flight: N worker tasks in a
+task group owned by the call, each taking the next job index and sending its request under a
+`CapacityLimiter` (the caller's own, to bound several batch calls together, or one of N
+tokens). Results land at their job's index, so the order is the input's whatever the order of
+completion. Each job is one ordinary client call, so the client's retry policy applies to each
+batch on its own.
+
+Errors, as the caller chooses:
+
+- ``errors="raise"`` (default): the first failure cancels every other request in flight and the
+  call raises it; where several had already failed when the cancellation reached them, an
+  ``ExceptionGroup`` of those (only then);
+- ``errors="return"``: every job runs; a failed job's exception stands in its results' place.
+
+Cancelling the caller cancels the task group, so every request in flight is cancelled (its
+response closed at once); nothing started here outlives the call.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import itertools
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+
+from . import _requests
+from ._errors import RequestError
+from ._types import (
+    ChatResponse,
+    Format,
+    GenerateResponse,
+    KeepAlive,
+    Message,
+    OptionsArg,
+    Think,
+    ToolLike,
+)
+
+if TYPE_CHECKING:
+    from ._async_client import AsyncClient
+
+__all__ = ["chat", "embed", "generate", "run_bounded"]
+
+R = TypeVar("R")
+Progress = Callable[[int, int], object]
+Conversation = Sequence[Mapping[str, Any] | Message]
+
+# The builtin from Python 3.11; before, the backport anyio depends on.
+_ExceptionGroup: Any = getattr(builtins, "ExceptionGroup", None) or (
+    importlib.import_module("exceptiongroup").ExceptionGroup
+)
+
+
+def check_mode(errors: object, concurrency: object) -> tuple[bool, anyio.CapacityLimiter | int]:
+    """Whether errors are returned, and the limit; RequestError for a bad one."""
+    if errors not in ("raise", "return"):
+        raise RequestError(f"errors must be 'raise' or 'return', got {errors!r}")
+    if isinstance(concurrency, anyio.CapacityLimiter):
+        return errors == "return", concurrency
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise RequestError(
+            f"concurrency must be a positive int or a CapacityLimiter, got {concurrency!r}"
+        )
+    return errors == "return", concurrency
+
+
+async def run_bounded(
+    count: int,
+    job: Callable[[int], Awaitable[R]],
+    *,
+    concurrency: anyio.CapacityLimiter | int,
+    return_errors: bool,
+    on_done: Callable[[int], None] | None = None,
+) -> list[R | Exception]:
+    """Run ``job(0)`` ... ``job(count - 1)``, at most ``concurrency`` at a time; results in order.
+
+    ``on_done(index)`` is called as each job succeeds. See the module docstring for errors.
+    """
+    results: list[R | Exception | None] = [None] * count
+    if count == 0:
+        return []
+    if isinstance(concurrency, anyio.CapacityLimiter):
+        limiter = concurrency
+        tokens = limiter.total_tokens
+        workers = count if math.isinf(tokens) else min(count, max(1, int(tokens)))
+    else:
+        limiter = anyio.CapacityLimiter(concurrency)
+        workers = min(count, concurrency)
+    indexes = iter(range(count))  # shared by the workers: one event loop, no lock needed
+    failures: list[Exception] = []
+
+    async with anyio.create_task_group() as group:
+
+        async def worker() -> None:
+            for index in indexes:
+                try:
+                    async with limiter:
+                        results[index] = await job(index)
+                except Exception as exc:
+                    if not return_errors:
+                        failures.append(exc)
+                        group.cancel_scope.cancel()
+                        return
+                    results[index] = exc
+                else:
+                    if on_done is not None:
+                        on_done(index)
+
+        for _ in range(workers):
+            group.start_soon(worker)
+    if failures:
+        if len(failures) == 1:
+            raise failures[0]
+        raise _ExceptionGroup(f"{len(failures)} requests of a batch failed", failures)
+    return results  # type: ignore[return-value]  # every slot was filled
+
+
+def _progress(on_progress: Progress | None, total: int) -> Callable[[int], None] | None:
+    if on_progress is None:
+        return None
+    if not callable(on_progress):
+        raise RequestError(f"on_progress must be callable, got {type(on_progress).__name__}")
+    done = 0
+
+    def counted(size: int) -> None:
+        nonlocal done
+        done += size
+        on_progress(done, total)
+
+    return counted
+
+
+async def embed(
+    client: AsyncClient,
+    model: str,
+    input: Sequence[str],
+    *,
+    batch_size: int,
+    concurrency: anyio.CapacityLimiter | int,
+    on_progress: Progress | None,
+    errors: str,
+    as_arrays: bool,
+    truncate: bool | None,
+    options: OptionsArg | None,
+    keep_alive: KeepAlive | None,
+    dimensions: int | None,
+) -> list[Any]:
+    """`AsyncClient.embed_batch`: one vector per input, in order."""
+    return_errors, limit = check_mode(errors, concurrency)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise RequestError(f"batch_size must be a positive int, got {batch_size!r}")
+    if isinstance(input, (str, bytes)) or not isinstance(input, Sequence):
+        raise RequestError("input must be a sequence of strings (use embed() for one text)")
+    texts: Sequence[str] = input
+    # Checked whole, before anything is sent: one bad item would otherwise fail mid-way.
+    _requests.embed(
+        model,
+        list(texts[:1]) or [""],
+        truncate=truncate,
+        options=options,
+        keep_alive=keep_alive,
+        dimensions=dimensions,
+    )
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise RequestError(f"input[{index}] must be a str, got {type(text).__name__}")
+    starts = range(0, len(texts), batch_size)
+    progress = _progress(on_progress, len(texts))
+
+    async def one(number: int) -> Any:
+        start = starts[number]
+        answer = await client.embed(
+            model,
+            list(texts[start : start + batch_size]),
+            truncate=truncate,
+            options=options,
+            keep_alive=keep_alive,
+            dimensions=dimensions,
+            as_arrays=as_arrays,
+        )
+        return answer.embeddings
+
+    def done(number: int) -> None:
+        if progress is not None:
+            progress(min(batch_size, len(texts) - starts[number]))
+
+    batches = await run_bounded(
+        len(starts), one, concurrency=limit, return_errors=return_errors, on_done=done
+    )
+    vectors: list[Any] = []
+    for number, batch in enumerate(batches):
+        if isinstance(batch, Exception):
+            vectors += itertools.repeat(batch, min(batch_size, len(texts) - starts[number]))
+        else:
+            vectors += batch
+    return vectors
+
+
+async def _one_call_each(
+    count: int,
+    call: Callable[[int], Awaitable[R]],
+    limit: anyio.CapacityLimiter | int,
+    return_errors: bool,
+    on_progress: Progress | None,
+) -> list[R | Exception]:
+    """`run_bounded` for one call per item, progress counted in items."""
+    progress = _progress(on_progress, count)
+    return await run_bounded(
+        count,
+        call,
+        concurrency=limit,
+        return_errors=return_errors,
+        on_done=None if progress is None else lambda index: progress(1),
+    )
+
+
+def _items(value: object, what: str) -> Sequence[Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise RequestError(f"{what} must be a sequence, got {type(value).__name__}")
+    return value  # pyright: ignore[reportUnknownVariableType]
+
+
+async def chat(
+    client: AsyncClient,
+    model: str,
+    conversations: Sequence[Conversation],
+    *,
+    concurrency: anyio.CapacityLimiter | int,
+    on_progress: Progress | None,
+    errors: str,
+    tools: Sequence[ToolLike] | None,
+    think: Think | None,
+    format: Format | None,
+    options: OptionsArg | None,
+    keep_alive: KeepAlive | None,
+) -> list[ChatResponse | Exception]:
+    """`AsyncClient.chat_batch`: one answer per conversation, in order."""
+    return_errors, limit = check_mode(errors, concurrency)
+    items: Sequence[Conversation] = _items(conversations, "conversations")
+    shared: dict[str, Any] = dict(
+        tools=tools, think=think, format=format, options=options, keep_alive=keep_alive
+    )
+    for index, messages in enumerate(items):
+        if not _requests.needs_io(messages=messages):  # images by path are read when sent
+            try:
+                _requests.chat(
+                    model,
+                    messages,
+                    stream=False,
+                    logprobs=None,
+                    top_logprobs=None,
+                    truncate=None,
+                    shift=None,
+                    **shared,
+                )
+            except RequestError as exc:
+                raise RequestError(f"conversations[{index}]: {exc.error}") from None
+
+    async def one(index: int) -> ChatResponse:
+        return await client.chat(
+            model,
+            items[index],
+            tools=tools,
+            think=think,
+            format=format,
+            options=options,
+            keep_alive=keep_alive,
+        )
+
+    return await _one_call_each(len(items), one, limit, return_errors, on_progress)
+
+
+async def generate(
+    client: AsyncClient,
+    model: str,
+    prompts: Sequence[str],
+    *,
+    concurrency: anyio.CapacityLimiter | int,
+    on_progress: Progress | None,
+    errors: str,
+    system: str | None,
+    think: Think | None,
+    format: Format | None,
+    options: OptionsArg | None,
+    keep_alive: KeepAlive | None,
+) -> list[GenerateResponse | Exception]:
+    """`AsyncClient.generate_batch`: one answer per prompt, in order."""
+    return_errors, limit = check_mode(errors, concurrency)
+    items: Sequence[str] = _items(prompts, "prompts")
+    shared: dict[str, Any] = dict(
+        system=system, think=think, format=format, options=options, keep_alive=keep_alive
+    )
+    for index, prompt in enumerate(items):
+        if not isinstance(prompt, str):
+            raise RequestError(f"prompts[{index}] must be a str, got {type(prompt).__name__}")
+    _requests.generate(
+        model,
+        items[0] if items else "",
+        None,
+        template=None,
+        context=None,
+        stream=False,
+        logprobs=None,
+        top_logprobs=None,
+        raw=None,
+        images=None,
+        truncate=None,
+        shift=None,
+        width=None,
+        height=None,
+        steps=None,
+        **shared,
+    )
+
+    async def one(index: int) -> GenerateResponse:
+        return await client.generate(
+            model,
+            items[index],
+            system=system,
+            think=think,
+            format=format,
+            options=options,
+            keep_alive=keep_alive,
+        )
+
+    return await _one_call_each(len(items), one, limit, return_errors, on_progress)

@@ -1,0 +1,131 @@
+"""Model management: exists, ensure (pull if missing, with one monotonic progress figure),
+is_loaded, load and unload, on both backends and through the blocking client."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ollama_anyio import (
+    AsyncClient,
+    Client,
+    ProgressResponse,
+    RequestError,
+    ResponseError,
+    TransferProgress,
+)
+from ollama_anyio.testing import OllamaEmulator, run_emulator_in_thread
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[tuple[OllamaEmulator, AsyncClient]]:
+    async with OllamaEmulator(models=["llama3.2"]) as emulator:
+        async with AsyncClient(emulator.url) as client:
+            yield emulator, client
+
+
+async def test_exists_tells_a_stored_model_from_a_missing_one(
+    client: tuple[OllamaEmulator, AsyncClient],
+) -> None:
+    _, c = client
+    assert await c.exists("llama3.2")
+    assert await c.exists("llama3.2:latest")
+    assert not await c.exists("qwen3")
+
+
+async def test_ensure_does_nothing_for_a_present_model(
+    client: tuple[OllamaEmulator, AsyncClient],
+) -> None:
+    emulator, c = client
+    seen: list[TransferProgress] = []
+    assert await c.ensure("llama3.2", on_progress=seen.append) is False
+    assert [r.path for r in emulator.requests] == ["/api/show"]
+    assert seen == []
+
+
+async def test_ensure_pulls_a_missing_model_with_monotonic_progress(
+    client: tuple[OllamaEmulator, AsyncClient],
+) -> None:
+    """qwen3 has several layers; the figure never goes back as each one appears."""
+    emulator, c = client
+    figures: list[tuple[int, int, float, str]] = []
+
+    def record(progress: TransferProgress) -> None:
+        figures.append((progress.completed, progress.total, progress.fraction, progress.status))
+
+    assert await c.ensure("qwen3", on_progress=record) is True
+    assert await c.exists("qwen3")
+    layers = {r for r in figures if r[3].startswith("pulling ") and r[1]}
+    assert len({status for *_, status in layers}) > 1  # several layers were reported
+    for before, after in itertools.pairwise(figures):
+        assert after[0] >= before[0]
+        assert after[1] >= before[1]
+        assert after[2] >= before[2]
+    completed, total, fraction, status = figures[-1]
+    assert (completed, fraction, status) == (total, 1.0, "success")
+    assert [r.path for r in emulator.requests] == ["/api/show", "/api/pull", "/api/show"]
+
+
+async def test_ensure_of_a_model_no_registry_has_raises(
+    client: tuple[OllamaEmulator, AsyncClient],
+) -> None:
+    _, c = client
+    with pytest.raises(ResponseError, match="file does not exist"):
+        await c.ensure("no-such-model-anywhere")
+
+
+async def test_load_and_unload_show_in_is_loaded(
+    client: tuple[OllamaEmulator, AsyncClient],
+) -> None:
+    _, c = client
+    assert not await c.is_loaded("llama3.2")
+    loaded = await c.load("llama3.2", keep_alive="1h")
+    assert loaded.done_reason == "load"
+    assert await c.is_loaded("llama3.2")
+    assert await c.is_loaded("llama3.2:latest")
+    unloaded = await c.unload("llama3.2")
+    assert unloaded.done_reason == "unload"
+    assert not await c.is_loaded("llama3.2")
+
+
+async def test_a_bad_name_is_refused_before_any_request(
+    client: tuple[OllamaEmulator, AsyncClient],
+) -> None:
+    emulator, c = client
+    with pytest.raises(RequestError):
+        await c.is_loaded("")
+    with pytest.raises(RequestError):
+        await c.ensure("llama3.2", on_progress=3)  # type: ignore[arg-type]
+    assert emulator.requests == []
+
+
+def test_the_progress_figure_never_goes_backwards() -> None:
+    """A layer reported again with less done (a resumed download) keeps its best count."""
+    progress = TransferProgress()
+    events = [
+        ProgressResponse(status="pulling manifest"),
+        ProgressResponse(status="pulling a", digest="sha256:a", total=100, completed=80),
+        ProgressResponse(status="pulling a", digest="sha256:a", total=100, completed=20),
+        ProgressResponse(status="pulling b", digest="sha256:b", total=900),
+        ProgressResponse(status="pulling b", digest="sha256:b", total=900, completed=900),
+        ProgressResponse(status="pulling a", digest="sha256:a", total=100, completed=100),
+        ProgressResponse(status="verifying sha256 digest"),
+        ProgressResponse(status="success"),
+    ]
+    seen = [(progress.feed(e).completed, progress.total, progress.fraction) for e in events]
+    assert seen[2] == (80, 100, 0.8)
+    assert seen[3] == (80, 1000, 0.8)  # a new layer: the total grows, the fraction holds
+    assert seen[-1] == (1000, 1000, 1.0)
+    assert progress.done
+    assert progress.status == "success"
+
+
+def test_the_blocking_client_ensures_and_loads(portal_backend: str) -> None:
+    with run_emulator_in_thread(models=["llama3.2"]) as emulator:
+        with Client(emulator.url, backend=portal_backend) as client:  # type: ignore[arg-type]
+            assert client.ensure("all-minilm") is True
+            assert client.exists("all-minilm")
+            client.load("llama3.2")
+            assert client.is_loaded("llama3.2")
