@@ -25,6 +25,7 @@ from ollama_anyio import (
     ProtocolError,
     ResponseError,
 )
+from ollama_anyio._errors import parse_error_body
 
 BOTH_PATHS = True
 CHAT_STREAM = fixture_bytes("chat-stream.ndjson")
@@ -231,3 +232,27 @@ async def test_timeouts_are_timeout_errors(fake: FakeOllama, slow: AsyncClient) 
         assert len(parts) == (2 if fake.path == "direct" else 0)
     if fake.path == "direct":
         assert all(stream.closed for stream in fake.streams)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"error": "model \\"x\\" not found"}', 'model "x" not found'),
+        (b"upstream said no\n", "upstream said no"),  # plain text is kept as it is
+        (b"<b>not a page</b>", "<b>not a page</b>"),  # markup alone is not a page
+        (
+            b"<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
+            b"<center><h1>504 Gateway Time-out</h1></center></body></html>",
+            "504 Gateway Time-out",
+        ),
+        (
+            b"<!DOCTYPE html><body><h1>Bad &amp; gone</h1>\n<p>try later</p></body>",
+            "Bad & gone try later",
+        ),
+        (b"<html><body>   </body></html>", "<html><body>   </body></html>"),
+    ],
+)
+def test_an_error_body_reads_as_text_and_an_html_page_as_its_title(
+    body: bytes, message: str
+) -> None:
+    assert parse_error_body(body) == (message, None)

@@ -108,13 +108,13 @@ async def test_malformed_line_names_its_start(emulator: OllamaEmulator) -> None:
                 pass
 
 
-async def test_html_502_from_a_proxy(emulator: OllamaEmulator) -> None:
+async def test_html_502_from_a_proxy_reads_as_the_page_title(emulator: OllamaEmulator) -> None:
     emulator.faults.add(Fault.bad_gateway(path="/api/tags"))
     async with AsyncClient(emulator.url, max_retries=0) as client:
         with pytest.raises(ResponseError) as info:
             await client.list()
     assert info.value.status_code == 502
-    assert "html" in info.value.error.lower()
+    assert info.value.error == "502 Bad Gateway"  # the page's title, not its markup
 
 
 async def test_unknown_model_is_a_404(emulator: OllamaEmulator) -> None:

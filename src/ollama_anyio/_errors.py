@@ -29,6 +29,8 @@ The retry policy decides from the fact alone; `public_error` then maps it, once,
 from __future__ import annotations
 
 import enum
+import html
+import re
 import sys
 from collections.abc import Mapping
 from types import TracebackType
@@ -175,15 +177,34 @@ _error_body_decoder = msgspec.json.Decoder(_ErrorBody)
 DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
 
 
+_HTML = re.compile(r"\s*(<!doctype html|<html\b|<head\b|<body\b|<title\b)", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _text_of(body: bytes) -> str:
+    """A non-JSON error body as a message: its text, or an HTML page's title.
+
+    Proxies answer 502/504 with an HTML page (nginx's is ``<html><head><title>502 Bad
+    Gateway</title>...``); its markup would make a multi-line message that says less.
+    """
+    text = body.decode("utf-8", errors="replace").strip()
+    if not _HTML.match(text):
+        return text
+    title = _TITLE.search(text)
+    readable = title.group(1) if title else _TAG.sub(" ", text)
+    return " ".join(html.unescape(readable).split()) or text
+
+
 def parse_error_body(body: bytes) -> tuple[str, str | None]:
     """The message (and sign-in URL) of an error response body, JSON or not."""
     try:
         parsed = _error_body_decoder.decode(body)
     except DECODE_ERRORS:
-        return body.decode("utf-8", errors="replace").strip(), None
+        return _text_of(body), None
     if isinstance(parsed.error, str) and parsed.error:
         return parsed.error, parsed.signin_url
-    return body.decode("utf-8", errors="replace").strip(), None
+    return _text_of(body), None
 
 
 def response_error(

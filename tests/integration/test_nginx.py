@@ -357,12 +357,6 @@ async def test_with_retries_a_502_is_tried_again_and_still_reported(all_stopped:
     assert len(access_lines(all_stopped.nginx, "/api/tags", 2)) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client: a non-JSON error body becomes ResponseError.error verbatim, so nginx's "
-    "page gives a multi-line HTML message; the page's text ('502 Bad Gateway') would read "
-    "better (reported to the lead, owner of _errors.py: issue 9)",
-)
 async def test_nginx_error_page_message_is_its_text_without_markup(all_stopped: Cluster) -> None:
     async with AsyncClient(all_stopped.url, timeout=TIMEOUT, max_retries=0) as client:
         with pytest.raises(ResponseError) as info:
