@@ -522,7 +522,8 @@ class EmbedResponse(_BaseGenerateResponse, kw_only=True):
 
     embeddings: list[list[float]] = msgspec.field(default_factory=list[list[float]])
 
-    __repr__ = _vectors_repr
+    def __repr__(self) -> str:
+        return _vectors_repr(self)
 
 
 class EmbedArraysResponse(_BaseGenerateResponse, kw_only=True):
@@ -535,7 +536,8 @@ class EmbedArraysResponse(_BaseGenerateResponse, kw_only=True):
 
     embeddings: list[array.array[float]] = msgspec.field(default_factory=list["array.array[float]"])
 
-    __repr__ = _vectors_repr
+    def __repr__(self) -> str:
+        return _vectors_repr(self)
 
 
 class RawEmbedResponse(_BaseGenerateResponse, kw_only=True):
@@ -549,7 +551,8 @@ class EmbeddingsResponse(SubscriptableStruct, kw_only=True):
 
     embedding: list[float] = msgspec.field(default_factory=list[float])
 
-    __repr__ = _vectors_repr
+    def __repr__(self) -> str:
+        return _vectors_repr(self)
 
 
 class StatusResponse(SubscriptableStruct, kw_only=True):
@@ -844,7 +847,10 @@ def _tag(self: msgspec.Struct) -> str:
 class _SystemOneQuestion(_RequestStruct, kw_only=True, omit_defaults=True, tag_field="type"):
     instructions: SystemOneContent
 
-    type = property(_tag)  # the tag msgspec writes as "type", readable as the official field
+    @property
+    def type(self) -> str:
+        """The kind of question (msgspec writes it as its tag ``"type"``), the official field."""
+        return _tag(self)
 
 
 class SystemOneChoiceQuestion(_SystemOneQuestion, kw_only=True, omit_defaults=True, tag="choice"):
@@ -878,7 +884,10 @@ class SystemOneRequest(_RequestStruct, kw_only=True, omit_defaults=True):
 
 
 class _SystemOneAnswer(SubscriptableStruct, kw_only=True, tag_field="type"):
-    type = property(_tag)  # the tag msgspec reads from "type", readable as the official field
+    @property
+    def type(self) -> str:
+        """The kind of answer (msgspec reads it from its tag ``"type"``), the official field."""
+        return _tag(self)
 
 
 class SystemOneNoulAnswer(_SystemOneAnswer, kw_only=True, tag="noul"):
