@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ollama_anyio._http11 import (
+from ollama_anyio._http._http11 import (
     ChunkedDecoder,
     FramingError,
     IncompleteBody,

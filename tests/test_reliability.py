@@ -30,7 +30,7 @@ from ollama_anyio import (
     ResponseError,
 )
 from ollama_anyio._errors import Fact, Failure
-from ollama_anyio._retry import Retry, RetryPolicy
+from ollama_anyio._http._retry import Retry, RetryPolicy
 from ollama_anyio.testing import Fault, OllamaEmulator, ThreadedEmulator
 
 HI = [{"role": "user", "content": "Why is the sky blue?"}]

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from conftest import RawHandler
 from ollama_anyio import AsyncClient, ProtocolError
 from ollama_anyio._errors import Fact, Failure
-from ollama_anyio._http11 import ChunkedDecoder, FramingError, parse_head
-from ollama_anyio._transport import AnyIOTransport
+from ollama_anyio._http._http11 import ChunkedDecoder, FramingError, parse_head
+from ollama_anyio._http._transport import AnyIOTransport
 
 # -- framing ------------------------------------------------------------------------------------
 

@@ -25,12 +25,12 @@ from . import _batch, _blobs, _config, _management, _requests
 from ._async_stream import AsyncStream
 from ._embed import EmbedBodyDecoder, embed_response, float32s, floats
 from ._errors import DECODE_ERRORS, ProtocolError, RequestError, ResponseError
+from ._http._retry import RetryPolicy
+from ._http._session import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_LINE_SIZE, Session
 from ._progress import TransferProgress
 from ._raw import configure_logging
-from ._retry import RetryPolicy
-from ._runner import Runner, ToolRunStream, run_tools
-from ._session import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_LINE_SIZE, Session
 from ._tool_run import ToolRun, ToolRunEvent
+from ._tool_runner import Runner, ToolRunStream, run_tools
 from ._types import (
     ChatResponse,
     EmbedArraysResponse,

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import anyio
 
 from ._accumulate import Accumulator, AsyncTap, chunk_of, content_of, final_of, thinking_of
-from ._direct import Reply
 from ._errors import IncompleteStreamError, OllamaError, OllamaTimeoutError, translate_errors
+from ._http._direct_sender import Reply
 from ._ndjson import NDJSONDecoder
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ from typing import Any
 
 import msgspec
 
-from ._http11 import FramingError
+from ._http._http11 import FramingError
 
 __all__ = [
     "DECODE_ERRORS",

@@ -25,8 +25,8 @@ from typing import Generic, TypeVar
 
 import httpx
 
-from ._direct import DirectReply, HttpxReply, Reply
 from ._errors import RequestError
+from ._http._direct_sender import DirectReply, HttpxReply, Reply
 
 __all__ = ["RawResponse", "capture", "configure_logging", "observe", "reply_headers"]
 

@@ -27,7 +27,7 @@ import random
 import time
 from typing import NamedTuple
 
-from ._errors import Fact, Failure
+from .._errors import Fact, Failure
 
 __all__ = ["RETRY_STATUSES", "Retry", "RetryPolicy"]
 

@@ -37,7 +37,7 @@ import anyio.abc
 import anyio.lowlevel
 import httpx
 
-from ._errors import Fact, Failure
+from .._errors import Fact, Failure
 from ._http11 import FramingError, IncompleteBody, ResponseHead, ResponseReader, request_head
 
 __all__ = ["BODY", "AnyIOTransport", "Body", "httpx_response"]

@@ -23,7 +23,7 @@ from typing import Protocol, cast
 
 import httpx
 
-from ._errors import Fact, Failure
+from .._errors import Fact, Failure
 from ._http11 import ResponseHead, request_head
 from ._transport import BODY, AnyIOTransport, Body, httpx_response
 

@@ -27,9 +27,8 @@ import anyio
 import anyio.lowlevel
 import httpx
 
-from . import _config
-from ._direct import DirectReply, DirectSender, HttpxReply, Reply
-from ._errors import (
+from .. import _config
+from .._errors import (
     Fact,
     Failure,
     OllamaError,
@@ -42,9 +41,10 @@ from ._errors import (
     response_error,
     translate_errors,
 )
-from ._raw import observe, reply_headers
+from .._raw import observe, reply_headers
+from .._status_errors import UsageLimitError
+from ._direct_sender import DirectReply, DirectSender, HttpxReply, Reply
 from ._retry import Retry, RetryPolicy
-from ._status_errors import UsageLimitError
 from ._transport import MAX_IDLE, AnyIOTransport
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "DEFAULT_MAX_LINE_SIZE", "ERROR_EXCERPT", "Session"]
