@@ -244,6 +244,7 @@ class AsyncClient:
             url,
             read_timeout=session.timeouts["read"],
             max_line_size=session.max_line_size,
+            max_accumulated=session.max_body_size,
         )
         self._streams.add(stream)
         return stream

@@ -12,7 +12,7 @@ The tree::
     ├── OllamaTimeoutError (also TimeoutError) connect, read, write or pool timeout
     ├── ProtocolError                         the server sent something that is not the Ollama API
     │   └── IncompleteStreamError             a stream ended before its final chunk
-    ├── StructuredOutputError                 an answer did not conform to the ``format=`` type
+    ├── StructuredOutputError (also ValueError) an answer did not conform to the ``format=`` type
     └── MaxStepsError                         a tool run reached ``max_steps`` still calling tools
 
 Code that catches the builtin ``ConnectionError``, ``TimeoutError`` or ``ValueError`` keeps
@@ -127,8 +127,11 @@ class IncompleteStreamError(ProtocolError):
     """A stream ended without its final chunk (``done: true`` or ``status: success``)."""
 
 
-class StructuredOutputError(OllamaError):
+class StructuredOutputError(OllamaError, ValueError):
     """A model's answer could not be read as the type asked for with ``format=``.
+
+    Also a ``ValueError``, as pydantic's ``ValidationError`` is: code that catches a failed
+    validation that way catches this too.
 
     Attributes:
         text: the answer's raw text, as the model wrote it.

@@ -33,7 +33,7 @@ from anyio.lowlevel import EventLoopToken
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import _config
-from ._accumulate import Accumulator, Tap, chunk_of, content_of, final_of, thinking_of
+from ._accumulate import Tap, chunk_of, content_of, thinking_of
 from ._async_client import AsyncClient
 from ._async_stream import AsyncStream
 from ._errors import RequestError
@@ -222,9 +222,6 @@ class Stream(Generic[T]):
     reference to it closes the response at once.
     """
 
-    # As in AsyncStream: created by the first accumulating read only.
-    _accumulator: Accumulator[T] | None = None
-
     def __init__(self, stream: AsyncStream[T], loop: _Loop) -> None:
         self._astream = stream
         self._loop = loop
@@ -329,36 +326,31 @@ class Stream(Generic[T]):
         if receive is not None:
             _blocking(lambda: self._portal.call(receive.close))
 
-    # Accumulation, as in AsyncStream (the same accumulator, fed on this side of the portal).
-
-    def _accumulating(self) -> Accumulator[T]:
-        if self._accumulator is None:
-            self._accumulator = Accumulator()
-        return self._accumulator
+    # Accumulation: the AsyncStream's own accumulator, fed in the portal as each batch is
+    # decoded; it is read here once the final chunk has crossed (or the producer is past it).
 
     def collect(self) -> T:
         """Read the stream to its end; the answer ``stream=False`` gives (`AsyncStream.collect`)."""
-        accumulator = self._accumulating()
-        for chunk in self:
-            accumulator.feed(chunk)
-        return final_of(accumulator)
+        for _ in self:
+            pass
+        return self.final
 
     def accumulate(self) -> Tap[T, T]:
-        """Iterate the chunks while accumulating them into `final`."""
-        return Tap(self, self._accumulating(), chunk_of)
+        """Iterate the chunks (as ``for`` does); `final` holds the answer after the loop."""
+        return Tap(self, chunk_of)
 
     def text(self) -> Tap[T, str]:
-        """Iterate the non-empty text pieces, accumulating into `final`."""
-        return Tap(self, self._accumulating(), content_of)
+        """Iterate the non-empty text pieces; `final` holds the whole answer after the loop."""
+        return Tap(self, content_of)
 
     def thinking(self) -> Tap[T, str]:
-        """Iterate the non-empty thinking pieces, accumulating into `final`."""
-        return Tap(self, self._accumulating(), thinking_of)
+        """Iterate the non-empty thinking pieces; then read `final`."""
+        return Tap(self, thinking_of)
 
     @property
     def final(self) -> T:
-        """The accumulated answer (see `AsyncStream.final`)."""
-        return final_of(self._accumulator)
+        """The whole answer, once the final chunk has arrived (see `AsyncStream.final`)."""
+        return self._astream.final
 
     def __del__(self) -> None:
         # A stream dropped half-read (e.g. a ``for`` loop left by ``break``): stop its producer

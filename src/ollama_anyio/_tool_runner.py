@@ -26,7 +26,6 @@ import anyio.to_thread
 import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._accumulate import Accumulator
 from ._async_stream import AsyncStream
 from ._errors import MaxStepsError, RequestError
 from ._tool_run import (
@@ -163,12 +162,10 @@ class Runner:
         if not isinstance(stream, AsyncStream):
             return stream
         assert emit is not None
-        accumulator: Accumulator[ChatResponse] = Accumulator()
         async with stream as chunks:
             async for chunk in chunks:
-                accumulator.feed(chunk)
                 await emit(ChunkEvent(step=step, chunk=chunk))
-        reply = accumulator.result()
+        reply = stream.final
         await emit(ReplyEvent(step=step, reply=reply))
         return reply
 
