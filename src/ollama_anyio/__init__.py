@@ -21,6 +21,7 @@ from ._errors import RequestError as RequestError
 from ._errors import ResponseError as ResponseError
 from ._errors import StructuredOutputError as StructuredOutputError
 from ._install import install_as_ollama as install_as_ollama
+from ._progress import EnsureResult as EnsureResult
 from ._progress import TransferProgress as TransferProgress
 from ._status_errors import BadGatewayError as BadGatewayError
 from ._status_errors import BadRequestError as BadRequestError
@@ -136,6 +137,7 @@ __all__ = [
     "EmbedArraysResponse",
     "EmbedResponse",
     "EmbeddingsResponse",
+    "EnsureResult",
     "ForbiddenError",
     "GatewayTimeoutError",
     "GenerateResponse",

@@ -27,7 +27,7 @@ from ._embed import EmbedBodyDecoder, embed_response, float32s, floats
 from ._errors import DECODE_ERRORS, ProtocolError, RequestError, ResponseError
 from ._http._retry import RetryPolicy
 from ._http._session import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_LINE_SIZE, Session
-from ._progress import TransferProgress
+from ._progress import EnsureResult, TransferProgress
 from ._raw import configure_logging
 from ._tool_run import ToolRun, ToolRunEvent
 from ._tool_runner import Runner, ToolRunStream, run_tools
@@ -927,7 +927,11 @@ class AsyncClient:
     # Beyond the official client: model management (see `_management`)
 
     async def exists(self, model: str) -> bool:
-        """Whether the server has ``model`` (``POST /api/show`` answers, rather than 404)."""
+        """Whether the server has ``model``: stored, by any form of its name.
+
+        One ``GET /api/tags``, the cheapest request that answers it (``/api/show`` would read
+        the model's metadata); a cloud-routed name (``:cloud``) is asked with ``/api/show``.
+        """
         return await _management.exists(self, model)
 
     async def ensure(
@@ -936,12 +940,15 @@ class AsyncClient:
         *,
         insecure: bool = False,
         on_progress: Callable[[TransferProgress], object] | None = None,
-    ) -> bool:
-        """Pull ``model`` if the server does not have it; returns whether it was pulled.
+    ) -> EnsureResult:
+        """Pull ``model`` if the server does not have it; returns what it did.
 
-        ``on_progress`` is called with one `TransferProgress` after each progress chunk: bytes
-        ``completed`` of ``total`` over every layer, a ``fraction`` that never goes backwards,
-        and the ``status`` line. (The blocking client calls it in its own thread.)
+        An `EnsureResult`: ``pulled`` (true when it pulled, and then the result is truthy),
+        and the bytes ``completed`` of ``total``. ``on_progress`` is called with one
+        `TransferProgress` after each progress chunk: bytes ``completed`` of ``total`` over
+        every layer, a ``fraction`` that never goes backwards and reaches 1.0 only when the
+        layers are over, and the ``status`` line. (The blocking client calls it in its own
+        thread.)
 
         Raises:
             ResponseError: the pull failed (e.g. no such model in the registry).

@@ -13,7 +13,7 @@ from typing import Any, Literal, overload
 
 import anyio
 
-from ._progress import TransferProgress
+from ._progress import EnsureResult, TransferProgress
 from ._sync_client import ClientCore, Stream
 from ._tool_run import ToolRun, ToolRunEvent
 from ._types import (
@@ -696,7 +696,11 @@ class Client(ClientCore):
         return self._run(self._async.version)
 
     def exists(self, model: str) -> bool:
-        """Whether the server has ``model`` (``POST /api/show`` answers, rather than 404)."""
+        """Whether the server has ``model``: stored, by any form of its name.
+
+        One ``GET /api/tags``, the cheapest request that answers it (``/api/show`` would read
+        the model's metadata); a cloud-routed name (``:cloud``) is asked with ``/api/show``.
+        """
         return self._run(lambda: self._async.exists(model))
 
     def ensure(
@@ -705,12 +709,15 @@ class Client(ClientCore):
         *,
         insecure: bool = False,
         on_progress: Callable[[TransferProgress], object] | None = None,
-    ) -> bool:
-        """Pull ``model`` if the server does not have it; returns whether it was pulled.
+    ) -> EnsureResult:
+        """Pull ``model`` if the server does not have it; returns what it did.
 
-        ``on_progress`` is called with one `TransferProgress` after each progress chunk: bytes
-        ``completed`` of ``total`` over every layer, a ``fraction`` that never goes backwards,
-        and the ``status`` line. (The blocking client calls it in its own thread.)
+        An `EnsureResult`: ``pulled`` (true when it pulled, and then the result is truthy),
+        and the bytes ``completed`` of ``total``. ``on_progress`` is called with one
+        `TransferProgress` after each progress chunk: bytes ``completed`` of ``total`` over
+        every layer, a ``fraction`` that never goes backwards and reaches 1.0 only when the
+        layers are over, and the ``status`` line. (The blocking client calls it in its own
+        thread.)
 
         Raises:
             ResponseError: the pull failed (e.g. no such model in the registry).

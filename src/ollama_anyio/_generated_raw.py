@@ -336,7 +336,7 @@ class AsyncRawClient:
         return await capture(lambda: self._client.version())
 
     async def exists(self, model: str) -> RawResponse[bool]:
-        """Whether the server has ``model`` (``POST /api/show`` answers, rather than 404)."""
+        """Whether the server has ``model``: stored, by any form of its name."""
         return await capture(lambda: self._client.exists(model))
 
     async def is_loaded(self, model: str) -> RawResponse[bool]:
@@ -689,7 +689,7 @@ class RawClient:
         return self._client._run(lambda: self._client._async.with_raw_response.version())
 
     def exists(self, model: str) -> RawResponse[bool]:
-        """Whether the server has ``model`` (``POST /api/show`` answers, rather than 404)."""
+        """Whether the server has ``model``: stored, by any form of its name."""
         return self._client._run(lambda: self._client._async.with_raw_response.exists(model))
 
     def is_loaded(self, model: str) -> RawResponse[bool]:

@@ -2,7 +2,15 @@
 
 SPEC 4.3/4.4: a generate request with no prompt loads the model and answers
 ``done_reason: "load"``; with ``keep_alive`` 0 it unloads it (``"unload"``). ``/api/ps``
-lists what is loaded, ``/api/show`` answers 404 for a model the server does not have.
+lists what is loaded.
+
+``exists`` asks ``GET /api/tags`` (SPEC 4.7), the cheapest request that answers it: a few
+hundred bytes per stored model, read from the manifests, where ``/api/show`` (404 for a
+missing model) makes the server read the model file's metadata and answers with every tensor
+(SPEC 4.8). No HEAD form answers for one model (``HEAD /api/tags`` carries no body, ``HEAD
+/api/blobs`` needs a digest). Tags list each model in its shortest display form (SPEC 1.10),
+which `same_model` compares with. A cloud-routed name (``:cloud``, ``-cloud``) is not stored
+locally, so it is asked with ``/api/show``, which the server forwards.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._errors import RequestError
-from ._progress import TransferProgress
+from ._progress import EnsureResult, TransferProgress
 from ._requests import check_model
 from ._status_errors import NotFoundError
 from ._types import GenerateResponse, KeepAlive
@@ -21,16 +29,23 @@ if TYPE_CHECKING:
 
 __all__ = ["ensure", "exists", "is_loaded", "load", "same_model", "unload"]
 
-_DEFAULT_REGISTRY = "registry.ollama.ai/library/"
+_DEFAULT_HOST = "registry.ollama.ai/"
+_DEFAULT_NAMESPACE = "library/"
 
 
 def _canonical(name: str) -> str:
-    name = name.strip().lower()
-    if name.startswith(_DEFAULT_REGISTRY):
-        name = name[len(_DEFAULT_REGISTRY) :]
+    # The display form /api/tags and /api/ps use (SPEC 1.10): default host and namespace
+    # left out, the tag always there; lookups are case-insensitive.
+    name = name.strip().lower().removeprefix(_DEFAULT_HOST).removeprefix(_DEFAULT_NAMESPACE)
+    name = name.removesuffix(":local")  # forces local: the same stored model
     if ":" not in name.rpartition("/")[2]:
         name += ":latest"
     return name
+
+
+def _cloud_routed(name: str) -> bool:
+    name = name.strip().lower()
+    return name.endswith(":cloud") or name.rpartition(":")[2].endswith("-cloud")
 
 
 def same_model(a: str, b: str) -> bool:
@@ -39,12 +54,16 @@ def same_model(a: str, b: str) -> bool:
 
 
 async def exists(client: AsyncClient, model: str) -> bool:
-    """`AsyncClient.exists`."""
-    try:
-        await client.show(model)
-    except NotFoundError:
-        return False
-    return True
+    """Whether the server has ``model`` (see the module docstring for how it asks)."""
+    check_model(model)
+    if _cloud_routed(model):
+        try:
+            await client.show(model)
+        except NotFoundError:
+            return False
+        return True
+    stored = (await client.list()).models
+    return any(same_model(model, m.model or m.name or "") for m in stored)
 
 
 async def ensure(
@@ -53,19 +72,21 @@ async def ensure(
     *,
     insecure: bool,
     on_progress: Callable[[TransferProgress], object] | None,
-) -> bool:
-    """`AsyncClient.ensure`."""
+) -> EnsureResult:
+    """Pull ``model`` unless the server has it; says which it did."""
     if on_progress is not None and not callable(on_progress):
         raise RequestError(f"on_progress must be callable, got {type(on_progress).__name__}")
     if await exists(client, model):
-        return False
+        return EnsureResult(model=model, pulled=False)
     progress = TransferProgress()
     async with await client.pull(model, insecure=insecure, stream=True) as parts:
         async for part in parts:
             progress.feed(part)
             if on_progress is not None:
                 on_progress(progress)
-    return True
+    return EnsureResult(
+        model=model, pulled=True, completed=progress.completed, total=progress.total
+    )
 
 
 async def is_loaded(client: AsyncClient, model: str) -> bool:

@@ -85,6 +85,7 @@ class ProgressView:
         self.progress = Progress()
         self._seen: set[str] = set()
         self._bar: str | None = None  # the bar line on screen, not yet ended by a newline
+        self.status_of_bar = ""
 
     def feed(
         self,
@@ -98,6 +99,7 @@ class ProgressView:
         status = status or ""
         if total:
             self.progress.update((digest or "", status), completed or 0, total, now)
+            self.status_of_bar = status
             if not self.tty:
                 return self._once(status)
             line = render_bar(status, self.progress, self.width, self.unicode)
@@ -105,7 +107,19 @@ class ProgressView:
                 return ""
             self._bar = line
             return f"\r{line}{_ERASE_LINE}"
-        return self.finish() + self._once(status)
+        return self._last_bar() + self.finish() + self._once(status)
+
+    def _last_bar(self) -> str:
+        # The counted layers are over: the bar on screen shows its final figure (the
+        # fraction holds below 100% until then, as more layers might have followed).
+        if self._bar is None:
+            return ""
+        self.progress.layers_over()
+        line = render_bar(self.status_of_bar, self.progress, self.width, self.unicode)
+        if line == self._bar:
+            return ""
+        self._bar = line
+        return f"\r{line}{_ERASE_LINE}"
 
     def finish(self) -> str:
         """The text that ends a bar left on screen (keeping it visible), or nothing."""
