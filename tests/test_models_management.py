@@ -13,10 +13,10 @@ from conftest import FIXTURES
 from ollama_anyio import (
     AsyncClient,
     Client,
+    EnsureResult,
     ProgressResponse,
     RequestError,
     ResponseError,
-    EnsureResult,
     TransferProgress,
 )
 from ollama_anyio.testing import OllamaEmulator, run_emulator_in_thread
@@ -61,7 +61,9 @@ async def test_ensure_pulls_a_missing_model_with_monotonic_progress(
         figures.append((progress.completed, progress.total, progress.fraction, progress.status))
 
     result = await c.ensure("qwen3", on_progress=record)
-    assert result and result.pulled and result.model == "qwen3"
+    assert result
+    assert result.pulled
+    assert result.model == "qwen3"
     assert result.completed == result.total == figures[-1][1] > 0
     assert await c.exists("qwen3")
     layers = {r for r in figures if r[3].startswith("pulling ") and r[1]}
@@ -173,7 +175,8 @@ def test_the_fixture_pull_reaches_one_only_after_its_last_layer() -> None:
     assert max(fractions[: last_layer + 1]) < 1.0
     assert fractions[last_layer + 1 :] == [1.0] * (len(events) - last_layer - 1)
     assert fractions == sorted(fractions)
-    assert progress.completed == progress.total == sum({e.digest: e.total for e in events if e.total}.values())
+    sizes = {e.digest: e.total for e in events if e.total}
+    assert progress.completed == progress.total == sum(sizes.values())
 
 
 async def test_exists_knows_the_display_forms_of_a_name(
