@@ -11,6 +11,8 @@ Switch from the official client by changing one import::
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from ._batch_result import BatchResult as BatchResult
+from ._batch_result import BatchUsage as BatchUsage
 from ._errors import IncompleteStreamError as IncompleteStreamError
 from ._errors import MaxStepsError as MaxStepsError
 from ._errors import OllamaConnectionError as OllamaConnectionError
@@ -130,6 +132,8 @@ __all__ = [
     "AsyncStream",
     "BadGatewayError",
     "BadRequestError",
+    "BatchResult",
+    "BatchUsage",
     "ChatResponse",
     "ChunkEvent",
     "Client",

@@ -23,6 +23,7 @@ import msgspec
 
 from . import _batch, _blobs, _config, _management, _requests
 from ._async_stream import AsyncStream
+from ._batch_result import BatchResult
 from ._embed import EmbedBodyDecoder, embed_response, float32s, floats
 from ._errors import DECODE_ERRORS, ProtocolError, RequestError, ResponseError
 from ._http._retry import RetryPolicy
@@ -989,7 +990,7 @@ class AsyncClient:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[builtins.list[float]]: ...
+    ) -> BatchResult[builtins.list[float]]: ...
 
     @overload
     async def embed_batch(
@@ -1006,7 +1007,7 @@ class AsyncClient:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[array.array[float]]: ...
+    ) -> BatchResult[array.array[float]]: ...
 
     @overload
     async def embed_batch(
@@ -1023,7 +1024,7 @@ class AsyncClient:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[builtins.list[float] | Exception]: ...
+    ) -> BatchResult[builtins.list[float] | Exception]: ...
 
     @overload
     async def embed_batch(
@@ -1040,7 +1041,7 @@ class AsyncClient:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[array.array[float] | Exception]: ...
+    ) -> BatchResult[array.array[float] | Exception]: ...
 
     @overload
     async def embed_batch(
@@ -1057,7 +1058,7 @@ class AsyncClient:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[Any]: ...
+    ) -> BatchResult[Any]: ...
 
     async def embed_batch(
         self,
@@ -1073,7 +1074,7 @@ class AsyncClient:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[Any]:
+    ) -> BatchResult[Any]:
         """Embed any number of texts: one vector per input, in input order.
 
         The inputs are sent ``batch_size`` at a time (one ``embed`` request each), with at
@@ -1120,7 +1121,7 @@ class AsyncClient:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse]: ...
+    ) -> BatchResult[ChatResponse]: ...
 
     @overload
     async def chat_batch(
@@ -1136,7 +1137,7 @@ class AsyncClient:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse | Exception]: ...
+    ) -> BatchResult[ChatResponse | Exception]: ...
 
     @overload
     async def chat_batch(
@@ -1152,7 +1153,7 @@ class AsyncClient:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse] | builtins.list[ChatResponse | Exception]: ...
+    ) -> BatchResult[ChatResponse] | BatchResult[ChatResponse | Exception]: ...
 
     async def chat_batch(
         self,
@@ -1167,7 +1168,7 @@ class AsyncClient:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse] | builtins.list[ChatResponse | Exception]:
+    ) -> BatchResult[ChatResponse] | BatchResult[ChatResponse | Exception]:
         """Answer many conversations, at most ``concurrency`` at a time; answers in order.
 
         Each conversation is one ``chat`` call with the shared arguments. ``on_progress`` and
@@ -1205,7 +1206,7 @@ class AsyncClient:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse]: ...
+    ) -> BatchResult[GenerateResponse]: ...
 
     @overload
     async def generate_batch(
@@ -1221,7 +1222,7 @@ class AsyncClient:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse | Exception]: ...
+    ) -> BatchResult[GenerateResponse | Exception]: ...
 
     @overload
     async def generate_batch(
@@ -1237,7 +1238,7 @@ class AsyncClient:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse] | builtins.list[GenerateResponse | Exception]: ...
+    ) -> BatchResult[GenerateResponse] | BatchResult[GenerateResponse | Exception]: ...
 
     async def generate_batch(
         self,
@@ -1252,7 +1253,7 @@ class AsyncClient:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse] | builtins.list[GenerateResponse | Exception]:
+    ) -> BatchResult[GenerateResponse] | BatchResult[GenerateResponse | Exception]:
         """Complete many prompts, at most ``concurrency`` at a time; answers in order.
 
         Each prompt is one ``generate`` call with the shared arguments. ``on_progress`` and

@@ -12,7 +12,13 @@ Errors, as the caller chooses:
 - ``errors="raise"`` (default): the first failure cancels every other request in flight and the
   call raises it; where several had already failed when the cancellation reached them, an
   ``ExceptionGroup`` of those (only then);
-- ``errors="return"``: every job runs; a failed job's exception stands in its results' place.
+- ``errors="return"``: every job runs; a failed job's exception stands in its results' place,
+  one exception object per input (`item_error`: for ``embed``, each input of a failed batch
+  gets a copy of the batch's error).
+
+Progress counts inputs handled, failed ones included, so a bar reaches the total whatever
+happens to a batch. Results are a `BatchResult`: the list of results, with each request's
+answer (its counters and durations) and their sums.
 
 Cancelling the caller cancels the task group, so every request in flight is cancelled (its
 response closed at once); nothing started here outlives the call.
@@ -22,7 +28,6 @@ from __future__ import annotations
 
 import builtins
 import importlib
-import itertools
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from . import _requests
+from ._batch_result import BatchResult, item_error
 from ._errors import RequestError
 from ._types import (
     ChatResponse,
@@ -80,7 +86,8 @@ async def run_bounded(
 ) -> list[R | Exception]:
     """Run ``job(0)`` ... ``job(count - 1)``, at most ``concurrency`` at a time; results in order.
 
-    ``on_done(index)`` is called as each job succeeds. See the module docstring for errors.
+    ``on_done(index)`` is called as each job ends, succeeded or failed (not when cancelled).
+    See the module docstring for errors.
     """
     results: list[R | Exception | None] = [None] * count
     if count == 0:
@@ -108,9 +115,8 @@ async def run_bounded(
                         group.cancel_scope.cancel()
                         return
                     results[index] = exc
-                else:
-                    if on_done is not None:
-                        on_done(index)
+                if on_done is not None:
+                    on_done(index)
 
         for _ in range(workers):
             group.start_soon(worker)
@@ -150,7 +156,7 @@ async def embed(
     options: OptionsArg | None,
     keep_alive: KeepAlive | None,
     dimensions: int | None,
-) -> list[Any]:
+) -> BatchResult[Any]:
     """`AsyncClient.embed_batch`: one vector per input, in order."""
     return_errors, limit = check_mode(errors, concurrency)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -175,7 +181,7 @@ async def embed(
 
     async def one(number: int) -> Any:
         start = starts[number]
-        answer = await client.embed(
+        return await client.embed(
             model,
             list(texts[start : start + batch_size]),
             truncate=truncate,
@@ -184,7 +190,6 @@ async def embed(
             dimensions=dimensions,
             as_arrays=as_arrays,
         )
-        return answer.embeddings
 
     def done(number: int) -> None:
         if progress is not None:
@@ -196,10 +201,12 @@ async def embed(
     vectors: list[Any] = []
     for number, batch in enumerate(batches):
         if isinstance(batch, Exception):
-            vectors += itertools.repeat(batch, min(batch_size, len(texts) - starts[number]))
+            start = starts[number]
+            size = min(batch_size, len(texts) - start)
+            vectors += [item_error(batch, start + i) for i in range(size)]
         else:
-            vectors += batch
-    return vectors
+            vectors += batch.embeddings
+    return BatchResult(vectors, batches)
 
 
 async def _one_call_each(
@@ -208,16 +215,17 @@ async def _one_call_each(
     limit: anyio.CapacityLimiter | int,
     return_errors: bool,
     on_progress: Progress | None,
-) -> list[R | Exception]:
+) -> BatchResult[R | Exception]:
     """`run_bounded` for one call per item, progress counted in items."""
     progress = _progress(on_progress, count)
-    return await run_bounded(
+    answers = await run_bounded(
         count,
         call,
         concurrency=limit,
         return_errors=return_errors,
         on_done=None if progress is None else lambda index: progress(1),
     )
+    return BatchResult(answers, answers)
 
 
 def _items(value: object, what: str) -> Sequence[Any]:
@@ -239,7 +247,7 @@ async def chat(
     format: Format | None,
     options: OptionsArg | None,
     keep_alive: KeepAlive | None,
-) -> list[ChatResponse | Exception]:
+) -> BatchResult[ChatResponse | Exception]:
     """`AsyncClient.chat_batch`: one answer per conversation, in order."""
     return_errors, limit = check_mode(errors, concurrency)
     items: Sequence[Conversation] = _items(conversations, "conversations")
@@ -289,7 +297,7 @@ async def generate(
     format: Format | None,
     options: OptionsArg | None,
     keep_alive: KeepAlive | None,
-) -> list[GenerateResponse | Exception]:
+) -> BatchResult[GenerateResponse | Exception]:
     """`AsyncClient.generate_batch`: one answer per prompt, in order."""
     return_errors, limit = check_mode(errors, concurrency)
     items: Sequence[str] = _items(prompts, "prompts")

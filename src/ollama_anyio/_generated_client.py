@@ -13,6 +13,7 @@ from typing import Any, Literal, overload
 
 import anyio
 
+from ._batch_result import BatchResult
 from ._progress import EnsureResult, TransferProgress
 from ._sync_client import ClientCore, Stream
 from ._tool_run import ToolRun, ToolRunEvent
@@ -757,7 +758,7 @@ class Client(ClientCore):
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[builtins.list[float]]: ...
+    ) -> BatchResult[builtins.list[float]]: ...
 
     @overload
     def embed_batch(
@@ -774,7 +775,7 @@ class Client(ClientCore):
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[array.array[float]]: ...
+    ) -> BatchResult[array.array[float]]: ...
 
     @overload
     def embed_batch(
@@ -791,7 +792,7 @@ class Client(ClientCore):
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[builtins.list[float] | Exception]: ...
+    ) -> BatchResult[builtins.list[float] | Exception]: ...
 
     @overload
     def embed_batch(
@@ -808,7 +809,7 @@ class Client(ClientCore):
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[array.array[float] | Exception]: ...
+    ) -> BatchResult[array.array[float] | Exception]: ...
 
     @overload
     def embed_batch(
@@ -825,7 +826,7 @@ class Client(ClientCore):
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[Any]: ...
+    ) -> BatchResult[Any]: ...
 
     def embed_batch(
         self,
@@ -841,7 +842,7 @@ class Client(ClientCore):
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[Any]:
+    ) -> BatchResult[Any]:
         """Embed any number of texts: one vector per input, in input order.
 
         The inputs are sent ``batch_size`` at a time (one ``embed`` request each), with at
@@ -889,7 +890,7 @@ class Client(ClientCore):
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse]: ...
+    ) -> BatchResult[ChatResponse]: ...
 
     @overload
     def chat_batch(
@@ -905,7 +906,7 @@ class Client(ClientCore):
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse | Exception]: ...
+    ) -> BatchResult[ChatResponse | Exception]: ...
 
     @overload
     def chat_batch(
@@ -921,7 +922,7 @@ class Client(ClientCore):
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse] | builtins.list[ChatResponse | Exception]: ...
+    ) -> BatchResult[ChatResponse] | BatchResult[ChatResponse | Exception]: ...
 
     def chat_batch(
         self,
@@ -936,7 +937,7 @@ class Client(ClientCore):
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse] | builtins.list[ChatResponse | Exception]:
+    ) -> BatchResult[ChatResponse] | BatchResult[ChatResponse | Exception]:
         """Answer many conversations, at most ``concurrency`` at a time; answers in order.
 
         Each conversation is one ``chat`` call with the shared arguments. ``on_progress`` and
@@ -975,7 +976,7 @@ class Client(ClientCore):
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse]: ...
+    ) -> BatchResult[GenerateResponse]: ...
 
     @overload
     def generate_batch(
@@ -991,7 +992,7 @@ class Client(ClientCore):
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse | Exception]: ...
+    ) -> BatchResult[GenerateResponse | Exception]: ...
 
     @overload
     def generate_batch(
@@ -1007,7 +1008,7 @@ class Client(ClientCore):
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse] | builtins.list[GenerateResponse | Exception]: ...
+    ) -> BatchResult[GenerateResponse] | BatchResult[GenerateResponse | Exception]: ...
 
     def generate_batch(
         self,
@@ -1022,7 +1023,7 @@ class Client(ClientCore):
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse] | builtins.list[GenerateResponse | Exception]:
+    ) -> BatchResult[GenerateResponse] | BatchResult[GenerateResponse | Exception]:
         """Complete many prompts, at most ``concurrency`` at a time; answers in order.
 
         Each prompt is one ``generate`` call with the shared arguments. ``on_progress`` and
