@@ -60,6 +60,8 @@ NOT_MODULE_FUNCTIONS = frozenset(
 # Endpoints ``with_raw_response`` leaves out: they send many requests, and a `RawResponse`
 # holds one answer.
 NOT_RAW = frozenset({"chat_batch", "embed_batch", "ensure", "generate_batch"})
+# Streaming endpoints ``with_streaming_response`` leaves out: a tool run sends many requests.
+NOT_STREAMING_RAW = frozenset({"run_tools"})
 # Public classes that load on first use, and their modules (the rest of `__all__` is read
 # from the eager ``from ._x import Y as Y`` lines of ``__init__.py``).
 LAZY_CLASSES = {
@@ -391,17 +393,83 @@ RAW_SYNC_DOC = '''    """``Client.with_raw_response``: every endpoint's `RawResp
     """'''
 
 
+STREAMING_ASYNC_DOC = '''    """``AsyncClient.with_streaming_response``: responses as they come.
+
+    Each call (with ``stream=True``) gives an `AsyncStreamedResponse` to enter with ``async
+    with``: status and headers at once, then the body as lines, bytes or decoded chunks. An
+    endpoint that answers one object at once is not here (an ``AttributeError`` says so).
+    """'''
+STREAMING_SYNC_DOC = '''    """``Client.with_streaming_response``: responses read as they come.
+
+    Each call (with ``stream=True``) gives a `StreamedResponse` to enter with ``with``: status
+    and headers at once, then the body as lines, bytes or decoded chunks.
+    """'''
+
+
+def _streaming_method(source: _Source, endpoint: Endpoint, *, is_async: bool) -> list[str]:
+    """One endpoint of `AsyncStreamingClient` or `StreamingClient`: its streaming overload."""
+    [overload] = [
+        o
+        for o in endpoint.overloads
+        if o.returns is not None and ast.unparse(o.returns).startswith("AsyncStream[")
+    ]
+    assert overload.returns is not None
+    item = source.segment(overload.returns).removeprefix("AsyncStream[")[:-1]
+    kind = "AsyncStreamedResponse" if is_async else "StreamedResponse"
+    parameters = _parameters(source, overload.args, method=True)
+    lines = _call(f"def {endpoint.name}", parameters, "    ", f" -> {kind}[{item}]:")
+    docstring = source.docstring(endpoint.implementation, "        ")
+    if docstring is not None:
+        summary = docstring.strip().strip('"').splitlines()[0].strip()
+        lines.append(f'        """{summary}"""')
+    arguments = _arguments(overload.args)
+    if is_async:
+        call = f"lambda: self._client.{endpoint.name}({', '.join(arguments)})"
+        head = "return AsyncStreamedResponse("
+        flat = f"        {head}stream, {call})"
+        if len(flat) <= _LINE:
+            return [*lines, flat]
+        inner = _call(f"lambda: self._client.{endpoint.name}", arguments, "            ")
+        return [
+            *lines,
+            f"        {head}",
+            "            stream,",
+            *inner[:-1],
+            inner[-1] + ",",
+            "        )",
+        ]
+    target = f"self._client._async.with_streaming_response.{endpoint.name}"
+    inner = _call(target, arguments, "            ")
+    return [
+        *lines,
+        "        return StreamedResponse(",
+        "            self._client,",
+        *inner[:-1],
+        inner[-1] + ",",
+        "        )",
+    ]
+
+
 def raw_module(source: _Source) -> str:
     endpoints = [e for e in source.endpoints if e.name not in NOT_RAW]
-    names = _names_used(source, endpoints)
-    what = "`with_raw_response`: the endpoints, each returning a `RawResponse`."
+    streaming = [e for e in source.endpoints if e.streams and e.name not in NOT_STREAMING_RAW]
+    names = _names_used(source, endpoints) | _names_used(source, streaming)
+    what = (
+        "`with_raw_response` and `with_streaming_response`: the endpoints, each returning a\n"
+        "`RawResponse`, and the streaming ones, each giving a streamed response."
+    )
     lines = [HEADER.format(what=what), "# pyright: reportPrivateUsage=false"]
     extra = {
         "._async_client": {"AsyncClient"},
         "._raw": {"RawResponse", "capture"},
+        "._raw_stream": {"AsyncStreamedResponse", "StreamedResponse", "not_streamed"},
         "._sync_client": {"ClientCore"},
+        "typing": {"NoReturn"},
     }
-    body = ["", '__all__ = ["AsyncRawClient", "RawClient"]']
+    body = [
+        "",
+        '__all__ = ["AsyncRawClient", "AsyncStreamingClient", "RawClient", "StreamingClient"]',
+    ]
     for cls, doc, owner, is_async in (
         ("AsyncRawClient", RAW_ASYNC_DOC, "AsyncClient", True),
         ("RawClient", RAW_SYNC_DOC, "ClientCore", False),
@@ -414,6 +482,23 @@ def raw_module(source: _Source) -> str:
         for endpoint in endpoints:
             body.append("")
             body += _raw_method(source, endpoint, is_async=is_async)
+    for cls, doc, owner, is_async in (
+        ("AsyncStreamingClient", STREAMING_ASYNC_DOC, "AsyncClient", True),
+        ("StreamingClient", STREAMING_SYNC_DOC, "ClientCore", False),
+    ):
+        body += ["", "", f"class {cls}:", doc, ""]
+        body += [
+            f"    def __init__(self, client: {owner}) -> None:",
+            "        self._client = client",
+        ]
+        for endpoint in streaming:
+            body.append("")
+            body += _streaming_method(source, endpoint, is_async=is_async)
+        body += [
+            "",
+            "    def __getattr__(self, name: str) -> NoReturn:",
+            f'        not_streamed("{owner.removesuffix("Core")}", name)',
+        ]
     # The raw methods leave the streaming overloads out: import only the names they use.
     used = set(re.findall(r"\w+", "\n".join(body)))
     lines += _imports(source, names & used, extra)

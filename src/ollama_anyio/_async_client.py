@@ -59,7 +59,7 @@ from ._types import (
 )
 
 if TYPE_CHECKING:
-    from ._generated_raw import AsyncRawClient
+    from ._generated_raw import AsyncRawClient, AsyncStreamingClient
 
 __all__ = ["AsyncClient"]
 
@@ -190,11 +190,22 @@ class AsyncClient:
     def with_raw_response(self) -> AsyncRawClient:
         """The same endpoints, each returning a `RawResponse`: the result, with the HTTP
         status, headers and elapsed time of its answer (``await
-        client.with_raw_response.chat(...)``). Streaming calls are left out: a stream
-        has ``status_code`` and ``headers`` of its own."""
+        client.with_raw_response.chat(...)``). Streaming calls are left out (``stream=True``
+        raises `RequestError`): see `with_streaming_response`, and a stream has
+        ``status_code`` and ``headers`` of its own."""
         from ._generated_raw import AsyncRawClient
 
         return AsyncRawClient(self)
+
+    @property
+    def with_streaming_response(self) -> AsyncStreamingClient:
+        """The streaming endpoints, each giving its HTTP response as it comes: ``async with
+        client.with_streaming_response.chat(..., stream=True) as response``, then
+        ``response.status_code``, ``response.headers``, and ``response.iter_lines()`` (or
+        ``iter_bytes()``, ``parse()``, ``read()``)."""
+        from ._generated_raw import AsyncStreamingClient
+
+        return AsyncStreamingClient(self)
 
     async def __aenter__(self) -> AsyncClient:
         return self

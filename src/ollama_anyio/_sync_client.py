@@ -41,7 +41,7 @@ from ._errors import RequestError
 if TYPE_CHECKING:
     import httpx
 
-    from ._generated_raw import RawClient
+    from ._generated_raw import RawClient, StreamingClient
 
 __all__ = ["ClientCore", "Stream"]
 
@@ -462,6 +462,15 @@ class ClientCore:
         from ._generated_raw import RawClient
 
         return RawClient(self)
+
+    @property
+    def with_streaming_response(self) -> StreamingClient:
+        """The streaming endpoints, each giving its HTTP response as it comes: ``with
+        client.with_streaming_response.chat(..., stream=True) as response``, then
+        ``response.status_code``, ``response.headers`` and ``response.iter_lines()``."""
+        from ._generated_raw import StreamingClient
+
+        return StreamingClient(self)
 
     def __enter__(self: _C) -> _C:
         return self
