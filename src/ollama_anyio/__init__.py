@@ -41,6 +41,8 @@ from ._tool_run import ToolCallEvent as ToolCallEvent
 from ._tool_run import ToolResultEvent as ToolResultEvent
 from ._tool_run import ToolRun as ToolRun
 from ._tool_run import ToolRunEvent as ToolRunEvent
+from ._tool_run import ToolTurn as ToolTurn
+from ._tool_run import TurnCall as TurnCall
 from ._types import ChatResponse as ChatResponse
 from ._types import EmbedArraysResponse as EmbedArraysResponse
 from ._types import EmbeddingsResponse as EmbeddingsResponse
@@ -189,7 +191,9 @@ __all__ = [
     "ToolResultEvent",
     "ToolRun",
     "ToolRunEvent",
+    "ToolTurn",
     "TransferProgress",
+    "TurnCall",
     "UnauthorizedError",
     "UsageLimitError",
     "WebFetchResponse",

@@ -260,6 +260,14 @@ class Stream(Generic[T]):
         return self._buffer.popleft()
 
     def _fill(self) -> None:
+        if getattr(self._astream, "lockstep", False):
+            # Each item when the caller asks, in one crossing (a steered tool run: nothing
+            # may run ahead of the caller's decisions).
+            batch = _call(self._loop, self._astream.next_batch)
+            self._buffer.extend(batch)
+            if not batch:
+                self._ended = True
+            return
         if self._producer is None:
             # The producer holds the AsyncStream, never this object: dropping the last reference
             # to a half-read Stream must reach __del__, which stops the producer.
