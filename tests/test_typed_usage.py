@@ -77,14 +77,14 @@ EXPECTED = [
     "usage.Pet",
     "usage.City",
     "TypedDict('usage.Book', {'title': builtins.str})",
-    "ollama_anyio._types.ChatResponse",
+    "ollama_anyio._types_responses.ChatResponse",
     "builtins.str",
     "ollama_anyio._tool_run.ToolRun",
-    "ollama_anyio._types.ChatResponse",
+    "ollama_anyio._types_responses.ChatResponse",
     "ollama_anyio._tool_run.ToolRunEvent",
     "usage.Pet",
-    "ollama_anyio._types.GenerateResponse",
-    "builtins.list[ollama_anyio._types.Message]",
+    "ollama_anyio._types_responses.GenerateResponse",
+    "builtins.list[ollama_anyio._types_base.Message]",
     "ollama_anyio._tool_run.ToolRunEvent",
 ]
 

@@ -68,6 +68,8 @@ LAZY_CLASSES = {
     "Client": "._generated_client",
     "RawResponse": "._raw",
     "Stream": "._sync_client",
+    # a function, but loaded lazily too: it looks the package up, and must not be imported by it
+    "install_as_ollama": "._install",
 }
 
 HEADER = (

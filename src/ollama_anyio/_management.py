@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ._errors import RequestError
+from ._errors import NotFoundError, RequestError
 from ._progress import TransferProgress
 from ._requests import check_model
-from ._status_errors import NotFoundError
 from ._types import GenerateResponse, KeepAlive
 
 if TYPE_CHECKING:
