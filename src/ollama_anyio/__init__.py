@@ -88,7 +88,6 @@ if TYPE_CHECKING:
     from ._generated_functions import ps as ps
     from ._generated_functions import pull as pull
     from ._generated_functions import push as push
-    from ._generated_functions import run_tools as run_tools
     from ._generated_functions import show as show
     from ._generated_functions import systemone as systemone
     from ._generated_functions import web_fetch as web_fetch
@@ -118,7 +117,6 @@ _LAZY = {
     "ps": "._generated_functions",
     "pull": "._generated_functions",
     "push": "._generated_functions",
-    "run_tools": "._generated_functions",
     "show": "._generated_functions",
     "systemone": "._generated_functions",
     "web_fetch": "._generated_functions",
@@ -203,7 +201,6 @@ __all__ = [
     "ps",
     "pull",
     "push",
-    "run_tools",
     "show",
     "systemone",
     "web_fetch",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TypeAlias, Union
 
 from ._errors import RequestError
-from ._types_base import _DUMPED_WHOLE, SubscriptableStruct, _dump_encoder
+from ._types_base import DUMPED_WHOLE, SubscriptableStruct, dump_encoder
 
 __all__ = ["Image", "ImageArg", "ImageLike", "encode_image", "encode_images", "needs_io"]
 
@@ -36,10 +36,10 @@ class Image(SubscriptableStruct, kw_only=True):
 
     def model_dump_json(self, *, exclude_none: bool = False) -> str:
         """`model_dump` as a JSON string."""
-        return _dump_encoder.encode(self.model_dump()).decode()
+        return dump_encoder.encode(self.model_dump()).decode()
 
 
-_DUMPED_WHOLE.add(Image)
+DUMPED_WHOLE.add(Image)
 
 ImageLike = Union[str, bytes, "os.PathLike[str]", Image]
 

@@ -26,8 +26,8 @@ from typing import Any
 
 from ._images import Image as Image
 from ._images import ImageLike as ImageLike
-from ._types_base import _EXTRAS, ToolCallFunction, _read_absent_as_none
 from ._types_base import ABSENT as ABSENT
+from ._types_base import EXTRAS, ToolCallFunction, read_absent_as_none
 from ._types_base import Format as Format
 from ._types_base import KeepAlive as KeepAlive
 from ._types_base import Logprob as Logprob
@@ -61,7 +61,7 @@ from ._types_responses import EmbedArraysResponse as EmbedArraysResponse
 from ._types_responses import EmbeddingsResponse as EmbeddingsResponse
 from ._types_responses import EmbedResponse as EmbedResponse
 from ._types_responses import GenerateResponse as GenerateResponse
-from ._types_responses import ListModel, _BaseGenerateResponse
+from ._types_responses import ListModel
 from ._types_responses import ListResponse as ListResponse
 from ._types_responses import ProcessResponse as ProcessResponse
 from ._types_responses import ProgressResponse as ProgressResponse
@@ -139,9 +139,8 @@ for _alias in (SystemOneContent, SystemOneQuestion, SystemOneAnswer):
     setattr(_alias, "__module__", __name__)  # noqa: B010  (shown as the package's, as classes are)
 
 
-_EXTRAS.update(
+EXTRAS.update(
     {
-        _BaseGenerateResponse: frozenset({"remote_model", "remote_host"}),
         GenerateResponse: frozenset({"tool_calls"}),
         ListModel: frozenset({"name", "remote_model", "remote_host", "capabilities"}),
         ShowResponse: frozenset(
@@ -175,6 +174,6 @@ def _every_subclass(cls: type[Any]) -> Iterator[type[Any]]:
         yield from _every_subclass(sub)
 
 
-_read_absent_as_none(SubscriptableStruct)
+read_absent_as_none(SubscriptableStruct)
 for _cls in _every_subclass(SubscriptableStruct):
-    _read_absent_as_none(_cls)
+    read_absent_as_none(_cls)

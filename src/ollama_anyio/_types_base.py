@@ -1,7 +1,7 @@
 """The machinery every wire type shares, and the objects requests and responses share.
 
 `SubscriptableStruct` gives each msgspec Struct the official models' mapping-style access (SPEC
-9.4); ``ABSENT`` marks a response field the payload may leave out; `_RequestStruct` omits the
+9.4); ``ABSENT`` marks a response field the payload may leave out; `RequestStruct` omits the
 fields left at their default. The shared objects (`Options`, `Message`, `Tool`, `ToolCall`, ...)
 go both ways. The package's types are gathered in ``_types`` (see its docstring).
 """
@@ -90,11 +90,11 @@ class SubscriptableStruct(msgspec.Struct, kw_only=True, gc=False):
 
     def model_dump_json(self, *, exclude_none: bool = False) -> str:
         """`model_dump` as a JSON string."""
-        return _dump_encoder.encode(_dump(self, exclude_none)).decode()
+        return dump_encoder.encode(_dump(self, exclude_none)).decode()
 
 
 # A field declared ``x: T | None = ABSENT`` stores msgspec's UNSET while the payload leaves it
-# out, which costs nothing when decoding, and still reads as None: `_read_absent_as_none`
+# out, which costs nothing when decoding, and still reads as None: `read_absent_as_none`
 # puts a small descriptor over its slot. `SubscriptableStruct.__contains__` reads the slot
 # itself to tell "absent" from "null". (Only response types use it: a request field set to
 # None must not be sent as null.)
@@ -123,14 +123,14 @@ class _AbsentAsNone:
 
 # The fields each type declares beyond the official model of the same name (ollama 0.6.3);
 # test_result_shapes checks this table against the installed official package.
-_EXTRAS: dict[type[Any], frozenset[str]] = {}
+EXTRAS: dict[type[Any], frozenset[str]] = {}
 _EXTRAS_BY_CLASS: dict[type[Any], frozenset[str]] = {}
 
 
 def _extra_fields(cls: type[Any]) -> frozenset[str]:
     extras = _EXTRAS_BY_CLASS.get(cls)
     if extras is None:
-        extras = frozenset[str]().union(*(_EXTRAS.get(klass, ()) for klass in cls.__mro__))
+        extras = frozenset[str]().union(*(EXTRAS.get(klass, ()) for klass in cls.__mro__))
         _EXTRAS_BY_CLASS[cls] = extras
     return extras
 
@@ -148,7 +148,7 @@ def _absent_fields(cls: type[Any]) -> dict[object, Any]:
     return slots
 
 
-def _read_absent_as_none(cls: type[Any]) -> None:
+def read_absent_as_none(cls: type[Any]) -> None:
     for name, default in zip(
         cls.__struct_fields__[len(cls.__struct_fields__) - len(cls.__struct_defaults__) :],
         cls.__struct_defaults__,
@@ -161,9 +161,9 @@ def _read_absent_as_none(cls: type[Any]) -> None:
 
 def _dump(value: object, exclude_none: bool) -> object:
     if isinstance(value, SubscriptableStruct):
-        if type(value) in _DUMPED_WHOLE:
+        if type(value) in DUMPED_WHOLE:
             return value.model_dump()
-        names = _DUMP_NAMES.get(type(value), {})
+        names = DUMP_NAMES.get(type(value), {})
         return {
             names.get(name, name): _dump(item, exclude_none)
             for name, item in value
@@ -180,12 +180,12 @@ def _dump(value: object, exclude_none: bool) -> object:
 
 
 # Fields model_dump() names as on the wire, as the official models do: CreateRequest.from_.
-_DUMP_NAMES: dict[type[Any], dict[str, str]] = {}
+DUMP_NAMES: dict[type[Any], dict[str, str]] = {}
 # Types whose model_dump() is not a dict of their fields (`Image`: its base64 text).
-_DUMPED_WHOLE: set[type[Any]] = set()
+DUMPED_WHOLE: set[type[Any]] = set()
 
 
-_dump_encoder = msgspec.json.Encoder()
+dump_encoder = msgspec.json.Encoder()
 
 
 _REPR_ITEMS = 4
@@ -204,14 +204,14 @@ def _short_repr(value: object) -> str:
     return f"[{shown}]"
 
 
-def _vectors_repr(self: msgspec.Struct) -> str:
+def vectors_repr(self: msgspec.Struct) -> str:
     # Printing a thousand vectors of 768 floats in full is 10 MB of text, which also happens
     # unasked: asyncio.run() on Python 3.11 formats the result of its main task.
     fields = (f"{name}={_short_repr(getattr(self, name))}" for name in self.__struct_fields__)
     return f"{type(self).__name__}({', '.join(fields)})"
 
 
-class _RequestStruct(SubscriptableStruct, kw_only=True, omit_defaults=True):
+class RequestStruct(SubscriptableStruct, kw_only=True, omit_defaults=True):
     """Base of request bodies and of the types that go into them: unset fields are not sent."""
 
 
@@ -219,7 +219,7 @@ class _RequestStruct(SubscriptableStruct, kw_only=True, omit_defaults=True):
 # Shared objects
 
 
-class Options(_RequestStruct, kw_only=True, omit_defaults=True):
+class Options(RequestStruct, kw_only=True, omit_defaults=True):
     """Model parameters (SPEC 1.14). Only the fields you set are sent.
 
     The obsolete keys (``numa``, ``low_vram``, ``f16_kv``, ``logits_all``, ``vocab_only``,
@@ -263,7 +263,7 @@ class Options(_RequestStruct, kw_only=True, omit_defaults=True):
     stop: list[str] | None = None
 
 
-class ToolCallFunction(_RequestStruct, kw_only=True, omit_defaults=True):
+class ToolCallFunction(RequestStruct, kw_only=True, omit_defaults=True):
     """The function a tool call invokes."""
 
     name: str = ""
@@ -271,7 +271,7 @@ class ToolCallFunction(_RequestStruct, kw_only=True, omit_defaults=True):
     index: int | None = None
 
 
-class ToolCall(_RequestStruct, kw_only=True, omit_defaults=True):
+class ToolCall(RequestStruct, kw_only=True, omit_defaults=True):
     """A call of a tool requested by the model; ``id`` is what a ``tool`` message answers."""
 
     Function = ToolCallFunction
@@ -283,7 +283,7 @@ class ToolCall(_RequestStruct, kw_only=True, omit_defaults=True):
 _ToolCall = ToolCall  # the name Message.ToolCall shadows inside Message's body
 
 
-class Message(_RequestStruct, kw_only=True, omit_defaults=True):
+class Message(RequestStruct, kw_only=True, omit_defaults=True):
     """A chat message (SPEC 2.1): in the request history and in every chat response."""
 
     ToolCall = ToolCall
@@ -305,7 +305,7 @@ class Message(_RequestStruct, kw_only=True, omit_defaults=True):
         return _structured.parse(self.content, cls)
 
 
-class ToolProperty(_RequestStruct, kw_only=True, omit_defaults=True):
+class ToolProperty(RequestStruct, kw_only=True, omit_defaults=True):
     """One parameter of a tool, as a JSON-schema property (SPEC 2.3)."""
 
     type: str | list[str] | None = None
@@ -317,7 +317,7 @@ class ToolProperty(_RequestStruct, kw_only=True, omit_defaults=True):
     anyOf: list[Any] | None = None
 
 
-class ToolParameters(_RequestStruct, kw_only=True, omit_defaults=True):
+class ToolParameters(RequestStruct, kw_only=True, omit_defaults=True):
     """The parameters of a tool: a JSON schema of type ``object``."""
 
     Property = ToolProperty
@@ -329,7 +329,7 @@ class ToolParameters(_RequestStruct, kw_only=True, omit_defaults=True):
     properties: dict[str, ToolProperty] | None = None
 
 
-class ToolFunction(_RequestStruct, kw_only=True, omit_defaults=True):
+class ToolFunction(RequestStruct, kw_only=True, omit_defaults=True):
     """The function a tool exposes: name, description and parameters."""
 
     Parameters = ToolParameters
@@ -339,7 +339,7 @@ class ToolFunction(_RequestStruct, kw_only=True, omit_defaults=True):
     parameters: ToolParameters | None = None
 
 
-class Tool(_RequestStruct, kw_only=True, omit_defaults=True):
+class Tool(RequestStruct, kw_only=True, omit_defaults=True):
     """A tool definition (SPEC 2.3) for ``chat(tools=...)``."""
 
     Function = ToolFunction

@@ -7,7 +7,7 @@ from typing import Any, Union
 
 import msgspec
 
-from ._types_base import _DUMP_NAMES, KeepAlive, Message, Options, Tool, _RequestStruct
+from ._types_base import DUMP_NAMES, KeepAlive, Message, Options, RequestStruct, Tool
 
 # ---------------------------------------------------------------------------------------------
 # Requests. Field order follows the official client's bodies; unset fields are not sent.
@@ -15,7 +15,7 @@ from ._types_base import _DUMP_NAMES, KeepAlive, Message, Options, Tool, _Reques
 OptionsArg = Union[Mapping[str, Any], Options]  # noqa: UP007
 
 
-class _ModelRequest(_RequestStruct, kw_only=True, omit_defaults=True):
+class _ModelRequest(RequestStruct, kw_only=True, omit_defaults=True):
     model: str
 
 
@@ -120,7 +120,7 @@ class CreateRequest(_ModelRequest, kw_only=True, omit_defaults=True):
     from_: str | None = msgspec.field(default=None, name="from")
 
 
-_DUMP_NAMES[CreateRequest] = {"from_": "from"}
+DUMP_NAMES[CreateRequest] = {"from_": "from"}
 
 
 class ShowRequest(_ModelRequest, kw_only=True, omit_defaults=True):
@@ -133,21 +133,21 @@ class DeleteRequest(_ModelRequest, kw_only=True, omit_defaults=True):
     """The body of ``DELETE /api/delete``."""
 
 
-class CopyRequest(_RequestStruct, kw_only=True, omit_defaults=True):
+class CopyRequest(RequestStruct, kw_only=True, omit_defaults=True):
     """The body of ``POST /api/copy``."""
 
     source: str
     destination: str
 
 
-class WebSearchRequest(_RequestStruct, kw_only=True, omit_defaults=True):
+class WebSearchRequest(RequestStruct, kw_only=True, omit_defaults=True):
     """The body of ``POST https://ollama.com/api/web_search``."""
 
     query: str
     max_results: int | None = None
 
 
-class WebFetchRequest(_RequestStruct, kw_only=True, omit_defaults=True):
+class WebFetchRequest(RequestStruct, kw_only=True, omit_defaults=True):
     """The body of ``POST https://ollama.com/api/web_fetch``."""
 
     url: str

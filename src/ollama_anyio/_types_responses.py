@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import array
 import datetime
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 import msgspec
 
 from . import _structured
 from ._types_base import (
-    _T,
     ABSENT,
+    EXTRAS,
     Logprob,
     Message,
     ModelDetails,
     SubscriptableStruct,
     ToolCall,
-    _vectors_repr,
+    vectors_repr,
 )
 
 # ---------------------------------------------------------------------------------------------
 # Responses
+
+_T = TypeVar("_T")
 
 
 class _BaseGenerateResponse(SubscriptableStruct, kw_only=True):
@@ -37,6 +39,9 @@ class _BaseGenerateResponse(SubscriptableStruct, kw_only=True):
     eval_duration: int | None = ABSENT
     remote_model: str | None = ABSENT
     remote_host: str | None = ABSENT
+
+
+EXTRAS[_BaseGenerateResponse] = frozenset({"remote_model", "remote_host"})
 
 
 class GenerateResponse(_BaseGenerateResponse, kw_only=True):
@@ -88,7 +93,7 @@ class EmbedResponse(_BaseGenerateResponse, kw_only=True):
     embeddings: list[list[float]] = msgspec.field(default_factory=list[list[float]])
 
     def __repr__(self) -> str:
-        return _vectors_repr(self)
+        return vectors_repr(self)
 
 
 class EmbedArraysResponse(_BaseGenerateResponse, kw_only=True):
@@ -102,7 +107,7 @@ class EmbedArraysResponse(_BaseGenerateResponse, kw_only=True):
     embeddings: list[array.array[float]] = msgspec.field(default_factory=list["array.array[float]"])
 
     def __repr__(self) -> str:
-        return _vectors_repr(self)
+        return vectors_repr(self)
 
 
 class RawEmbedResponse(_BaseGenerateResponse, kw_only=True):
@@ -117,7 +122,7 @@ class EmbeddingsResponse(SubscriptableStruct, kw_only=True):
     embedding: list[float] = msgspec.field(default_factory=list[float])
 
     def __repr__(self) -> str:
-        return _vectors_repr(self)
+        return vectors_repr(self)
 
 
 class StatusResponse(SubscriptableStruct, kw_only=True):

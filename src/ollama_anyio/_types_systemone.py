@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Union, cast
 
 import msgspec
 
-from ._types_base import KeepAlive, SubscriptableStruct, _RequestStruct
+from ._types_base import KeepAlive, RequestStruct, SubscriptableStruct
 
 # ---------------------------------------------------------------------------------------------
 # Decision models (SPEC 9.3): POST /v1/systemone, one JSON object each way.
@@ -22,7 +22,7 @@ def _tag(self: msgspec.Struct) -> str:
     return cast(str, self.__struct_config__.tag)
 
 
-class _SystemOneQuestion(_RequestStruct, kw_only=True, omit_defaults=True, tag_field="type"):
+class _SystemOneQuestion(RequestStruct, kw_only=True, omit_defaults=True, tag_field="type"):
     instructions: SystemOneContent
 
     @property
@@ -52,7 +52,7 @@ class SystemOneScoreQuestion(_SystemOneQuestion, kw_only=True, omit_defaults=Tru
 SystemOneQuestion = Union[SystemOneChoiceQuestion, SystemOneNoulQuestion, SystemOneScoreQuestion]  # noqa: UP007
 
 
-class SystemOneRequest(_RequestStruct, kw_only=True, omit_defaults=True):
+class SystemOneRequest(RequestStruct, kw_only=True, omit_defaults=True):
     """The body of ``POST /v1/systemone``."""
 
     model: str
