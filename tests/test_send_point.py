@@ -162,3 +162,23 @@ async def test_blobs_send_once_each(
 def test_the_async_core_send_is_the_request_function() -> None:
     """`_send` is `_request` itself: the blocking crossing adds no layer on the async side."""
     assert AsyncCore._send is AsyncCore._request  # pyright: ignore[reportPrivateUsage]
+
+
+def test_blocking_blobs_send_once_each(
+    blocking: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The file is hashed in the caller's thread; its pieces are read in the portal's loop."""
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(BLOB)
+    spy = Spy(monkeypatch)
+    spy.wrap_sync(ClientCore)
+    spy.wrap_async(AsyncClient)
+    assert blocking.create_blob(blob) == DIGEST
+    assert blocking.blob_exists(DIGEST)
+    assert not blocking.blob_exists("sha256:" + "0" * 64)
+    path = f"/api/blobs/{DIGEST}"
+    assert spy.calls[:2] == [
+        ("ClientCore", "_request", StatusResponse, "POST", path, False),
+        ("ClientCore", "_request", StatusResponse, "HEAD", path, False),
+    ]
+    assert len(spy.calls) == 3
