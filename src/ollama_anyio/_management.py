@@ -16,18 +16,15 @@ locally, so it is asked with ``/api/show``, which the server forwards.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from ._errors import RequestError
+from ._endpoints import AsyncEndpoints
+from ._errors import NotFoundError, RequestError
+from ._marks import helper
 from ._progress import EnsureResult, TransferProgress
 from ._requests import check_model
-from ._status_errors import NotFoundError
 from ._types import GenerateResponse, KeepAlive
 
-if TYPE_CHECKING:
-    from ._async_client import AsyncClient
-
-__all__ = ["ensure", "exists", "is_loaded", "load", "same_model", "unload"]
+__all__ = ["AsyncModels", "same_model"]
 
 _DEFAULT_HOST = "registry.ollama.ai/"
 _DEFAULT_NAMESPACE = "library/"
@@ -53,54 +50,80 @@ def same_model(a: str, b: str) -> bool:
     return _canonical(a) == _canonical(b)
 
 
-async def exists(client: AsyncClient, model: str) -> bool:
-    """Whether the server has ``model`` (see the module docstring for how it asks)."""
-    check_model(model)
-    if _cloud_routed(model):
-        try:
-            await client.show(model)
-        except NotFoundError:
-            return False
-        return True
-    stored = (await client.list()).models
-    return any(same_model(model, m.model or m.name or "") for m in stored)
+class AsyncModels:
+    """``client.models``: whether a model is there or loaded; pull, load and unload it."""
 
+    def __init__(self, client: AsyncEndpoints) -> None:
+        self._client = client
 
-async def ensure(
-    client: AsyncClient,
-    model: str,
-    *,
-    insecure: bool,
-    on_progress: Callable[[TransferProgress], object] | None,
-) -> EnsureResult:
-    """Pull ``model`` unless the server has it; says which it did."""
-    if on_progress is not None and not callable(on_progress):
-        raise RequestError(f"on_progress must be callable, got {type(on_progress).__name__}")
-    if await exists(client, model):
-        return EnsureResult(model=model, pulled=False)
-    progress = TransferProgress()
-    async with await client.pull(model, insecure=insecure, stream=True) as parts:
-        async for part in parts:
-            progress.feed(part)
-            if on_progress is not None:
-                on_progress(progress)
-    return EnsureResult(
-        model=model, pulled=True, completed=progress.completed, total=progress.total
-    )
+    @helper
+    async def exists(self, model: str) -> bool:
+        """Whether the server has ``model``: stored, by any form of its name.
 
+        One ``GET /api/tags``, the cheapest request that answers it (``/api/show`` would read
+        the model's metadata); a cloud-routed name (``:cloud``) is asked with ``/api/show``.
+        """
+        check_model(model)
+        if _cloud_routed(model):
+            try:
+                await self._client.show(model)
+            except NotFoundError:
+                return False
+            return True
+        stored = (await self._client.list()).models
+        return any(same_model(model, m.model or m.name or "") for m in stored)
 
-async def is_loaded(client: AsyncClient, model: str) -> bool:
-    """`AsyncClient.is_loaded`."""
-    check_model(model)
-    loaded = (await client.ps()).models
-    return any(same_model(model, m.model or m.name or "") for m in loaded)
+    @helper
+    async def ensure(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        on_progress: Callable[[TransferProgress], object] | None = None,
+    ) -> EnsureResult:
+        """Pull ``model`` if the server does not have it; returns what it did.
 
+        An `EnsureResult`: ``pulled`` (true when it pulled, and then the result is truthy),
+        and the bytes ``completed`` of ``total``. ``on_progress`` is called with one
+        `TransferProgress` after each progress chunk: bytes ``completed`` of ``total`` over
+        every layer, a ``fraction`` that never goes backwards and reaches 1.0 only when the
+        layers are over, and the ``status`` line. (The blocking client calls it in its own
+        thread.)
 
-async def load(client: AsyncClient, model: str, keep_alive: KeepAlive | None) -> GenerateResponse:
-    """`AsyncClient.load`."""
-    return await client.generate(model, keep_alive=keep_alive)
+        Raises:
+            ResponseError: the pull failed (e.g. no such model in the registry).
+        """
+        if on_progress is not None and not callable(on_progress):
+            raise RequestError(f"on_progress must be callable, got {type(on_progress).__name__}")
+        if await self.exists(model):
+            return EnsureResult(model=model, pulled=False)
+        progress = TransferProgress()
+        async with await self._client.pull(model, insecure=insecure, stream=True) as parts:
+            async for part in parts:
+                progress.feed(part)
+                if on_progress is not None:
+                    on_progress(progress)
+        return EnsureResult(
+            model=model, pulled=True, completed=progress.completed, total=progress.total
+        )
 
+    @helper
+    async def is_loaded(self, model: str) -> bool:
+        """Whether ``model`` is loaded in memory (listed by ``GET /api/ps``)."""
+        check_model(model)
+        loaded = (await self._client.ps()).models
+        return any(same_model(model, m.model or m.name or "") for m in loaded)
 
-async def unload(client: AsyncClient, model: str) -> GenerateResponse:
-    """`AsyncClient.unload`."""
-    return await client.generate(model, keep_alive=0)
+    @helper
+    async def load(self, model: str, *, keep_alive: KeepAlive | None = None) -> GenerateResponse:
+        """Load ``model`` into memory, to stay ``keep_alive`` (e.g. ``"1h"``, ``-1``: forever).
+
+        A generate request without a prompt (SPEC 4.3); the answer's ``done_reason`` is
+        ``"load"``. For a generative model: an embedding model loads on its first embed.
+        """
+        return await self._client.generate(model, keep_alive=keep_alive)
+
+    @helper
+    async def unload(self, model: str) -> GenerateResponse:
+        """Unload ``model`` from memory now (``keep_alive=0``; ``done_reason`` ``"unload"``)."""
+        return await self._client.generate(model, keep_alive=0)

@@ -8,6 +8,7 @@ arrive), ``parse()`` (the decoded chunks, as the plain call's stream gives them)
 (the whole rest). Each is a stream like any other (`AsyncStream`, or `Stream` on the blocking
 client): bounded by the read timeout between two pieces or lines and by ``max_line_size``,
 closed when it ends, when the caller is cancelled, or when the ``async with`` block is left.
+(The blocking `StreamedResponse` is in ``_sync_streamed``, above the blocking client.)
 
 Everything before the head behaves as for the plain call: retries, ``ResponseError`` for an
 error status (nothing to read then). The endpoints that answer one object at once are not
@@ -20,6 +21,8 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
+import anyio
+
 from ._async_stream import AsyncStream
 from ._errors import ProtocolError, RequestError, translate_errors
 from ._raw import _current, _Record, reply_headers  # pyright: ignore[reportPrivateUsage]
@@ -28,9 +31,8 @@ if TYPE_CHECKING:
     import httpx
 
     from ._http._direct_sender import Reply
-    from ._sync_client import ClientCore, Stream, _Loop  # pyright: ignore[reportPrivateUsage]
 
-__all__ = ["AsyncStreamedResponse", "StreamedResponse", "not_streamed"]
+__all__ = ["AsyncStreamedResponse", "not_streamed"]
 
 T = TypeVar("T")
 _Item = TypeVar("_Item", bytes, str)
@@ -242,100 +244,5 @@ class AsyncStreamedResponse(Generic[T]):
         if body is not None:
             await body.aclose()
         if reply is not None:
-            import anyio
-
             with anyio.CancelScope(shield=True):
                 await reply.aclose()
-
-
-class StreamedResponse(Generic[T]):
-    """`AsyncStreamedResponse` for the blocking client: ``with ... as response``.
-
-    The same attributes; `iter_lines`, `iter_bytes` and `parse` give a blocking `Stream`.
-    """
-
-    def __init__(self, core: ClientCore, response: AsyncStreamedResponse[T]) -> None:
-        self._core = core
-        self._async = response
-        self._loop: _Loop | None = None
-        self._body: Stream[Any] | None = None
-
-    @property
-    def status_code(self) -> int:
-        """The HTTP status."""
-        return self._async.status_code
-
-    @property
-    def headers(self) -> httpx.Headers:
-        """The response's headers, case-insensitive."""
-        return self._async.headers
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds from sending the request to the head."""
-        return self._async.elapsed
-
-    @property
-    def retries(self) -> int:
-        """How many times the request was tried again."""
-        return self._async.retries
-
-    @property
-    def url(self) -> str:
-        """The request's URL."""
-        return self._async.url
-
-    def __enter__(self) -> StreamedResponse[T]:
-        from ._sync_client import _call  # pyright: ignore[reportPrivateUsage]
-
-        loop = self._core._state.get()  # pyright: ignore[reportPrivateUsage]
-        _call(loop, self._async.__aenter__)
-        self._loop = loop
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _stream(self, body: AsyncStream[Any]) -> Any:
-        from ._sync_client import Stream
-
-        assert self._loop is not None
-        self._body = Stream(body, self._loop)
-        return self._body
-
-    def iter_lines(self) -> Stream[str]:
-        """The body's lines, not parsed (see `AsyncStreamedResponse.iter_lines`)."""
-        lines: Stream[str] = self._stream(self._async.iter_lines())
-        return lines
-
-    def iter_bytes(self) -> Stream[bytes]:
-        """The body's pieces as they arrive."""
-        pieces: Stream[bytes] = self._stream(self._async.iter_bytes())
-        return pieces
-
-    def parse(self) -> Stream[T]:
-        """The body's chunks, decoded."""
-        chunks: Stream[T] = self._stream(self._async.parse())
-        return chunks
-
-    def read(self) -> bytes:
-        """The rest of the body, whole."""
-        from ._sync_client import _call  # pyright: ignore[reportPrivateUsage]
-
-        if self._loop is None:
-            raise RuntimeError("enter the response first: 'with ... as response'")
-        return _call(self._loop, self._async.read)
-
-    def close(self) -> None:
-        """Close the response. Calling it again does nothing."""
-        from ._sync_client import _call  # pyright: ignore[reportPrivateUsage]
-
-        if self._body is not None:
-            self._body.close()
-        if self._loop is not None:
-            _call(self._loop, self._async.aclose)

@@ -159,9 +159,12 @@ class ToolTurn:
         reply: the model's reply.
         calls: one `TurnCall` per tool call of the reply, in order.
         messages: the transcript up to and including the reply.
+        run: the run's outcome (`ToolRun`), set on the last turn once the run has ended
+            (at once on a final turn; after the loop when the run stopped on calls left
+            pending or at ``max_steps``); None before.
     """
 
-    __slots__ = ("calls", "messages", "reply", "step")
+    __slots__ = ("calls", "messages", "reply", "run", "step")
 
     def __init__(
         self, step: int, reply: ChatResponse, calls: list[TurnCall], messages: list[Message]
@@ -170,6 +173,7 @@ class ToolTurn:
         self.reply = reply
         self.calls = calls
         self.messages = messages
+        self.run: ToolRun | None = None
 
     @property
     def final(self) -> bool:

@@ -1,6 +1,6 @@
 """The tool runner: call the model, run the tools it asks for, feed the results back, repeat.
 
-`run_tools` is what ``run_tools`` does. Each step is one chat call; the tool calls of a step
+`AsyncTools.run` is ``client.tools.run``. Each step is one chat call; the tool calls of a step
 run concurrently in a task group (async functions as tasks, plain functions in worker threads
 under one `CapacityLimiter`), and their results go back to the model as ``role: "tool"``
 messages carrying ``tool_name`` and ``tool_call_id``, in the order of the calls. The run ends
@@ -13,9 +13,9 @@ cannot be interrupted, unless its ``tool_timeout`` passed: then it is left to fi
 Before a function runs, its arguments are checked against its schema (`_tool_check`): a call
 that does not fit is answered with what was wrong, in the model's terms, and not run.
 
-Three forms share `Runner`: the whole run (`run_tools`), its events streamed
-(`ToolRunStream`), and the run turn by turn (`ToolTurns`), where the caller sees each reply's
-calls and runs, edits, refuses or answers them before the next chat call.
+Three forms share `Runner`: the whole run (``tools.run``), its events streamed
+(`ToolRunStream`), and the run turn by turn (`ToolTurns`, ``tools.turns``), where the caller
+sees each reply's calls and runs, edits, refuses or answers them before the next chat call.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import contextlib
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Union, cast
+from typing import Any, Literal, Union, cast, overload
 
 import anyio
 import anyio.abc
@@ -33,7 +33,9 @@ import msgspec
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._async_stream import AsyncStream
+from ._endpoints import AsyncEndpoints
 from ._errors import MaxStepsError, RequestError
+from ._marks import helper
 from ._tool_check import argument_problem, as_text
 from ._tool_run import (
     ChunkEvent,
@@ -47,12 +49,18 @@ from ._tool_run import (
     TurnCall,
 )
 from ._tools import convert_tools
-from ._types import ChatResponse, KeepAlive, Message, OptionsArg, Think, Tool, ToolCall
+from ._types import (
+    ChatResponse,
+    KeepAlive,
+    Message,
+    OptionsArg,
+    Think,
+    Tool,
+    ToolCall,
+    ToolLike,
+)
 
-if TYPE_CHECKING:
-    from ._async_client import AsyncClient
-
-__all__ = ["Runner", "ToolRunStream", "ToolTurns", "run_tools"]
+__all__ = ["AsyncTools", "Runner", "ToolRunStream", "ToolTurns"]
 
 ToolErrors = Literal["report", "raise"]
 AtMaxSteps = Literal["raise", "return"]
@@ -90,7 +98,7 @@ class Runner:
 
     def __init__(
         self,
-        client: AsyncClient,
+        client: AsyncEndpoints,
         model: str,
         messages: Sequence[MessageLike] | None,
         tools: Sequence[Any],
@@ -314,15 +322,10 @@ class _ToolTimeout(TimeoutError):
     """A tool ran past its ``tool_timeout`` (a ``TimeoutError``)."""
 
 
-async def run_tools(runner: Runner) -> ToolRun:
-    """Run ``runner`` in the caller's task (the non-streaming form)."""
-    return await runner.run(None)
-
-
 class ToolRunStream(AsyncStream[ToolRunEvent]):
     """The events of a streamed tool run: an `AsyncStream` whose producer is the runner.
 
-    Use it as ``async with await client.run_tools(..., stream=True) as events:``: the block owns
+    Use it as ``async with await client.tools.run(..., stream=True) as events:``: the block owns
     the task group the run happens in, and leaving it early cancels the run and its tools.
     """
 
@@ -412,9 +415,9 @@ class ToolTurns(AsyncStream[ToolTurn]):
     ``async with await client.tools.turns(...) as turns: async for turn in turns: ...``. Each
     step of the iteration first carries out the previous turn's decisions (running its
     function calls concurrently, as the whole run does), then calls the model once; nothing
-    runs ahead of the caller, and nothing runs between two steps. After the loop, `run`
-    holds the outcome (`ToolRun`). ``max_steps`` and ``at_max_steps`` apply as in the whole
-    run; leaving the loop early just stops (no tool is running then).
+    runs ahead of the caller, and nothing runs between two steps. After the loop, the last
+    turn's ``run`` holds the outcome (`ToolRun`). ``max_steps`` and ``at_max_steps`` apply
+    as in the whole run; leaving the loop early just stops (no tool is running then).
     """
 
     lockstep = True  # the blocking Stream asks for each turn when its caller does, never ahead
@@ -426,21 +429,11 @@ class ToolTurns(AsyncStream[ToolTurn]):
         self._transcript = list(runner.messages)
         self._step = 0
         self._current: ToolTurn | None = None
+        self._last: ToolTurn | None = None
         self._run: ToolRun | None = None
 
     async def __aenter__(self) -> ToolTurns:
         return self  # nothing to open: each turn is asked for by the loop
-
-    @property
-    def run(self) -> ToolRun:
-        """The run's outcome, once the iteration has ended.
-
-        Raises:
-            RuntimeError: the run has not ended (its last turn was not read past).
-        """
-        if self._run is None:
-            raise RuntimeError("the tool run has not ended: read its turns to the end")
-        return self._run
 
     async def next_batch(self) -> list[ToolTurn]:
         """The next turn, as a list of one; ``[]`` once the run has ended."""
@@ -468,21 +461,203 @@ class ToolTurns(AsyncStream[ToolTurn]):
                 reply=current.reply, messages=self._transcript, steps=self._step, pending=pending
             )
             if pending:
-                self._run = done
+                self._end(done)
                 return None
             if self._step == runner.max_steps:
-                self._run = runner.at_the_limit(done)
+                self._end(runner.at_the_limit(done))
                 return None
         self._step += 1
         reply = await runner.ask(self._transcript, self._step, None)
         self._transcript.append(reply.message)
-        turn = runner.turn(self._step, reply, self._transcript)
+        turn = self._last = runner.turn(self._step, reply, self._transcript)
         if turn.final:
-            self._run = ToolRun(reply=reply, messages=self._transcript, steps=self._step)
+            self._end(ToolRun(reply=reply, messages=self._transcript, steps=self._step))
         else:
             self._current = turn
         return turn
 
+    def _end(self, run: ToolRun) -> None:
+        self._run = run
+        if self._last is not None:
+            self._last.run = run
+
     async def aclose(self) -> None:
         """Stop: no more turns. (No tool is running between two turns.)"""
         self._closed = True
+
+
+class AsyncTools:
+    """``client.tools``: the tool runner (chat, run the tools the model asks for, repeat)."""
+
+    def __init__(self, client: AsyncEndpoints) -> None:
+        self._client = client
+
+    @overload
+    async def run(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[ToolLike],
+        *,
+        stream: Literal[False] = False,
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        tool_timeout: float | Mapping[str, float] | None = None,
+    ) -> ToolRun: ...
+
+    @overload
+    async def run(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[ToolLike],
+        *,
+        stream: Literal[True],
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        tool_timeout: float | Mapping[str, float] | None = None,
+    ) -> AsyncStream[ToolRunEvent]: ...
+
+    @overload
+    async def run(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[ToolLike],
+        *,
+        stream: bool,
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        tool_timeout: float | Mapping[str, float] | None = None,
+    ) -> ToolRun | AsyncStream[ToolRunEvent]: ...
+
+    @helper
+    async def run(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[ToolLike],
+        *,
+        stream: bool = False,
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        tool_timeout: float | Mapping[str, float] | None = None,
+    ) -> ToolRun | AsyncStream[ToolRunEvent]:
+        """Chat with tools until the model answers without calling one.
+
+        Each step is one chat call; the tool calls of a step run concurrently (async functions
+        as tasks, plain ones in worker threads, at most ``max_threads`` at once) and their
+        results go back as ``tool`` messages with ``tool_name`` and ``tool_call_id``. A call
+        whose arguments do not fit the tool's schema is not run: the model is told what was
+        wrong (argument names and JSON types). A tool that raises has its error sent to the
+        model as its result (``tool_errors="raise"``: raised instead), and so has a call of
+        an unknown tool. Cancelling the call cancels the running tools.
+
+        Args:
+            tools: the functions the model may call, described from their signatures and
+                docstrings as for ``chat(tools=...)``; and schema-only tools (`Tool` objects
+                or mappings, as ``chat`` takes), whose calls are handed back to you: the run
+                stops after running the other calls of that reply, with them in
+                ``ToolRun.pending``.
+            max_steps: the most chat calls to make; a reply still calling tools at the last
+                one raises `MaxStepsError` (``at_max_steps="return"``: it is returned).
+            stream: return an `AsyncStream` of `ToolRunEvent` (chunks, tool calls, tool
+                results as they happen, then a `DoneEvent`); read it in ``async with``.
+            tool_timeout: seconds each call may take, for every function or by tool name
+                (``{"search": 30}``). Past it the model is told the tool did not finish
+                (``tool_errors="raise"``: a ``TimeoutError``); a plain function's thread is
+                then left to finish on its own.
+
+        Returns:
+            A `ToolRun`: the last reply, the whole transcript, the number of steps, and the
+            calls of schema-only tools left for you (``pending``).
+
+        Raises:
+            RequestError: an argument is invalid (nothing was sent).
+            MaxStepsError: ``max_steps`` was reached, with ``at_max_steps="raise"``.
+        """
+        runner = Runner(
+            self._client,
+            model,
+            messages,
+            tools,
+            max_steps=max_steps,
+            tool_errors=tool_errors,
+            at_max_steps=at_max_steps,
+            max_threads=max_threads,
+            think=think,
+            options=options,
+            keep_alive=keep_alive,
+            tool_timeout=tool_timeout,
+        )
+        if stream:
+            return ToolRunStream(runner, self._client.base_url + "/api/chat")
+        return await runner.run(None)
+
+    @helper
+    async def turns(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[ToolLike],
+        *,
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        tool_timeout: float | Mapping[str, float] | None = None,
+    ) -> AsyncStream[ToolTurn]:
+        """The tool run of `run`, turn by turn, for you to steer.
+
+        ``async with await client.tools.turns(...) as turns: async for turn in turns:``.
+        Each `ToolTurn` is one reply of the model with its ``calls`` (`TurnCall`): run one
+        (the default for a function; ``call.arguments`` may be edited first), ``refuse``
+        it (the model is told why) or ``answer`` it yourself (a schema-only tool's calls
+        must be answered, or the run stops there with them in ``ToolRun.pending``). The
+        next turn carries out your decisions, then calls the model again; nothing runs
+        ahead of you. The last turn has no calls, and its ``run`` is the `ToolRun` (after
+        the loop, the last turn's ``run`` has it however the run ended). The arguments are
+        those of `run`.
+
+        Raises:
+            RequestError: an argument is invalid (nothing was sent).
+            MaxStepsError: ``max_steps`` was reached, with ``at_max_steps="raise"``.
+        """
+        runner = Runner(
+            self._client,
+            model,
+            messages,
+            tools,
+            max_steps=max_steps,
+            tool_errors=tool_errors,
+            at_max_steps=at_max_steps,
+            max_threads=max_threads,
+            think=think,
+            options=options,
+            keep_alive=keep_alive,
+            tool_timeout=tool_timeout,
+        )
+        return ToolTurns(runner, self._client.base_url + "/api/chat")
