@@ -158,7 +158,7 @@ async def test_a_streamed_response_left_early_closes_its_connection(
 async def test_forms_not_offered_say_so_before_sending(emulator: OllamaEmulator) -> None:
     async with AsyncClient(emulator.url) as client:
         with pytest.raises(RequestError, match="with_streaming_response"):
-            await client.with_raw_response.chat("llama3.2", HI, stream=True)  # type: ignore[arg-type]
+            await client.with_raw_response.chat("llama3.2", HI, stream=True)  # type: ignore[call-overload]
         with pytest.raises(RequestError, match="pass stream=True"):
             client.with_streaming_response.chat("llama3.2", HI, stream=False)  # type: ignore[arg-type]
         with pytest.raises(AttributeError, match=r"with_raw_response\.list\(\)"):
@@ -182,7 +182,7 @@ def test_the_blocking_client_has_streamed_responses(
         with client.with_streaming_response.chat("llama3.2", HI, stream=True) as response:
             assert response.read().endswith(b"\n")
         with pytest.raises(RequestError, match="with_streaming_response"):
-            client.with_raw_response.chat("llama3.2", HI, stream=True)  # type: ignore[arg-type]
+            client.with_raw_response.chat("llama3.2", HI, stream=True)  # type: ignore[call-overload]
         with pytest.raises(AttributeError, match="answers one object"):
             client.with_streaming_response.ps()
     assert json.loads(lines[-1])["done"] is True

@@ -453,9 +453,10 @@ def _raw_method(endpoint: Endpoint, *, is_async: bool) -> list[str]:
         if o.returns is None or "AsyncStream" not in ast.unparse(o.returns)
     ]
     implementation = endpoint.implementation
-    if endpoint.streams:  # the ``stream: Literal[False]`` overload is the whole signature
-        [implementation] = overloads
-        overloads = []
+    if endpoint.streams:  # the last ``stream: Literal[False]`` overload is the whole signature
+        implementation = overloads[-1]
+        if len(overloads) == 1:  # no other overload: it is the signature alone
+            overloads = []
     lines: list[str] = []
     for overload in overloads:
         lines += _raw_def(source, overload, "    ", is_async=is_async, overload=True)

@@ -53,6 +53,8 @@ from ._types import Logprob as Logprob
 from ._types import Message as Message
 from ._types import ModelDetails as ModelDetails
 from ._types import Options as Options
+from ._types import ParsedChatResponse as ParsedChatResponse
+from ._types import ParsedGenerateResponse as ParsedGenerateResponse
 from ._types import ProcessResponse as ProcessResponse
 from ._types import ProgressResponse as ProgressResponse
 from ._types import ShowResponse as ShowResponse
@@ -158,6 +160,8 @@ __all__ = [
     "OllamaError",
     "OllamaTimeoutError",
     "Options",
+    "ParsedChatResponse",
+    "ParsedGenerateResponse",
     "ProcessResponse",
     "ProgressResponse",
     "ProtocolError",

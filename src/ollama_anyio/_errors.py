@@ -163,6 +163,8 @@ class StructuredOutputError(OllamaError, ValueError):
         truncated: whether generation stopped at the length limit (``done_reason ==
             "length"``), the usual cause of JSON cut short: raise ``num_predict`` or
             ``num_ctx``.
+        reply: the whole answer (metrics, ``done_reason``) when ``chat`` or ``generate``
+            raised it for ``format=T``; None when raised by ``parse``.
     """
 
     def __init__(self, text: str, error: str, *, truncated: bool = False) -> None:
@@ -171,6 +173,7 @@ class StructuredOutputError(OllamaError, ValueError):
         self.text = text
         self.error = error
         self.truncated = truncated
+        self.reply: Any = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_structured_error, (self.text, self.error, self.truncated))

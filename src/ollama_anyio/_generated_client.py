@@ -17,6 +17,7 @@ import anyio
 
 from . import _blobs, _config, _requests
 from ._batch_result import BatchResult
+from ._endpoints import FormatT
 from ._errors import ResponseError
 from ._generated_raw import AsyncRawClient, AsyncStreamingClient
 from ._progress import EnsureResult, TransferProgress
@@ -50,6 +51,7 @@ from ._types import (
     WebFetchResponse,
     WebSearchResponse,
 )
+from ._types_responses import ParsedChatResponse, ParsedGenerateResponse, answer_type, with_parsed
 
 __all__ = ["Batch", "Client", "Models", "RawClient", "StreamingClient", "Tools"]
 
@@ -64,6 +66,58 @@ class RawClient:
     def __init__(self, client: ClientCore) -> None:
         self._client = client
         self._raw = AsyncRawClient(client._async)
+
+    @overload
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: type[FormatT],
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> RawResponse[ParsedGenerateResponse[FormatT]]: ...
+
+    @overload
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format | None = None,
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> RawResponse[GenerateResponse]: ...
 
     def generate(
         self,
@@ -114,6 +168,42 @@ class RawClient:
                 shift=shift,
             )
         )
+
+    @overload
+    def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: type[FormatT],
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> RawResponse[ParsedChatResponse[FormatT]]: ...
+
+    @overload
+    def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> RawResponse[ChatResponse]: ...
 
     def chat(
         self,
@@ -1093,6 +1183,32 @@ class Client(ClientCore):
         logprobs: bool | None = None,
         top_logprobs: int | None = None,
         raw: bool | None = None,
+        format: type[FormatT],
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ParsedGenerateResponse[FormatT]: ...
+
+    @overload
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
         format: Format | None = None,
         images: Sequence[ImageLike] | None = None,
         options: OptionsArg | None = None,
@@ -1213,13 +1329,27 @@ class Client(ClientCore):
             height=height,
             steps=steps,
         )
-        return self._request(
-            GenerateResponse,
-            "POST",
-            "/api/generate",
-            json=body,
-            stream=stream,
-        )
+        cls = answer_type(GenerateResponse, format, stream)
+        reply = self._request(cls, "POST", "/api/generate", json=body, stream=stream)
+        return with_parsed(reply, format)
+
+    @overload
+    def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: type[FormatT],
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ParsedChatResponse[FormatT]: ...
 
     @overload
     def chat(
@@ -1317,7 +1447,9 @@ class Client(ClientCore):
             truncate=truncate,
             shift=shift,
         )
-        return self._request(ChatResponse, "POST", "/api/chat", json=body, stream=stream)
+        cls = answer_type(ChatResponse, format, stream)
+        reply = self._request(cls, "POST", "/api/chat", json=body, stream=stream)
+        return with_parsed(reply, format)
 
     @overload
     def embed(
