@@ -8,7 +8,10 @@ A block that defines ``test_`` functions runs under pytest instead, so a documen
 passing test (the ``ollama_emulator`` fixture is there, as in any project that installs us).
 
 A block that must not run (it needs a service the test cannot start) has ``<!-- no-run -->`` as
-the last non-blank line before its fence; it is still compiled. Few may: see `MAX_NO_RUN`.
+the last non-blank line before its fence; it is still compiled. Few may: see `MAX_NO_RUN`. A
+block that imports a library of one of the package's optional extras (pydantic, opentelemetry,
+ray, ...) is skipped where that library is not installed, and runs in the sessions that install
+it; a module no extra provides is never a reason to skip (a misspelt import fails).
 
 Files are found by globbing, so a new ``docs/*.md`` is checked with no edit here.
 """
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib.metadata
+import importlib.util
 import os
 import re
 import subprocess
@@ -57,6 +62,17 @@ class Block:
     @property
     def name(self) -> str:
         return f"{self.path.relative_to(ROOT).as_posix()}:{self.line}"
+
+    @property
+    def imports(self) -> set[str]:
+        """The top-level names of the modules the block imports (absolute imports only)."""
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(self.source)):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.partition(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.partition(".")[0])
+        return names
 
     @property
     def is_test_module(self) -> bool:
@@ -126,6 +142,47 @@ def python_blocks() -> list[Block]:
 BLOCKS = python_blocks()
 
 
+if sys.version_info >= (3, 11):
+    import tomllib
+
+    def _extras_requirements() -> list[str]:
+        """The requirements of every optional extra, from the checkout's pyproject.toml."""
+        text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+        extras = tomllib.loads(text)["project"].get("optional-dependencies", {})
+        return [requirement for extra in extras.values() for requirement in extra]
+
+else:
+
+    def _extras_requirements() -> list[str]:
+        """The requirements of every optional extra, from the installed metadata (no tomllib)."""
+        requirements = importlib.metadata.requires("ollama-anyio") or []
+        return [requirement for requirement in requirements if "extra ==" in requirement]
+
+
+def optional_modules() -> set[str]:
+    """Module names the extras may provide: ``opentelemetry-sdk`` gives ``opentelemetry_sdk``
+    and ``opentelemetry``, ``llama-cpp-python`` gives ``llama_cpp`` (and two more)."""
+    modules: set[str] = set()
+    for requirement in _extras_requirements():
+        match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+        if match is not None:
+            name = match[0].lower()
+            modules.add(re.sub(r"[-.]", "_", name))
+            modules.add(re.sub(r"[-.]", "_", name.removesuffix("-python")))
+            modules.add(re.split(r"[-_.]", name)[0])
+    return modules
+
+
+def missing_optional(block: Block) -> list[str]:
+    """The modules of optional extras the block imports that are not installed here."""
+    optional = optional_modules()
+    return sorted(
+        name
+        for name in block.imports
+        if name in optional and importlib.util.find_spec(name) is None
+    )
+
+
 @pytest.fixture
 def emulator() -> Iterator[ThreadedEmulator]:
     """A fresh emulator per block, with every catalogue model, so blocks cannot see each other."""
@@ -164,6 +221,9 @@ def test_the_block_runs_against_the_emulator(
     compile(block.source, block.name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     if block.no_run:
         pytest.skip(f"{NO_RUN} (compiled only)")
+    missing = missing_optional(block)
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}, from an optional extra not installed here")
     result = _run(block, tmp_path, emulator.url)
     output = f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     assert result.returncode == 0, output
@@ -185,6 +245,21 @@ def test_every_no_run_mark_sits_on_a_python_block() -> None:
         assert marks == len(marked), f"{path.name}: {marks} marks, {len(marked)} marked blocks"
         for block in marked:
             assert block.language in _PYTHON, f"{block.name} is {block.language or 'plain'}"
+
+
+def test_a_block_needing_an_extra_is_told_from_a_misspelt_import(tmp_path: Path) -> None:
+    assert {"trio", "ollama", "pytest"} <= optional_modules()
+    assert "os" not in optional_modules()
+    block = Block(
+        tmp_path / "page.md",
+        1,
+        "python",
+        "import os.path\nfrom trio import run\nimport no_such_module\nfrom . import x\n",
+        no_run=False,
+    )
+    assert block.imports == {"os", "trio", "no_such_module"}
+    # trio is installed here and no_such_module is in no extra: the block runs (and fails).
+    assert missing_optional(block) == []
 
 
 def test_the_readme_is_short() -> None:
