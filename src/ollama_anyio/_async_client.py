@@ -42,6 +42,12 @@ class AsyncClient(AsyncEndpoints):
         follow_redirects, **kwargs: passed on to ``httpx.AsyncClient`` (e.g. ``transport``,
             ``verify``, ``proxy``); ``limits=httpx.Limits(...)`` caps our transport's
             connections per server (default 100) and idle ones (default 64).
+        http_client: your own ``httpx.AsyncClient`` (proxies, mTLS, event hooks,
+            instrumentation), used as given: its transport, limits, hooks, auth and headers
+            apply, our headers and ``timeout`` are added to each request, and errors,
+            retries, read limits and streams behave as on our transport. It stays yours:
+            ``aclose()`` leaves it open. Not with the httpx options above. (The blocking
+            ``Client`` takes an ``httpx.Client``, used from worker threads.)
 
     Beyond the official endpoints, our helpers come in groups: ``client.models`` (exists,
     ensure, is_loaded, load, unload), ``client.batch`` (embed, chat, generate over many

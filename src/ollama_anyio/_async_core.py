@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar, overload
 
 import anyio
 import anyio.to_thread
+import httpx
 import msgspec
 
 from . import _config, _requests
@@ -109,6 +110,7 @@ class AsyncCore:
         retry_writes: bool = False,
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        http_client: httpx.AsyncClient | httpx.Client | None = None,
         **kwargs: Any,
     ) -> None:
         configure_logging()  # OLLAMA_ANYIO_LOG: read when a client is built, never at import
@@ -127,6 +129,7 @@ class AsyncCore:
             max_line_size=max_line_size,
             max_body_size=max_body_size,
             options=kwargs,
+            http_client=http_client,
         )
         self._base_url = self._session.base_url
         self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()

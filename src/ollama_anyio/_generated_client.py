@@ -1130,6 +1130,9 @@ class Client(ClientCore):
 
     Args:
         backend: the event loop its portal thread runs, ``"asyncio"`` (default) or ``"trio"``.
+        http_client: your own ``httpx.Client``, used as given (each blocking step of it in a
+            worker thread of the portal); ``close()`` leaves it open. An ``httpx.AsyncClient``
+            works too, used in the portal's event loop.
 
     Use it as ``with Client() as client:``, or call ``close()``; a client never closed is closed
     when it is garbage collected or at interpreter exit. It may be shared by many threads, and

@@ -9,7 +9,8 @@ Which path: with no httpx option at all, requests go straight to our transport (
 which hands the client over to httpx when an answer needs httpx's client (a cookie to keep).
 A redirect met there is followed from that answer, by `_redirect`, with httpx's rules. With
 httpx options but none that shape its transport, httpx's client runs on our transport; with
-a transport option (or a proxy in the environment, which httpx routes by), on its own.
+a transport option (or a proxy in the environment, which httpx routes by), on its own. With
+``http_client=``, on the caller's client, as given (`_user_client`): never closed here.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from .._raw import observe, reply_headers
 from ._direct_sender import DirectReply, DirectSender, HttpxReply, Reply
 from ._retry import Retry, RetryPolicy
 from ._transport import MAX_IDLE, AnyIOTransport
+from ._user_client import user_client
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "DEFAULT_MAX_LINE_SIZE", "ERROR_EXCERPT", "Session"]
 
@@ -100,11 +102,14 @@ class _Pool:
         factory: Callable[[], tuple[httpx.AsyncClient, DirectSender | None]],
         *,
         per_loop: bool,
+        owned: bool = True,
     ) -> None:
         self._factory = factory
         self._http, self.direct = factory()
         self._per_loop = per_loop
         self._loop: object = None
+        self.owned = owned  # False: the caller's http_client, whose life is the caller's
+        self._closed = False
 
     def http_client(self) -> httpx.AsyncClient:
         """The httpx client of the running event loop (the one client, if not ``per_loop``)."""
@@ -118,9 +123,12 @@ class _Pool:
 
     @property
     def closed(self) -> bool:
-        return self._http.is_closed
+        return self._closed or self._http.is_closed
 
     async def aclose(self) -> None:
+        self._closed = True
+        if not self.owned:
+            return  # the caller's client: closing it is the caller's to do
         if not self._per_loop or self._loop in (None, anyio.lowlevel.current_token()):
             await self._http.aclose()
         else:  # its loop has ended: forget it (see above), and refuse further use
@@ -163,6 +171,8 @@ class Session:
         follow_redirects: follow 301, 302, 303, 307 and 308 answers.
         max_line_size, max_body_size: the longest line of a stream, the largest whole answer.
         options: options for ``httpx.AsyncClient``.
+        http_client: the caller's own ``httpx.AsyncClient`` (or ``httpx.Client``, used from
+            worker threads), used as given and never closed here; excludes ``options``.
     """
 
     def __init__(
@@ -178,6 +188,7 @@ class Session:
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         options: dict[str, Any],
+        http_client: object = None,
     ) -> None:
         for name, size in (("max_line_size", max_line_size), ("max_body_size", max_body_size)):
             if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
@@ -194,7 +205,12 @@ class Session:
         self.retry = retry
         self._follow_redirects = follow_redirects
         self._urls: dict[str, httpx.URL] = {}
-        self._pool = self._new_pool(dict(options))
+        self._users = http_client is not None
+        if http_client is not None:
+            given: Any = user_client(http_client, options)
+            self._pool = _Pool(lambda: (given, None), per_loop=False, owned=False)
+        else:
+            self._pool = self._new_pool(dict(options))
 
     def _new_pool(self, options: dict[str, Any]) -> _Pool:
         limits = options.get("limits")
@@ -391,15 +407,30 @@ class Session:
     async def _through_httpx(
         self, http: httpx.AsyncClient, method: str, url: str, content: Any
     ) -> Reply:
-        request = http.build_request(
-            method,
-            self._url(url),
-            content=content,
-            headers=self._request_headers(url),
-            timeout=httpx.USE_CLIENT_DEFAULT if self._timeout_is_default else self.timeout,
-        )
+        if self._users:
+            # The caller's client: its own headers, auth and hooks apply, and ours (and the
+            # key) are added to each request, with our timeout and redirect choice.
+            if self._pool.closed:
+                raise RuntimeError("this client is closed")
+            request = http.build_request(
+                method,
+                self._url(url),
+                content=content,
+                headers={**self._headers, **(self._request_headers(url) or {})},
+                timeout=self.timeout,
+            )
+            sent = http.send(request, stream=True, follow_redirects=self._follow_redirects)
+        else:
+            request = http.build_request(
+                method,
+                self._url(url),
+                content=content,
+                headers=self._request_headers(url),
+                timeout=httpx.USE_CLIENT_DEFAULT if self._timeout_is_default else self.timeout,
+            )
+            sent = http.send(request, stream=True)
         try:
-            return HttpxReply(await http.send(request, stream=True))
+            return HttpxReply(await sent)
         except Failure:
             raise
         except Exception as exc:
