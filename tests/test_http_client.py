@@ -78,7 +78,7 @@ async def test_errors_retries_and_limits_are_as_on_our_transport(
 
 
 async def test_a_bad_http_client_is_refused_at_once() -> None:
-    with pytest.raises(RequestError, match="httpx.AsyncClient or httpx.Client"):
+    with pytest.raises(RequestError, match=r"httpx\.AsyncClient or httpx\.Client"):
         AsyncClient(http_client=cast(Any, "not a client"))
     async with httpx.AsyncClient() as mine:
         with pytest.raises(RequestError, match="verify"):
