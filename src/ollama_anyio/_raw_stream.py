@@ -130,10 +130,10 @@ class AsyncStreamedResponse(Generic[T]):
         self._reply: Reply | None = None
         self._body: AsyncStream[Any] | None = None
         self._closed = False
-        self.status_code = 0
-        self.elapsed = 0.0
-        self.retries = 0
-        self.url = ""
+        self.status_code: int = 0
+        self.elapsed: float = 0.0
+        self.retries: int = 0
+        self.url: str = ""
 
     @property
     def headers(self) -> httpx.Headers:

@@ -112,11 +112,11 @@ class TurnCall:
     __slots__ = ("_reply", "arguments", "call", "decision", "id", "name", "runnable")
 
     def __init__(self, call: ToolCall, *, runnable: bool, schema_only: bool) -> None:
-        self.call = call
+        self.call: ToolCall = call
         self.name: str = call.function.name
         self.id: str | None = call.id
         self.arguments: dict[str, Any] = copy.deepcopy(call.function.arguments)
-        self.runnable = runnable
+        self.runnable: bool = runnable
         self.decision: Decision = "pending" if schema_only else "run"
         self._reply = ""
 
@@ -169,10 +169,10 @@ class ToolTurn:
     def __init__(
         self, step: int, reply: ChatResponse, calls: list[TurnCall], messages: list[Message]
     ) -> None:
-        self.step = step
-        self.reply = reply
-        self.calls = calls
-        self.messages = messages
+        self.step: int = step
+        self.reply: ChatResponse = reply
+        self.calls: list[TurnCall] = calls
+        self.messages: list[Message] = messages
         self.run: ToolRun | None = None
 
     @property
