@@ -155,6 +155,18 @@ async def test_a_streamed_response_left_early_closes_its_connection(
         assert (await client.chat("llama3.2", HI)).done
 
 
+async def test_closing_the_client_closes_a_streamed_response_left_open(
+    emulator: OllamaEmulator,
+) -> None:
+    client = AsyncClient(emulator.url)
+    response = client.with_streaming_response.chat("llama3.2", HI, stream=True)
+    await response.__aenter__()
+    lines = response.iter_lines()
+    await client.aclose()  # as it closes every stream still open
+    assert [line async for line in lines] == []
+    await response.aclose()
+
+
 async def test_forms_not_offered_say_so_before_sending(emulator: OllamaEmulator) -> None:
     async with AsyncClient(emulator.url) as client:
         with pytest.raises(RequestError, match="with_streaming_response"):

@@ -21,8 +21,6 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
-import anyio
-
 from ._async_stream import AsyncStream
 from ._errors import ProtocolError, RequestError, translate_errors
 from ._raw import _current, _Record, reply_headers  # pyright: ignore[reportPrivateUsage]
@@ -155,6 +153,9 @@ class AsyncStreamedResponse(Generic[T]):
             reply = await plain._send()  # pyright: ignore[reportPrivateUsage]
         finally:
             _current.reset(token)
+        # The plain stream holds the response too: the client's aclose() (which closes every
+        # stream still open) and the garbage collector then close it as any stream's.
+        plain._response = plain._reply = reply  # pyright: ignore[reportPrivateUsage]
         self._plain, self._reply = plain, reply
         self.status_code = reply.status_code
         self.url = plain._url  # pyright: ignore[reportPrivateUsage]
@@ -240,9 +241,8 @@ class AsyncStreamedResponse(Generic[T]):
         if self._closed:
             return
         self._closed = True
-        body, reply = self._body, self._reply
+        body, plain = self._body, self._plain
         if body is not None:
             await body.aclose()
-        if reply is not None:
-            with anyio.CancelScope(shield=True):
-                await reply.aclose()
+        if plain is not None:
+            await plain.aclose()  # closes the response, at once (shielded)
