@@ -25,10 +25,12 @@ from . import _batch, _blobs, _config, _management, _requests
 from ._async_stream import AsyncStream
 from ._embed import EmbedBodyDecoder, embed_response, float32s, floats
 from ._errors import DECODE_ERRORS, ProtocolError, RequestError, ResponseError
+from ._http import _observe
+from ._http._observe import DEFAULT_REQUEST_ID_HEADER, Observer, RequestHook, ResponseHook
+from ._http._request_log import configure_logging
 from ._http._retry import RetryPolicy
 from ._http._session import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_LINE_SIZE, Session
 from ._progress import TransferProgress
-from ._raw import configure_logging
 from ._tool_run import ToolRun, ToolRunEvent
 from ._tool_runner import Runner, ToolRunStream, run_tools
 from ._types import (
@@ -117,6 +119,15 @@ class AsyncClient:
         retry_writes: also retry ``create``, ``push``, ``copy``, ``delete`` and ``create_blob``.
         max_line_size: the longest line of a stream, in bytes (default 32 MiB).
         max_body_size: the largest whole answer, in bytes (default 1 GiB).
+        request_id_header: the header that carries each request's id, a fresh random one per
+            request (the same on its retries), also found on log lines, spans and errors
+            (``ResponseError.request_id``); None sends none. A value for it in ``headers``
+            is sent as the id of every request instead.
+        on_request, on_response: hooks, each a callable or a list of them, sync or async,
+            called in the task that sends: ``on_request(event)`` before a request is sent
+            (`RequestEvent`: it may add headers), ``on_response(event)`` once it has ended
+            (`ResponseEvent`: status, headers, elapsed time, retries, error). They keep the
+            client on its own transport, unlike httpx's ``event_hooks``.
         follow_redirects, **kwargs: passed on to ``httpx.AsyncClient`` (e.g. ``transport``,
             ``verify``, ``proxy``); ``limits=httpx.Limits(...)`` caps our transport's
             connections per server (default 100) and idle ones (default 64).
@@ -137,6 +148,9 @@ class AsyncClient:
         retry_writes: bool = False,
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        request_id_header: str | None = DEFAULT_REQUEST_ID_HEADER,
+        on_request: RequestHook | Sequence[RequestHook] | None = None,
+        on_response: ResponseHook | Sequence[ResponseHook] | None = None,
         **kwargs: Any,
     ) -> None:
         configure_logging()  # OLLAMA_ANYIO_LOG: read when a client is built, never at import
@@ -144,9 +158,10 @@ class AsyncClient:
             retry = RetryPolicy(max_retries, retry_backoff, retry_writes)
         except (TypeError, ValueError) as exc:
             raise RequestError(f"invalid retry settings: {exc}") from None
+        client_headers = _config.build_headers(headers)
         self._session = Session(
             _config.host_from_env(host),
-            headers=_config.build_headers(headers),
+            headers=client_headers,
             api_key=_config.api_key_from_env(api_key),
             api_key_to_host=api_key is not None,
             timeout=_config.default_timeout() if timeout is _config.DEFAULT else timeout,
@@ -155,6 +170,7 @@ class AsyncClient:
             max_line_size=max_line_size,
             max_body_size=max_body_size,
             options=kwargs,
+            observer=Observer(client_headers, request_id_header, on_request, on_response),
         )
         self._base_url = self._session.base_url
         self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
