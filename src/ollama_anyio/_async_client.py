@@ -84,6 +84,14 @@ def _decode(response_type: type[T], data: bytes | bytearray, url: str) -> T:
     return result
 
 
+def _path(url: str) -> str:
+    """The path of a URL of ours (after the base URL's own path, if any)."""
+    rest = url.split("://", 1)[-1]
+    path = rest[rest.find("/") :] if "/" in rest else "/"
+    index = path.find("/api/")
+    return path[index:] if index > 0 else path
+
+
 def _is_done(chunk: GenerateResponse | ChatResponse) -> bool:
     # Newer runners may end a stream with done_reason and metrics but not "done": true
     # (SPEC 9.2); that chunk is the final one, and it says so to code that checks .done.
@@ -235,8 +243,19 @@ class AsyncClient:
     # -----------------------------------------------------------------------------------------
     # Sending and reading, through the session
 
-    async def _read(self, method: str, url: str, content: Any = None) -> bytes:
-        """Send a request and return the whole body of its answer."""
+    # Each call is handed to OpenTelemetry (`_otel`) when instrumented: one check when not.
+
+    async def _read(self, method: str, url: str, content: Any = None, body: Any = None) -> bytes:
+        """Send a request and return the whole body of its answer (``body``: the request
+        before encoding, for the call's span)."""
+        telemetry = _observe.telemetry
+        if telemetry is not None:
+            return await telemetry.call(  # type: ignore[no-any-return]
+                method, url, _path(url), body, lambda: self._read_now(method, url, content)
+            )
+        return await self._read_now(method, url, content)
+
+    async def _read_now(self, method: str, url: str, content: Any) -> bytes:
         base = self._base_url
         writes = url.startswith(base) and url.startswith(_WRITES, len(base))
         return await self._session.read(method, url, content, idempotent=not writes)
@@ -244,7 +263,14 @@ class AsyncClient:
     async def _call(self, response_type: type[T], method: str, path: str, body: Any = None) -> T:
         url = self._base_url + path
         content = None if body is None else _requests.encoder.encode(body)
-        return _decode(response_type, await self._read(method, url, content), url)
+        telemetry = _observe.telemetry
+        if telemetry is not None:
+
+            async def call() -> T:
+                return _decode(response_type, await self._read_now(method, url, content), url)
+
+            return await telemetry.call(method, url, path, body, call)  # type: ignore[no-any-return]
+        return _decode(response_type, await self._read_now(method, url, content), url)
 
     def _stream(
         self, item_type: type[T], path: str, body: Any, is_final: Callable[[T], bool]
@@ -261,6 +287,9 @@ class AsyncClient:
             read_timeout=session.timeouts["read"],
             max_line_size=session.max_line_size,
         )
+        telemetry = _observe.telemetry
+        if telemetry is not None:
+            stream.watch = telemetry.stream(url, path, body)
         self._streams.add(stream)
         return stream
 
@@ -713,8 +742,16 @@ class AsyncClient:
             dimensions=dimensions,
         )
         url = self._base_url + "/api/embed"
-        rest, vectors = await self._read_embed(url, body, float32s if as_arrays else floats)
-        return embed_response(rest, vectors, as_arrays=as_arrays, url=url)
+        vector = float32s if as_arrays else floats
+
+        async def call() -> EmbedResponse | EmbedArraysResponse:
+            rest, vectors = await self._read_embed(url, body, vector)
+            return embed_response(rest, vectors, as_arrays=as_arrays, url=url)
+
+        telemetry = _observe.telemetry
+        if telemetry is not None:
+            return await telemetry.call("POST", url, "/api/embed", body, call)  # type: ignore[no-any-return]
+        return await call()
 
     async def embeddings(
         self,
@@ -896,14 +933,16 @@ class AsyncClient:
 
     async def copy(self, source: str, destination: str) -> StatusResponse:
         """Copy a model under a new name (``POST /api/copy``)."""
-        body = _requests.encoder.encode(_requests.copy(source, destination))
-        await self._read("POST", self._base_url + "/api/copy", body)
+        request = _requests.copy(source, destination)
+        url = self._base_url + "/api/copy"
+        await self._read("POST", url, _requests.encoder.encode(request), request)
         return StatusResponse(status="success")
 
     async def delete(self, model: str) -> StatusResponse:
         """Delete a model (``DELETE /api/delete``)."""
-        body = _requests.encoder.encode(_requests.delete(model))
-        await self._read("DELETE", self._base_url + "/api/delete", body)
+        request = _requests.delete(model)
+        url = self._base_url + "/api/delete"
+        await self._read("DELETE", url, _requests.encoder.encode(request), request)
         return StatusResponse(status="success")
 
     async def systemone(

@@ -31,6 +31,7 @@ import anyio
 
 from . import _requests
 from ._errors import RequestError
+from ._http import _observe
 from ._types import (
     ChatResponse,
     Format,
@@ -190,8 +191,13 @@ async def embed(
         if progress is not None:
             progress(min(batch_size, len(texts) - starts[number]))
 
-    batches = await run_bounded(
-        len(starts), one, concurrency=limit, return_errors=return_errors, on_done=done
+    batches = await _traced(
+        "embed_batch",
+        model,
+        len(starts),
+        lambda: run_bounded(
+            len(starts), one, concurrency=limit, return_errors=return_errors, on_done=done
+        ),
     )
     vectors: list[Any] = []
     for number, batch in enumerate(batches):
@@ -218,6 +224,15 @@ async def _one_call_each(
         return_errors=return_errors,
         on_done=None if progress is None else lambda index: progress(1),
     )
+
+
+async def _traced(operation: str, model: str, count: int, run: Callable[[], Awaitable[R]]) -> R:
+    """``run()``, inside the batch's span while instrumented: its calls' spans are children."""
+    telemetry = _observe.telemetry
+    if telemetry is None:
+        return await run()
+    with telemetry.batch_span(operation, model, count):
+        return await run()
 
 
 def _items(value: object, what: str) -> Sequence[Any]:
@@ -273,7 +288,12 @@ async def chat(
             keep_alive=keep_alive,
         )
 
-    return await _one_call_each(len(items), one, limit, return_errors, on_progress)
+    return await _traced(
+        "chat_batch",
+        model,
+        len(items),
+        lambda: _one_call_each(len(items), one, limit, return_errors, on_progress),
+    )
 
 
 async def generate(
@@ -329,4 +349,9 @@ async def generate(
             keep_alive=keep_alive,
         )
 
-    return await _one_call_each(len(items), one, limit, return_errors, on_progress)
+    return await _traced(
+        "generate_batch",
+        model,
+        len(items),
+        lambda: _one_call_each(len(items), one, limit, return_errors, on_progress),
+    )
