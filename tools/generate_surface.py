@@ -67,6 +67,8 @@ LAZY_CLASSES = {
     "AsyncStream": "._async_stream",
     "Client": "._generated_client",
     "RawResponse": "._raw",
+    "RequestEvent": "._http._observe",
+    "ResponseEvent": "._http._observe",
     "Stream": "._sync_client",
 }
 

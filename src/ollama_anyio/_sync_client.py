@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import contextvars
 import sys
 import threading
 import weakref
@@ -160,7 +161,10 @@ def _blocking(func: Callable[[], T]) -> T:
         except BaseException as exc:
             error.append(exc)
 
-    helper = threading.Thread(target=run, name="ollama-anyio-crossing")
+    # In the caller's context (a new thread starts with an empty one): the call's span is a
+    # child of the caller's, and context variables read in the call are the caller's.
+    context = contextvars.copy_context()
+    helper = threading.Thread(target=context.run, args=(run,), name="ollama-anyio-crossing")
     helper.start()
     helper.join()
     if error:
