@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import re
+from typing import Literal
 
 import pytest
 
@@ -18,6 +19,8 @@ from ollama_anyio import (
     ResponseEvent,
 )
 from ollama_anyio.testing import Fault, OllamaEmulator
+
+Backend = Literal["asyncio", "trio"]
 
 ASK = [{"role": "user", "content": "hi"}]
 
@@ -140,7 +143,7 @@ async def test_a_hook_that_raises_fails_the_call_and_frees_the_connection(
             await client.version()
 
 
-def test_the_blocking_client_takes_the_same_hooks(portal_backend: str) -> None:
+def test_the_blocking_client_takes_the_same_hooks(portal_backend: Backend) -> None:
     ids: list[str | None] = []
     with (
         OllamaEmulator.start_in_thread() as emu,

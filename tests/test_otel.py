@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
@@ -25,6 +25,8 @@ from ollama_anyio import AsyncClient, Client, NotFoundError, OllamaError
 from ollama_anyio.otel import OllamaAnyioInstrumentor
 from ollama_anyio.testing import Fault, OllamaEmulator, Reply, ToolCall
 
+Backend = Literal["asyncio", "trio"]
+
 ASK = [{"role": "user", "content": "Say hello"}]
 
 
@@ -38,6 +40,10 @@ class Recorder:
         self.reader = InMemoryMetricReader()
         self.meter_provider = MeterProvider(metric_readers=[self.reader])
         self.tracer = self.tracer_provider.get_tracer("test")
+
+    def attributes(self, name: str) -> dict[str, Any]:
+        """The attributes of the one span called ``name``, loosely typed for the checks."""
+        return dict(self.span(name).attributes or {})
 
     def spans(self, name: str | None = None) -> list[ReadableSpan]:
         spans = list(self.exporter.get_finished_spans())
@@ -89,7 +95,7 @@ def parent_of(span: ReadableSpan) -> int | None:
 
 def span_id(span: ReadableSpan) -> int:
     assert span.context is not None
-    return span.context.span_id
+    return int(span.context.span_id)
 
 
 # -- whole answers ---------------------------------------------------------------------------------
@@ -244,7 +250,7 @@ async def test_a_stream_span_lasts_until_its_end_with_chunk_timings(
     assert on.spans() == []  # started with the call, ended with the stream
     chunks = [chunk async for chunk in stream]
     span = on.span("chat llama3.2")
-    attributes = dict(span.attributes or {})
+    attributes: dict[str, Any] = dict(span.attributes or {})
     assert attributes["gen_ai.request.stream"] is True
     assert attributes["gen_ai.response.time_to_first_chunk"] > 0
     assert attributes["gen_ai.response.finish_reasons"] == (chunks[-1].done_reason,)
@@ -429,7 +435,7 @@ async def test_content_is_captured_only_when_asked_in_the_conventions_form(
     answer = await emu_client.chat("llama3.2", [{"role": "system", "content": "Terse."}, *ASK])
     stream = await emu_client.generate("llama3.2", "Hi", system="Be brief", stream=True)
     text = "".join([part.response or "" async for part in stream])
-    chat = dict(otel.span("chat llama3.2").attributes or {})
+    chat = otel.attributes("chat llama3.2")
     assert json.loads(chat["gen_ai.input.messages"]) == [
         {"role": "system", "parts": [{"type": "text", "content": "Terse."}]},
         {"role": "user", "parts": [{"type": "text", "content": "Say hello"}]},
@@ -441,7 +447,7 @@ async def test_content_is_captured_only_when_asked_in_the_conventions_form(
             "finish_reason": answer.done_reason,
         }
     ]
-    completion = dict(otel.span("text_completion llama3.2").attributes or {})
+    completion = otel.attributes("text_completion llama3.2")
     assert json.loads(completion["gen_ai.system_instructions"]) == [
         {"type": "text", "content": "Be brief"}
     ]
@@ -491,7 +497,7 @@ async def test_uninstrument_stops_spans_and_traceparent(
 
 
 def test_a_blocking_call_is_a_child_of_the_callers_span_from_any_thread(
-    on: Recorder, portal_backend: str
+    on: Recorder, portal_backend: Backend
 ) -> None:
     with OllamaEmulator.start_in_thread() as emu, Client(emu.url, backend=portal_backend) as client:
         parents: dict[str, int] = {}
@@ -518,7 +524,7 @@ def test_a_blocking_call_is_a_child_of_the_callers_span_from_any_thread(
 
 
 def test_a_blocking_call_from_a_trio_program_keeps_its_parent(
-    on: Recorder, portal_backend: str
+    on: Recorder, portal_backend: Backend
 ) -> None:
     with OllamaEmulator.start_in_thread() as emu, Client(emu.url, backend=portal_backend) as client:
 
@@ -531,7 +537,7 @@ def test_a_blocking_call_from_a_trio_program_keeps_its_parent(
     assert parent_of(on.span("version")) == parent_id
 
 
-def test_a_blocking_tool_run_nests_its_tool_spans(on: Recorder, portal_backend: str) -> None:
+def test_a_blocking_tool_run_nests_its_tool_spans(on: Recorder, portal_backend: Backend) -> None:
     with OllamaEmulator.start_in_thread() as emu, Client(emu.url, backend=portal_backend) as client:
         emu.script(Reply(tool_calls=[ToolCall("get_weather", {"city": "Oslo"})]))
         with on.tracer.start_as_current_span("app") as app:

@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .. import _config
 from .._errors import OllamaError, RequestError
@@ -68,10 +68,10 @@ class RequestEvent:
     def __init__(
         self, method: str, url: str, headers: dict[str, str], request_id: str | None
     ) -> None:
-        self.method = method
-        self.url = url
-        self.headers = headers
-        self.request_id = request_id
+        self.method: str = method
+        self.url: str = url
+        self.headers: dict[str, str] = headers
+        self.request_id: str | None = request_id
 
     def __repr__(self) -> str:
         return f"<RequestEvent {self.method} {self.url} id={self.request_id}>"
@@ -101,12 +101,12 @@ class ResponseEvent:
         retries: int,
         error: BaseException | None,
     ) -> None:
-        self.request = request
-        self.status_code = status_code
-        self.headers = headers
-        self.elapsed = elapsed
-        self.retries = retries
-        self.error = error
+        self.request: RequestEvent = request
+        self.status_code: int | None = status_code
+        self.headers: httpx.Headers | None = headers
+        self.elapsed: float = elapsed
+        self.retries: int = retries
+        self.error: BaseException | None = error
 
     @property
     def request_id(self) -> str | None:
@@ -159,10 +159,11 @@ def _hooks(value: object, name: str) -> tuple[Callable[[Any], Any], ...]:
         return (value,)
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise RequestError(f"{name} must be a callable or a list of callables")
-    for index, hook in enumerate(value):
+    hooks = tuple(cast("Sequence[object]", value))
+    for index, hook in enumerate(hooks):
         if not callable(hook):
             raise RequestError(f"{name}[{index}] is not callable: {hook!r}")
-    return tuple(value)
+    return cast("tuple[Callable[[Any], Any], ...]", hooks)
 
 
 def new_request_id() -> str:

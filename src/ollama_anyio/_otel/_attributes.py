@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -82,7 +82,7 @@ def _get(value: Any, name: str) -> Any:
     if value is None:
         return None
     if isinstance(value, Mapping):
-        return value.get(name)
+        return cast("Mapping[str, Any]", value).get(name)
     return getattr(value, name, None)
 
 
@@ -115,8 +115,10 @@ def request_attributes(
             if value is not None:
                 attributes[attribute] = value
         stop = _get(options, "stop")
-        if isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
-            attributes["gen_ai.request.stop_sequences"] = list(stop)
+        if isinstance(stop, (list, tuple)):
+            sequences = [s for s in cast("list[object]", stop) if isinstance(s, str)]
+            if sequences:
+                attributes["gen_ai.request.stop_sequences"] = sequences
     if stream:
         attributes["gen_ai.request.stream"] = True
     if operation in INFERENCE:

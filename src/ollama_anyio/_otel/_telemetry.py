@@ -18,7 +18,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
@@ -118,11 +118,11 @@ class Telemetry:
             self._embeddings_duration = seconds(
                 "gen_ai.client.embeddings.duration", "GenAI client embeddings operation duration"
             )
-            self._first_chunk = seconds(
-                "gen_ai.client.inference.time_to_first_chunk",
+            self.first_chunk = seconds(
+                "gen_ai.client.inference.time_tofirst_chunk",
                 "Time to receive the first chunk of a streamed response",
             )
-            self._per_chunk = seconds(
+            self.per_chunk = seconds(
                 "gen_ai.client.inference.time_per_output_chunk",
                 "Time from the end of the previous chunk to the end of this one",
             )
@@ -143,11 +143,11 @@ class Telemetry:
             )
         else:
             self._usage = tokens("gen_ai.client.token.usage", "Number of input and output tokens")
-            self._first_chunk = seconds(
-                "gen_ai.client.operation.time_to_first_chunk",
+            self.first_chunk = seconds(
+                "gen_ai.client.operation.time_tofirst_chunk",
                 "Time to receive the first chunk of a streamed response",
             )
-            self._per_chunk = seconds(
+            self.per_chunk = seconds(
                 "gen_ai.client.operation.time_per_output_chunk",
                 "Time from the end of the previous chunk to the end of this one",
             )
@@ -191,7 +191,7 @@ class Telemetry:
         operation = operation_of(path)
         model, attributes = request_attributes(operation, body, stream)
         address, port = self._server(url)
-        base = {
+        base: dict[str, Any] = {
             "gen_ai.operation.name": operation,
             "gen_ai.provider.name": PROVIDER,
             "server.address": address,
@@ -224,9 +224,9 @@ class Telemetry:
             with trace.use_span(span, record_exception=False, set_status_on_exception=False):
                 result = await run()
         except BaseException as exc:
-            self._fail(span, exc, attributes, started)
+            self.fail(span, exc, attributes, started)
             raise
-        self._finish(span, operation, attributes, started, result)
+        self.finish(span, operation, attributes, started, result)
         return result
 
     def stream(self, url: str, path: str, body: Any) -> StreamWatch:
@@ -234,7 +234,7 @@ class Telemetry:
         span, operation, attributes = self._begin("POST", url, path, body, True)
         return StreamWatch(self, span, operation, attributes)
 
-    def _fail(
+    def fail(
         self, span: Any, error: BaseException, attributes: dict[str, Any], started: float
     ) -> None:
         cancelled = _is_cancellation(error)
@@ -245,10 +245,10 @@ class Telemetry:
         span.set_status(Status(StatusCode.ERROR, "cancelled" if cancelled else str(error)))
         if attributes["gen_ai.operation.name"] in INFERENCE:
             span.set_attribute("gen_ai.response.finish_reasons", ["error"])
-        self._record_duration({**attributes, "error.type": kind}, started)
+        self.record_duration({**attributes, "error.type": kind}, started)
         span.end()
 
-    def _finish(
+    def finish(
         self,
         span: Any,
         operation: str,
@@ -266,16 +266,16 @@ class Telemetry:
             if output is not None:
                 span.set_attribute("gen_ai.output.messages", output)
         merged = {**attributes, **answered}
-        self._record_duration(merged, started)
-        self._record_tokens(operation, merged, answered)
+        self.record_duration(merged, started)
+        self.record_tokens(operation, merged, answered)
         span.end()
 
-    def _metric_attributes(self, attributes: dict[str, Any]) -> dict[str, Any]:
+    def metric_attributes(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return {key: attributes[key] for key in _METRIC_KEYS if key in attributes}
 
-    def _record_duration(self, attributes: dict[str, Any], started: float) -> None:
+    def record_duration(self, attributes: dict[str, Any], started: float) -> None:
         elapsed = time.perf_counter() - started
-        labels = self._metric_attributes(attributes)
+        labels = self.metric_attributes(attributes)
         operation = attributes["gen_ai.operation.name"]
         if self.latest and operation in INFERENCE:
             self._inference_duration.record(elapsed, labels)
@@ -284,14 +284,14 @@ class Telemetry:
         else:
             self._duration.record(elapsed, labels)
 
-    def _record_tokens(
+    def record_tokens(
         self, operation: str, attributes: dict[str, Any], answered: dict[str, Any]
     ) -> None:
         input_tokens = answered.get("gen_ai.usage.input_tokens")
         output_tokens = answered.get("gen_ai.usage.output_tokens")
         if input_tokens is None and output_tokens is None:
             return
-        labels = self._metric_attributes(attributes)
+        labels = self.metric_attributes(attributes)
         if not self.latest:
             if input_tokens is not None:
                 self._usage.record(input_tokens, {**labels, "gen_ai.token.type": "input"})
@@ -314,7 +314,7 @@ class Telemetry:
     @contextlib.contextmanager
     def span(
         self, name: str, attributes: dict[str, Any], kind: SpanKind = SpanKind.INTERNAL
-    ) -> Iterator[Any]:
+    ) -> Generator[Any, None, None]:
         """A span made current for the block; an exception out of it is recorded."""
         span = self.tracer.start_span(name, kind=kind, attributes=attributes)
         try:
@@ -415,7 +415,7 @@ class StreamWatch:
         self.ended = False
 
     @contextlib.contextmanager
-    def current(self) -> Iterator[None]:
+    def current(self) -> Generator[None, None, None]:
         """Make the span current (around the stream's request: its ``traceparent``)."""
         token = otel_context.attach(trace.set_span_in_context(self._span))
         try:
@@ -429,15 +429,15 @@ class StreamWatch:
             return
         now = time.perf_counter()
         telemetry = self._telemetry
-        labels = telemetry._metric_attributes(self._attributes)
+        labels = telemetry.metric_attributes(self._attributes)
         if self._previous is None:
             first = now - self._started
-            telemetry._first_chunk.record(first, labels)
-            self._span.set_attribute("gen_ai.response.time_to_first_chunk", first)
+            telemetry.first_chunk.record(first, labels)
+            self._span.set_attribute("gen_ai.response.time_tofirst_chunk", first)
         else:
-            telemetry._per_chunk.record(now - self._previous, labels)
+            telemetry.per_chunk.record(now - self._previous, labels)
         for _ in range(len(batch) - 1):
-            telemetry._per_chunk.record(0.0, labels)
+            telemetry.per_chunk.record(0.0, labels)
         self._previous = now
         self._last = batch[-1]
         if self._accumulator is not None:
@@ -452,7 +452,7 @@ class StreamWatch:
         final = None
         if self._accumulator is not None and self._accumulator.done:
             final = self._accumulator.result()
-        self._telemetry._finish(
+        self._telemetry.finish(
             self._span, self._operation, self._attributes, self._started, self._last, final
         )
 
@@ -461,7 +461,7 @@ class StreamWatch:
         if self.ended:
             return
         self.ended = True
-        self._telemetry._fail(self._span, error, self._attributes, self._started)
+        self._telemetry.fail(self._span, error, self._attributes, self._started)
 
     def closed(self) -> None:
         """The stream was closed (or dropped) before its end."""
@@ -476,5 +476,5 @@ class StreamWatch:
                 span.set_attributes(answered)
         if self._operation in INFERENCE:
             span.set_attribute("gen_ai.response.finish_reasons", ["error"])
-        self._telemetry._record_duration(self._attributes, self._started)
+        self._telemetry.record_duration(self._attributes, self._started)
         span.end()
