@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextvars
 import inspect
 import logging
-import os
+import random
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -167,8 +167,12 @@ def _hooks(value: object, name: str) -> tuple[Callable[[Any], Any], ...]:
 
 
 def new_request_id() -> str:
-    """A random id: 16 hex digits (64 bits), like a W3C span id."""
-    return os.urandom(8).hex()
+    """A random id: 16 hex digits (64 bits), like a W3C span id.
+
+    From `random` (an id need not be secret, and it costs a fifth of ``os.urandom``'s system
+    call), whose generator is reseeded in a forked child, so children never repeat ids.
+    """
+    return f"{random.getrandbits(64):016x}"
 
 
 class Observer:

@@ -392,6 +392,7 @@ class StreamWatch:
     __slots__ = (
         "_accumulator",
         "_attributes",
+        "_labels",
         "_last",
         "_operation",
         "_previous",
@@ -408,6 +409,7 @@ class StreamWatch:
         self._span = span
         self._operation = operation
         self._attributes = attributes
+        self._labels = telemetry.metric_attributes(attributes)  # once: chunks reuse them
         self._started = time.perf_counter()
         self._previous: float | None = None
         self._last: Any = None
@@ -429,14 +431,14 @@ class StreamWatch:
             return
         now = time.perf_counter()
         telemetry = self._telemetry
-        labels = telemetry.metric_attributes(self._attributes)
+        labels = self._labels
         if self._previous is None:
             first = now - self._started
             telemetry.first_chunk.record(first, labels)
             self._span.set_attribute("gen_ai.response.time_tofirst_chunk", first)
         else:
             telemetry.per_chunk.record(now - self._previous, labels)
-        for _ in range(len(batch) - 1):
+        for _ in range(len(batch) - 1):  # read together: no time between them
             telemetry.per_chunk.record(0.0, labels)
         self._previous = now
         self._last = batch[-1]
