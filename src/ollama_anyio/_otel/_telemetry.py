@@ -119,7 +119,7 @@ class Telemetry:
                 "gen_ai.client.embeddings.duration", "GenAI client embeddings operation duration"
             )
             self.first_chunk = seconds(
-                "gen_ai.client.inference.time_tofirst_chunk",
+                "gen_ai.client.inference.time_to_first_chunk",
                 "Time to receive the first chunk of a streamed response",
             )
             self.per_chunk = seconds(
@@ -144,7 +144,7 @@ class Telemetry:
         else:
             self._usage = tokens("gen_ai.client.token.usage", "Number of input and output tokens")
             self.first_chunk = seconds(
-                "gen_ai.client.operation.time_tofirst_chunk",
+                "gen_ai.client.operation.time_to_first_chunk",
                 "Time to receive the first chunk of a streamed response",
             )
             self.per_chunk = seconds(
@@ -435,7 +435,7 @@ class StreamWatch:
         if self._previous is None:
             first = now - self._started
             telemetry.first_chunk.record(first, labels)
-            self._span.set_attribute("gen_ai.response.time_tofirst_chunk", first)
+            self._span.set_attribute("gen_ai.response.time_to_first_chunk", first)
         else:
             telemetry.per_chunk.record(now - self._previous, labels)
         for _ in range(len(batch) - 1):  # read together: no time between them
