@@ -520,7 +520,23 @@ def test_a_blocking_call_is_a_child_of_the_callers_span_from_any_thread(
     completions = on.spans("text_completion llama3.2")
     assert sorted(parent_of(s) for s in chats) == sorted(parents.values())  # type: ignore[type-var]
     assert sorted(parent_of(s) for s in completions) == sorted(parents.values())  # type: ignore[type-var]
+    # Left early by the reader: ended as a close, not as a cancelled call.
+    assert all("error.type" not in (s.attributes or {}) for s in completions)
     assert all(s.end_time is not None for s in completions)
+
+
+def test_a_blocking_stream_never_started_or_dropped_ends_its_span(
+    on: Recorder, portal_backend: Backend
+) -> None:
+    with OllamaEmulator.start_in_thread() as emu, Client(emu.url, backend=portal_backend) as client:
+        client.chat("llama3.2", ASK, stream=True).close()  # never read
+        parts = client.chat("llama3.2", ASK, stream=True)
+        next(parts)
+        del parts  # dropped half-read
+        emu.wait_for_disconnects(1)
+    spans = on.spans("chat llama3.2")
+    assert len(spans) == 2
+    assert all("error.type" not in (s.attributes or {}) for s in spans)
 
 
 def test_a_blocking_call_from_a_trio_program_keeps_its_parent(

@@ -318,11 +318,13 @@ class Stream(Generic[T]):
         if self._ended and self._producer is None:
             return
         self._ended = True
+        astream = self._astream
         if self._producer is None:
+            _close_watch(astream)  # never started: nothing runs in the portal
             return
         if self._scope is not None:
             scope = self._scope
-            _blocking(lambda: self._portal.call(scope.cancel))
+            _blocking(lambda: self._portal.call(_stop, astream, scope))
         self._finish()
 
     def _finish(self) -> None:
@@ -371,7 +373,7 @@ class Stream(Generic[T]):
         if self._producer is None or scope is None or receive is None:
             return
         try:
-            self._portal.start_task_soon(_abandon, scope, receive)
+            self._portal.start_task_soon(_abandon, scope, receive, self._astream)
         except RuntimeError:
             # We are in the portal thread (cancel from here), or its loop is gone (interpreter
             # exit: its tasks have ended, and the AsyncStream, collected too, closes its own
@@ -409,8 +411,23 @@ def _abandon_now(scope: anyio.CancelScope, receive: MemoryObjectReceiveStream[An
     receive.close()
 
 
-async def _abandon(scope: anyio.CancelScope, receive: MemoryObjectReceiveStream[Any]) -> None:
+async def _abandon(
+    scope: anyio.CancelScope, receive: MemoryObjectReceiveStream[Any], stream: AsyncStream[Any]
+) -> None:
+    _close_watch(stream)
     _abandon_now(scope, receive)
+
+
+def _close_watch(stream: AsyncStream[Any]) -> None:
+    # The reader stopped: the call's span ends as a close, before the producer's cancellation
+    # could end it as a cancelled call (see `AsyncStream.watch`).
+    if stream.watch is not None:
+        stream._end_watch()  # pyright: ignore[reportPrivateUsage]
+
+
+def _stop(stream: AsyncStream[Any], scope: anyio.CancelScope) -> None:
+    _close_watch(stream)
+    scope.cancel()
 
 
 def _is_stream(value: object) -> TypeGuard[AsyncStream[Any]]:
