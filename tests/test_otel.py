@@ -224,6 +224,15 @@ async def test_an_error_answer_records_error_type_status_and_the_request_id(
     assert duration.attributes["error.type"] == "NotFoundError"
 
 
+async def test_the_span_names_the_request_id_header_the_client_uses(
+    on: Recorder, emu: OllamaEmulator
+) -> None:
+    headers = {"X-Correlation-Id": "job-7"}
+    async with AsyncClient(emu.url, request_id_header="X-Correlation-Id", headers=headers) as c:
+        await c.version()
+    assert on.attributes("version")["http.request.header.x-correlation-id"] == ("job-7",)
+
+
 async def test_a_retried_request_is_one_span_with_its_resend_count(
     on: Recorder, emu: OllamaEmulator
 ) -> None:
@@ -430,6 +439,23 @@ async def test_the_tool_runner_has_a_run_span_with_chat_and_execute_tool_childre
     assert failed.attributes["error.type"] == "ValueError"  # reported to the model, recorded
     assert run.attributes is not None
     assert "error.type" not in run.attributes
+
+
+async def test_spans_a_tool_makes_in_its_worker_thread_are_children_of_its_span(
+    on: Recorder, emu: OllamaEmulator, emu_client: AsyncClient
+) -> None:
+    def lookup(city: str) -> str:
+        """Look a city up.
+
+        Args:
+            city: the city's name
+        """
+        with on.tracer.start_as_current_span("database query"):
+            return f"{city}: 3 rows"
+
+    emu.script(Reply(tool_calls=[ToolCall("lookup", {"city": "Oslo"})]))
+    await emu_client.run_tools("llama3.2", ASK, [lookup])
+    assert parent_of(on.span("database query")) == span_id(on.span("execute_tool lookup"))
 
 
 async def test_a_streamed_tool_run_nests_the_same_way(

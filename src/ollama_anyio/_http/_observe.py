@@ -128,8 +128,9 @@ class Telemetry(Protocol):
     def inject(self, headers: dict[str, str]) -> None:
         """Add the current trace context (``traceparent``) to a request's headers."""
 
-    def exchange_ended(self, event: ResponseEvent) -> None:
-        """Note a request's id, status and retries on the current span."""
+    def exchange_ended(self, event: ResponseEvent, id_header: str | None) -> None:
+        """Note a request's id (sent in ``id_header``), status and retries on the current
+        span."""
 
 
 # Set by the instrumentor while instrumented (`ollama_anyio.otel`); read by the send loop and
@@ -258,7 +259,8 @@ class Observer:
             )
             log_request(event.method, event.url, outcome, elapsed, retries, event.request_id)
         if tracing is not None:
-            tracing.exchange_ended(self.response_event(event, reply, started, retries, error))
+            answer = self.response_event(event, reply, started, retries, error)
+            tracing.exchange_ended(answer, self.header)
 
     def response_event(
         self,

@@ -158,15 +158,14 @@ class Telemetry:
     def inject(self, headers: dict[str, str]) -> None:
         propagate.inject(headers)
 
-    def exchange_ended(self, event: Any) -> None:
+    def exchange_ended(self, event: Any, id_header: str | None) -> None:
         span = trace.get_current_span()
         if not span.is_recording():
             return
-        request = event.request
-        if request.request_id is not None and request.headers:
-            for name, value in request.headers.items():
-                if value == request.request_id:
-                    span.set_attribute(f"http.request.header.{name.lower()}", [value])
+        request_id = event.request_id
+        if request_id is not None and id_header is not None:
+            # The HTTP conventions' form for a request header: its lower-case name, a list.
+            span.set_attribute(f"http.request.header.{id_header.lower()}", [request_id])
         if event.status_code is not None:
             span.set_attribute("http.response.status_code", event.status_code)
         if event.retries:
