@@ -3,7 +3,9 @@
 `Session` holds what every endpoint shares: the per-event-loop pool (`_Pool`), the choice
 between the direct path (`_direct`), our transport under httpx's client, and httpx's own
 transport; the scope of the API key; the retry loop (`Session.send`: one attempt, then the
-retry policy's verdict); and the limits in time and size of reading an answer.
+retry policy's verdict); and the limits in time and size of reading an answer. The send loop
+is also the one observation point of every request (`_observe`): request ids, hooks, the
+request log, raw responses and OpenTelemetry's trace context all hang off it.
 
 Which path: with no httpx option at all, requests go straight to our transport (`_direct`),
 which hands the client over to httpx when an answer needs httpx's client (a cookie to keep).
