@@ -14,6 +14,7 @@ from ollama_anyio import (
     Client,
     NotFoundError,
     OllamaConnectionError,
+    OllamaError,
     RequestError,
     RequestEvent,
     ResponseEvent,
@@ -75,6 +76,16 @@ async def test_the_request_id_is_on_errors_and_survives_pickling(emu: OllamaEmul
         with pytest.raises(OllamaConnectionError) as failed:
             await client.list()
     assert failed.value.request_id is not None
+
+
+async def test_errors_inside_a_stream_carry_its_request_id(emu: OllamaEmulator) -> None:
+    emu.faults.add(Fault.truncate(after=2, path="/api/chat"))
+    async with AsyncClient(emu.url) as client:
+        with pytest.raises(OllamaError) as caught:
+            async with await client.chat("llama3.2", ASK, stream=True) as parts:
+                async for _ in parts:
+                    await client.version()  # another request meanwhile, in the same task
+    assert caught.value.request_id == emu.requests[0].header("x-request-id")
 
 
 async def test_sync_and_async_hooks_see_each_request_and_its_end_on_our_transport(

@@ -26,6 +26,7 @@ import anyio
 from ._accumulate import Accumulator, AsyncTap, chunk_of, content_of, final_of, thinking_of
 from ._errors import IncompleteStreamError, OllamaError, OllamaTimeoutError, translate_errors
 from ._http._direct_sender import Reply
+from ._http._observe import last_request_id
 from ._ndjson import NDJSONDecoder
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class AsyncStream(Generic[T]):
         self._buffer: deque[T] = deque()
         self._finished = False  # the final chunk was seen
         self._eof = False  # the response has ended
+        self._request_id: str | None = None
         self._closed = False
         self._reply: Reply | None = None  # kept after closing, for its status and headers
 
@@ -159,6 +161,8 @@ class AsyncStream(Generic[T]):
                         f"within {self._read_timeout:g} s"
                     ) from None
         except BaseException as exc:
+            if isinstance(exc, OllamaError) and exc.request_id is None:
+                exc.request_id = self._request_id  # an error line, an incomplete stream
             if self.watch is not None:
                 self.watch.failed(exc)
             await self.aclose()
@@ -200,6 +204,7 @@ class AsyncStream(Generic[T]):
                 response = await self._send()
         else:
             response = await self._send()
+        self._request_id = last_request_id.get()  # set by the send loop, in this task
         self._response = self._reply = response
         self._decoder = NDJSONDecoder(
             self._type, response.status_code, max_line_size=self._max_line_size

@@ -153,6 +153,13 @@ raw_record: contextvars.ContextVar[_Record | None] = contextvars.ContextVar(
 )
 
 
+# The id of the request the send loop last began in this task: an `AsyncStream` reads it once
+# its request is answered, for the errors its chunks may bring later (an error line).
+last_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "ollama_anyio_request_id", default=None
+)
+
+
 def _hooks(value: object, name: str) -> tuple[Callable[[Any], Any], ...]:
     if value is None:
         return ()
@@ -219,6 +226,7 @@ class Observer:
         tracing = telemetry
         if tracing is not None:
             tracing.inject(headers)
+        last_request_id.set(request_id)
         return RequestEvent(method, url, headers, request_id)
 
     async def requesting(self, event: RequestEvent) -> None:
