@@ -171,11 +171,13 @@ async def test_generate_is_a_text_completion_and_embed_an_embeddings_span(
     on: Recorder, emu_client: AsyncClient
 ) -> None:
     await emu_client.generate("llama3.2", "Why is the sky blue?", system="Be brief")
+    await emu_client.chat("gpt-oss", ASK, think="low")
     answer = await emu_client.embed("all-minilm", ["a", "b"], dimensions=8)
     await emu_client.embeddings("all-minilm", "c")
     completion = on.span("text_completion llama3.2")
     assert completion.attributes is not None
     assert completion.attributes["gen_ai.operation.name"] == "text_completion"
+    assert on.attributes("chat gpt-oss")["gen_ai.request.reasoning.level"] == "low"
     embeds = on.spans("embeddings all-minilm")
     assert len(embeds) == 2
     attributes = dict(embeds[0].attributes or {})

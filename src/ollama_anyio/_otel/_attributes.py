@@ -122,6 +122,9 @@ def request_attributes(
     if stream:
         attributes["gen_ai.request.stream"] = True
     if operation in INFERENCE:
+        think = _get(body, "think")
+        if isinstance(think, str) and think:  # "low", "medium", "high": sent as it is
+            attributes["gen_ai.request.reasoning.level"] = think
         form = _get(body, "format")
         if form is not None and not isinstance(form, msgspec.UnsetType):
             attributes["gen_ai.output.type"] = "json"
