@@ -171,6 +171,7 @@ async def test_generate_is_a_text_completion_and_embed_an_embeddings_span(
     on: Recorder, emu_client: AsyncClient
 ) -> None:
     await emu_client.generate("llama3.2", "Why is the sky blue?", system="Be brief")
+    await emu_client.pull("gpt-oss")
     await emu_client.chat("gpt-oss", ASK, think="low")
     answer = await emu_client.embed("all-minilm", ["a", "b"], dimensions=8)
     await emu_client.embeddings("all-minilm", "c")
