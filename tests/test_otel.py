@@ -381,16 +381,16 @@ async def test_spans_are_children_of_the_callers_span_in_concurrent_tasks(
 async def test_batch_helpers_have_a_parent_span_and_a_child_per_request(
     on: Recorder, emu_client: AsyncClient
 ) -> None:
-    await emu_client.chat_batch("llama3.2", [ASK, ASK, ASK], concurrency=2)
-    await emu_client.embed_batch("all-minilm", ["a", "b", "c"], batch_size=2)
-    batch = on.span("chat_batch llama3.2")
+    await emu_client.batch.chat("llama3.2", [ASK, ASK, ASK], concurrency=2)
+    await emu_client.batch.embed("all-minilm", ["a", "b", "c"], batch_size=2)
+    batch = on.span("batch.chat llama3.2")
     assert batch.attributes is not None
     assert batch.attributes["ollama_anyio.batch.size"] == 3
     assert "gen_ai.operation.name" not in batch.attributes  # its calls are the operations
     chats = on.spans("chat llama3.2")
     assert len(chats) == 3
     assert all(parent_of(c) == span_id(batch) for c in chats)
-    embed_batch = on.span("embed_batch all-minilm")
+    embed_batch = on.span("batch.embed all-minilm")
     embeds = on.spans("embeddings all-minilm")
     assert len(embeds) == 2
     assert all(parent_of(e) == span_id(embed_batch) for e in embeds)
@@ -425,7 +425,7 @@ async def test_the_tool_runner_has_a_run_span_with_chat_and_execute_tool_childre
             ]
         )
     )
-    await emu_client.run_tools("llama3.2", ASK, [get_weather, explode])
+    await emu_client.tools.run("llama3.2", ASK, [get_weather, explode])
     run = on.span("invoke_agent")
     chats = on.spans("chat llama3.2")
     assert len(chats) == 2
@@ -457,7 +457,7 @@ async def test_spans_a_tool_makes_in_its_worker_thread_are_children_of_its_span(
             return f"{city}: 3 rows"
 
     emu.script(Reply(tool_calls=[ToolCall("lookup", {"city": "Oslo"})]))
-    await emu_client.run_tools("llama3.2", ASK, [lookup])
+    await emu_client.tools.run("llama3.2", ASK, [lookup])
     assert parent_of(on.span("database query")) == span_id(on.span("execute_tool lookup"))
 
 
@@ -465,7 +465,7 @@ async def test_a_streamed_tool_run_nests_the_same_way(
     on: Recorder, emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     emu.script(Reply(tool_calls=[ToolCall("get_weather", {"city": "Oslo"})]))
-    async with await emu_client.run_tools("llama3.2", ASK, [get_weather], stream=True) as events:
+    async with await emu_client.tools.run("llama3.2", ASK, [get_weather], stream=True) as events:
         async for _ in events:
             pass
     run = on.span("invoke_agent")
@@ -606,7 +606,7 @@ def test_a_blocking_tool_run_nests_its_tool_spans(on: Recorder, portal_backend: 
     with OllamaEmulator.start_in_thread() as emu, Client(emu.url, backend=portal_backend) as client:
         emu.script(Reply(tool_calls=[ToolCall("get_weather", {"city": "Oslo"})]))
         with on.tracer.start_as_current_span("app") as app:
-            client.run_tools("llama3.2", ASK, [get_weather])
+            client.tools.run("llama3.2", ASK, [get_weather])
     run = on.span("invoke_agent")
     assert parent_of(run) == app.get_span_context().span_id
     assert parent_of(on.span("execute_tool get_weather")) == span_id(run)

@@ -37,6 +37,7 @@ from .._errors import (
     OllamaTimeoutError,
     ProtocolError,
     RequestError,
+    UsageLimitError,
     cause_of,
     failure_of,
     public_error,
@@ -44,7 +45,6 @@ from .._errors import (
     translate_errors,
 )
 from .._raw import reply_headers
-from .._status_errors import UsageLimitError
 from ._direct_sender import DirectReply, DirectSender, HttpxReply, Reply
 from ._observe import Observer
 from ._retry import Retry, RetryPolicy

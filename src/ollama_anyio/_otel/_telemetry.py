@@ -364,7 +364,7 @@ class Telemetry:
     def batch_span(
         self, operation: str, model: str, count: int
     ) -> contextlib.AbstractContextManager[Any]:
-        """The parent span of a batch helper's calls (``chat_batch``, ...): no GenAI
+        """The parent span of a batch helper's calls (``batch.chat``, ...): no GenAI
         operation of its own, so that the calls are counted once."""
         return self.span(
             f"{operation} {model}" if model else operation,
