@@ -13,22 +13,13 @@ from typing import Generic, TypeVar
 
 import httpx
 
-from ._http._direct_sender import DirectReply, HttpxReply, Reply
-from ._http._observe import raw_record
+from ._http._direct_sender import Reply
+from ._http._observe import raw_record, reply_headers
 
-__all__ = ["RawResponse", "capture", "reply_headers"]
+__all__ = ["RawResponse", "capture", "reply_headers"]  # reply_headers: from _observe
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
-
-
-def reply_headers(reply: Reply) -> httpx.Headers:
-    """The headers of an answer, on either path, as case-insensitive `httpx.Headers`."""
-    if isinstance(reply, DirectReply):
-        return httpx.Headers(reply.head.headers)
-    if isinstance(reply, HttpxReply):
-        return reply.response.headers
-    return httpx.Headers()  # pragma: no cover - every Reply is one of the two
 
 
 class RawResponse(Generic[T_co]):

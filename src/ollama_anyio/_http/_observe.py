@@ -23,17 +23,15 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
+
+import httpx
 
 from .. import _config
 from .._errors import OllamaError, RequestError
+from ._direct_sender import DirectReply, HttpxReply, Reply
 from ._request_log import log_request
 from ._request_log import logger as _request_logger
-
-if TYPE_CHECKING:
-    import httpx
-
-    from ._direct_sender import Reply
 
 __all__ = [
     "DEFAULT_REQUEST_ID_HEADER",
@@ -43,6 +41,7 @@ __all__ = [
     "ResponseEvent",
     "ResponseHook",
     "Telemetry",
+    "reply_headers",
     "telemetry",
 ]
 
@@ -158,6 +157,15 @@ raw_record: contextvars.ContextVar[_Record | None] = contextvars.ContextVar(
 last_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "ollama_anyio_request_id", default=None
 )
+
+
+def reply_headers(reply: Reply) -> httpx.Headers:
+    """The headers of an answer, on either path, as case-insensitive `httpx.Headers`."""
+    if isinstance(reply, DirectReply):
+        return httpx.Headers(reply.head.headers)
+    if isinstance(reply, HttpxReply):
+        return reply.response.headers
+    return httpx.Headers()  # pragma: no cover - every Reply is one of the two
 
 
 def _hooks(value: object, name: str) -> tuple[Callable[[Any], Any], ...]:
@@ -278,8 +286,6 @@ class Observer:
         retries: int,
         error: BaseException | None,
     ) -> ResponseEvent:
-        from .._raw import reply_headers
-
         return ResponseEvent(
             event,
             None if reply is None else reply.status_code,
