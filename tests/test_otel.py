@@ -496,6 +496,11 @@ async def test_content_is_captured_only_when_asked_in_the_conventions_form(
             "finish_reason": answer.done_reason,
         }
     ]
+    await emu_client.chat("llama3.2", ASK, tools=[get_weather])
+    offered = otel.spans("chat llama3.2")[-1]  # the second chat of the test
+    definitions = json.loads(str((offered.attributes or {})["gen_ai.tool.definitions"]))
+    assert [(d["type"], d["name"]) for d in definitions] == [("function", "get_weather")]
+    assert definitions[0]["parameters"]["required"] == ["city"]
     completion = otel.attributes("text_completion llama3.2")
     assert json.loads(completion["gen_ai.system_instructions"]) == [
         {"type": "text", "content": "Be brief"}

@@ -24,6 +24,7 @@ __all__ = [
     "response_attributes",
     "server_of",
     "system_instructions",
+    "tool_definitions",
 ]
 
 PROVIDER = "ollama"  # no well-known value for Ollama: a custom one, as the conventions allow
@@ -214,6 +215,24 @@ def input_messages(operation: str, body: Any) -> str | None:
             return None
         return _dumps([{"role": "user", "parts": [{"type": "text", "content": prompt}]}])
     return None
+
+
+def tool_definitions(operation: str, body: Any) -> str | None:
+    """``gen_ai.tool.definitions``: the tools a chat request offers, flattened to
+    ``{"type", "name", "description", "parameters"}`` as the conventions show them."""
+    tools = _get(body, "tools") if operation == "chat" else None
+    if not tools:
+        return None
+    definitions: list[dict[str, Any]] = []
+    for tool in cast("list[Any]", tools):
+        function = _get(tool, "function")
+        definition: dict[str, Any] = {"type": _get(tool, "type") or "function"}
+        for name in ("name", "description", "parameters"):
+            value = _get(function, name)
+            if value is not None:
+                definition[name] = msgspec.to_builtins(value)
+        definitions.append(definition)
+    return _dumps(definitions)
 
 
 def system_instructions(operation: str, body: Any) -> str | None:

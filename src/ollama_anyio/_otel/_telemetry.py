@@ -37,6 +37,7 @@ from ._attributes import (
     response_attributes,
     server_of,
     system_instructions,
+    tool_definitions,
 )
 
 __all__ = ["CAPTURE_VARIABLE", "STABILITY_VARIABLE", "StreamWatch", "Telemetry"]
@@ -201,6 +202,7 @@ class Telemetry:
             for key, value in (
                 ("gen_ai.input.messages", input_messages(operation, body)),
                 ("gen_ai.system_instructions", system_instructions(operation, body)),
+                ("gen_ai.tool.definitions", tool_definitions(operation, body)),
             ):
                 if value is not None:
                     base[key] = value
