@@ -80,8 +80,14 @@ def server_of(url: str) -> tuple[str, int]:
 
 
 def _get(value: Any, name: str) -> Any:
+    """A field of a request or answer Struct, or a key of a mapping (plain dicts first: the
+    Mapping ABC's check is the slowest of these)."""
     if value is None:
         return None
+    if isinstance(value, dict):
+        return cast("dict[str, Any]", value).get(name)
+    if isinstance(value, msgspec.Struct):
+        return getattr(value, name, None)
     if isinstance(value, Mapping):
         return cast("Mapping[str, Any]", value).get(name)
     return getattr(value, name, None)
