@@ -16,9 +16,14 @@ from collections.abc import Collection
 from importlib import metadata
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-    BaseInstrumentor,
-)
+try:
+    from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+        BaseInstrumentor,
+    )
+except ImportError as exc:  # pragma: no cover - the extra is installed in the tests
+    raise ImportError(
+        "ollama_anyio.otel needs the otel extra: pip install 'ollama-anyio[otel]'"
+    ) from exc
 
 from ._http import _observe
 from ._otel._telemetry import Telemetry
