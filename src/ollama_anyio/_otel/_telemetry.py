@@ -49,7 +49,7 @@ STABILITY_VARIABLE = "OTEL_SEMCONV_STABILITY_OPT_IN"
 _LATEST = "gen_ai_latest_experimental"
 # The conventions' bucket boundaries: seconds for durations, tokens for token counts.
 _SECONDS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
-_TOKENS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216]
+_TOKENS = [4**power for power in range(14)]  # 1, 4, 16, ... 67108864
 # Attributes of the request that metrics carry too (the rest would multiply their series).
 _METRIC_KEYS = (
     "gen_ai.operation.name",
