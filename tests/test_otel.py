@@ -159,11 +159,14 @@ async def test_a_chat_call_is_a_client_span_with_the_conventions_attributes(
     metrics = on.metrics()
     (duration,) = metrics["gen_ai.client.operation.duration"]
     assert duration.count == 1
+    assert tuple(duration.explicit_bounds) == tuple(0.01 * 2**n for n in range(14))  # conventions
     assert duration.attributes["gen_ai.operation.name"] == "chat"
     assert duration.attributes["gen_ai.response.model"] == answer.model
     assert "error.type" not in duration.attributes
     usage = {p.attributes["gen_ai.token.type"]: p.sum for p in metrics["gen_ai.client.token.usage"]}
     assert usage == {"input": answer.prompt_eval_count, "output": answer.eval_count}
+    token_bounds = metrics["gen_ai.client.token.usage"][0].explicit_bounds
+    assert (token_bounds[0], token_bounds[-1], len(token_bounds)) == (1, 67108864, 14)
     assert "gen_ai.client.operation.time_to_first_chunk" not in metrics  # not a stream
 
 
