@@ -286,9 +286,8 @@ class AsyncCore:
                 url,
                 read_timeout=session.timeouts["read"],
                 max_line_size=session.max_line_size,
+                watch=None if telemetry is None else telemetry.stream(url, _path(url), json),
             )
-            if telemetry is not None:
-                opened.watch = telemetry.stream(url, _path(url), json)
             self._streams.add(opened)
             return opened
         if telemetry is not None:

@@ -51,7 +51,7 @@ class AsyncStream(Generic[T]):
     # never creates one, so it costs nothing per chunk.
     _accumulator: Accumulator[T] | None = None
     # The call's span while instrumented (`_otel.StreamWatch`): fed the chunks and the end.
-    watch: Any = None
+    _watch: Any = None
 
     def __init__(
         self,
@@ -62,8 +62,10 @@ class AsyncStream(Generic[T]):
         *,
         read_timeout: float | None = None,
         max_line_size: int | None = None,
+        watch: Any = None,
     ) -> None:
         self._send = start
+        self._watch = watch
         self._type = item_type
         self._is_final = is_final
         self._url = url
@@ -163,12 +165,12 @@ class AsyncStream(Generic[T]):
         except BaseException as exc:
             if isinstance(exc, OllamaError) and exc.request_id is None:
                 exc.request_id = self._request_id  # an error line, an incomplete stream
-            if self.watch is not None:
-                self.watch.failed(exc)
+            if self._watch is not None:
+                self._watch.failed(exc)
             await self.aclose()
             raise
-        if self.watch is not None:
-            self.watch.chunks(batch)
+        if self._watch is not None:
+            self._watch.chunks(batch)
         if self._eof:
             await self.aclose()
         return batch
@@ -199,8 +201,8 @@ class AsyncStream(Generic[T]):
             self._finished = True
 
     async def _start(self) -> None:
-        if self.watch is not None:
-            with self.watch.current():  # the request's traceparent names the call's span
+        if self._watch is not None:
+            with self._watch.current():  # the request's traceparent names the call's span
                 response = await self._send()
         else:
             response = await self._send()
@@ -216,7 +218,7 @@ class AsyncStream(Generic[T]):
         if self._closed:
             return
         self._closed = True
-        if self.watch is not None:
+        if self._watch is not None:
             self._end_watch()
         self._buffer.clear()
         response, chunks = self._response, self._chunks
@@ -233,11 +235,14 @@ class AsyncStream(Generic[T]):
                 await response.aclose()
 
     def _end_watch(self) -> None:
-        # Ended by its final chunk, or closed before it; a no-op if it failed first.
+        # Ended by its final chunk, or closed before it; a no-op if it failed first (or if
+        # the call is not traced). The blocking Stream calls it when its reader stops.
+        if self._watch is None:
+            return
         if self._finished:
-            self.watch.finished()
+            self._watch.finished()
         else:
-            self.watch.closed()
+            self._watch.closed()
 
     # Accumulation. Each of these reads the stream in the caller's task, like ``async for``,
     # and feeds every chunk it reads to one accumulator, which `final` then reads.
@@ -290,7 +295,7 @@ class AsyncStream(Generic[T]):
         # stream no other signal. On our transport the socket is closed here and now (a plain
         # close: no task, nothing outlives the caller, and it works after the loop has ended);
         # where only an await can close it (httpx's transport), the caller is told.
-        if self.watch is not None and not self._closed:
+        if self._watch is not None and not self._closed:
             self._end_watch()
         response = self._response
         if self._closed or response is None:

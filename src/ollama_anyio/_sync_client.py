@@ -429,9 +429,8 @@ async def _abandon(
 
 def _close_watch(stream: AsyncStream[Any]) -> None:
     # The reader stopped: the call's span ends as a close, before the producer's cancellation
-    # could end it as a cancelled call (see `AsyncStream.watch`).
-    if stream.watch is not None:
-        stream._end_watch()  # pyright: ignore[reportPrivateUsage]
+    # could end it as a cancelled call (see `AsyncStream._watch`).
+    stream._end_watch()  # pyright: ignore[reportPrivateUsage]
 
 
 def _stop(stream: AsyncStream[Any], scope: anyio.CancelScope) -> None:
