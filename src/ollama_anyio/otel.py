@@ -16,17 +16,16 @@ from collections.abc import Collection
 from importlib import metadata
 from typing import Any
 
-try:
-    from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-        BaseInstrumentor,
-    )
-except ImportError as exc:  # pragma: no cover - the extra is installed in the tests
-    raise ImportError(
-        "ollama_anyio.otel needs the otel extra: pip install 'ollama-anyio[otel]'"
-    ) from exc
-
 from ._http import _observe
-from ._otel._telemetry import Telemetry
+from ._otel import require_extra
+
+require_extra()  # a clear ImportError before the imports below fail obscurely
+
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]  # noqa: E402
+    BaseInstrumentor,
+)
+
+from ._otel._telemetry import Telemetry  # noqa: E402
 
 __all__ = ["OllamaAnyioInstrumentor"]
 
