@@ -11,6 +11,7 @@ Switch from the official client by changing one import::
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from ._errors import ClientClosedError as ClientClosedError
 from ._errors import IncompleteStreamError as IncompleteStreamError
 from ._errors import MaxStepsError as MaxStepsError
 from ._errors import OllamaConnectionError as OllamaConnectionError
@@ -132,6 +133,7 @@ __all__ = [
     "ChatResponse",
     "ChunkEvent",
     "Client",
+    "ClientClosedError",
     "DoneEvent",
     "EmbedArraysResponse",
     "EmbedResponse",

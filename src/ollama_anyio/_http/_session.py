@@ -43,6 +43,7 @@ from .._errors import (
 )
 from .._raw import observe, reply_headers
 from .._status_errors import UsageLimitError
+from . import _fork
 from ._direct_sender import DirectReply, DirectSender, HttpxReply, Reply
 from ._retry import Retry, RetryPolicy
 from ._transport import MAX_IDLE, AnyIOTransport
@@ -105,9 +106,26 @@ class _Pool:
         self._http, self.direct = factory()
         self._per_loop = per_loop
         self._loop: object = None
+        self._generation = _fork.generation()
+
+    def _after_fork(self) -> None:
+        """In a forked child: a new httpx client, the parent's left untouched (see `_fork`)."""
+        self._generation = _fork.generation()
+        if self._http.is_closed:
+            return  # closed before the fork: it stays closed
+        transport = getattr(self._http, "_transport", None)
+        if isinstance(transport, AnyIOTransport):
+            transport.forget_the_parents()
+        # (httpx's own pool, if that is the transport: its sockets are the parent's, and
+        # belong to the parent's loop; left as they are.)
+        _fork.park(self._http)
+        self._http, self.direct = self._factory()
+        self._loop = None
 
     def http_client(self) -> httpx.AsyncClient:
         """The httpx client of the running event loop (the one client, if not ``per_loop``)."""
+        if self._generation != _fork.generation():
+            self._after_fork()
         if self._per_loop:
             loop = anyio.lowlevel.current_token()
             if loop != self._loop:
@@ -121,6 +139,8 @@ class _Pool:
         return self._http.is_closed
 
     async def aclose(self) -> None:
+        if self._generation != _fork.generation():
+            self._after_fork()
         if not self._per_loop or self._loop in (None, anyio.lowlevel.current_token()):
             await self._http.aclose()
         else:  # its loop has ended: forget it (see above), and refuse further use
