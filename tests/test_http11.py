@@ -129,8 +129,7 @@ def responses(draw: st.DrawFn) -> tuple[bytes, bytes, bool]:
     def head_lines(text: bytes) -> bytes:
         if eol == b"mixed":
             return b"".join(
-                line + draw(st.sampled_from([b"\r\n", b"\n"]))
-                for line in text.split(b"\r\n")[:-1]
+                line + draw(st.sampled_from([b"\r\n", b"\n"])) for line in text.split(b"\r\n")[:-1]
             )
         return text.replace(b"\r\n", eol)
 
@@ -401,7 +400,8 @@ def test_a_head_with_bare_lf_line_ends_is_read(wire: bytes) -> None:
         reader = ResponseReader(b"GET")
         assert reader.feed_head(wire[:cut]) is None or cut >= wire.index(b"hi")
         head = reader.head or reader.feed_head(wire[cut:])
-        assert head is not None and head.status == 200
+        assert head is not None
+        assert head.status == 200
         assert head.headers == [(b"Content-Length", b"2")]
 
 

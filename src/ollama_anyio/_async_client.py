@@ -219,7 +219,7 @@ class AsyncClient:
     # -----------------------------------------------------------------------------------------
     # Sending and reading, through the session
 
-    async def _read(self, method: str, url: str, content: Any = None) -> bytes:
+    async def _read(self, method: str, url: str, content: Any = None) -> bytes | bytearray:
         """Send a request and return the whole body of its answer."""
         base = self._base_url
         writes = url.startswith(base) and url.startswith(_WRITES, len(base))
@@ -243,7 +243,7 @@ class AsyncClient:
             is_final,
             url,
             read_timeout=session.timeouts["read"],
-            max_line_size=session.max_line_size,
+            max_line_size=session.limits(url).line,
         )
         self._streams.add(stream)
         return stream
