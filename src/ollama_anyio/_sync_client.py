@@ -395,16 +395,29 @@ class Stream(Generic[T]):
             return
         if self._scope is not None:
             scope = self._scope
-            _blocking(lambda: self._portal.call(scope.cancel))
+            self._in_portal(lambda: self._portal.call(scope.cancel))
         self._finish()
 
     def _finish(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            _blocking(producer.result)
+            self._in_portal(producer.result)
         receive = self._receive
-        if receive is not None:
-            _blocking(lambda: self._portal.call(receive.close))
+        if receive is not None and not self._in_portal(lambda: self._portal.call(receive.close)):
+            receive.close()  # the portal has stopped: nothing in it uses the stream any more
+
+    def _in_portal(self, func: Callable[[], object]) -> bool:
+        """Do ``func`` in the portal; False if another thread's ``close()`` had stopped it
+        (the producer was cancelled with it)."""
+        if self._loop.owner.closed:
+            return False  # (a call into a stopping portal can only fail, or warn)
+        try:
+            _blocking(func)
+        except (RuntimeError, concurrent.futures.CancelledError):
+            if not self._loop.owner.closed:
+                raise
+            return False
+        return True
 
     # Accumulation, as in AsyncStream (the same accumulator, fed on this side of the portal).
 

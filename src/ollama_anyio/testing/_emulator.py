@@ -23,6 +23,7 @@ import anyio
 from anyio.abc import SocketAttribute
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from .._http import _fork
 from ._context import Context, ReplyQueue
 from ._engine import Engine, ReplySource
 from ._faults import Fault, FaultKind, Faults, Plan, plan
@@ -426,6 +427,6 @@ def run_emulator_in_thread(
         finally:
             if os.getpid() != parent:
                 # A forked child leaving the block: the server and its thread are the
-                # parent's; stopping them from here would wait forever on a thread that is
-                # not in this process.
-                stack.pop_all()
+                # parent's; stopping them from here (or collecting the portal's context,
+                # which would) waits forever on a thread that is not in this process.
+                _fork.park(stack.pop_all())
