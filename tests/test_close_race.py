@@ -40,7 +40,7 @@ def one_round(emu: ThreadedEmulator, backend: str) -> list[BaseException]:
                 with lock:
                     closed += 1
                 return
-            except BaseException as exc:  # noqa: BLE001 - what the test is looking for
+            except BaseException as exc:
                 unexpected.append(exc)
                 return
 

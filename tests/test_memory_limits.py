@@ -148,7 +148,7 @@ async def test_a_dense_stream_line_is_refused_before_it_is_decoded(
 
     server = hostile(handle)
     async with AsyncClient(server.url, max_retries=0, timeout=30) as client:
-        with pytest.raises(ProtocolError, match="to decode"):  # noqa: PT012
+        with pytest.raises(ProtocolError, match="to decode"):
             async for _ in await client.chat("m", messages=HI, stream=True):
                 pass
     peak = traced()

@@ -189,7 +189,10 @@ async def test_deep_json_in_a_whole_answer_is_a_protocol_error(
 async def test_deep_json_in_a_stream_is_a_protocol_error_and_the_response_closed(
     hostile: Callable[[Handler], Hostile],
 ) -> None:
-    first = b'{"model":"m","created_at":"2024-01-01T00:00:00Z","message":{"role":"assistant","content":"a"},"done":false}\n'
+    first = (
+        b'{"model":"m","created_at":"2024-01-01T00:00:00Z",'
+        b'"message":{"role":"assistant","content":"a"},"done":false}\n'
+    )
 
     async def handle(stream: anyio.abc.SocketStream, h: bytes, b: bytes, n: int) -> bool:
         lines = first + deep_chat() + b"\n"
@@ -200,7 +203,7 @@ async def test_deep_json_in_a_stream_is_a_protocol_error_and_the_response_closed
 
     server = hostile(handle)
     async with AsyncClient(server.url, max_retries=0, timeout=10) as client:
-        with pytest.raises(ProtocolError, match="recursion"):  # noqa: PT012
+        with pytest.raises(ProtocolError, match="recursion"):
             async for _ in await client.chat("m", messages=HI, stream=True):
                 pass
         with anyio.fail_after(10):
