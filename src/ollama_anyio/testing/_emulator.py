@@ -38,6 +38,7 @@ __all__ = ["OllamaEmulator", "RecordedRequest", "ThreadedEmulator", "run_emulato
 
 FAULT_HEADER = "x-emulator-fault"
 DEFAULT_REQUEST_LOG = 1000
+_LONGEST_WAIT = 60.0  # seconds: see OllamaEmulator.wait_for_requests
 # The bodies the request log keeps, in bytes at most (the oldest go first): a flood of large
 # bodies must not grow the log without end.
 _REQUEST_LOG_BYTES = 256 * 1024 * 1024
@@ -199,18 +200,28 @@ class OllamaEmulator:
         self.replies.push(*replies)
 
     async def wait_for_requests(self, count: int) -> None:
-        """Wait until at least ``count`` requests were received (bound it with ``fail_after``)."""
+        """Wait until at least ``count`` requests were received (bound it with ``fail_after``).
+
+        Raises:
+            TimeoutError: not reached within a minute, the longest any wait here lasts (a
+                test that waits longer is stuck, and must say so rather than hang).
+        """
         await self._wait(lambda: self.received >= count)
 
     async def wait_for_disconnects(self, count: int = 1) -> None:
-        """Wait until at least ``count`` clients abandoned a response before it was complete."""
+        """Wait until at least ``count`` clients abandoned a response before it was complete.
+
+        Raises:
+            TimeoutError: not reached within a minute (see `wait_for_requests`).
+        """
         await self._wait(lambda: self.disconnects >= count)
 
     async def _wait(self, done: Callable[[], bool]) -> None:
-        while not done():
-            if self._changed is None:
-                self._changed = anyio.Event()
-            await self._changed.wait()
+        with anyio.fail_after(_LONGEST_WAIT):
+            while not done():
+                if self._changed is None:
+                    self._changed = anyio.Event()
+                await self._changed.wait()
 
     def _notify(self) -> None:
         # Runs in the event loop; waiters re-check their condition and wait on a new event.
