@@ -21,7 +21,7 @@ WAIT = 30.0
 
 
 def one_round(emu: ThreadedEmulator, backend: str) -> list[BaseException]:
-    client = Client(emu.url, backend=backend)
+    client = Client(emu.url, backend=backend)  # type: ignore[arg-type]
     client.version()
     unexpected: list[BaseException] = []
     closed = 0
@@ -67,7 +67,7 @@ def test_threads_racing_close_get_only_the_closed_client_error(
 
 
 def test_a_call_on_a_closed_client_is_a_closed_client_error(portal_backend: str) -> None:
-    client = Client("http://127.0.0.1:9", backend=portal_backend)
+    client = Client("http://127.0.0.1:9", backend=portal_backend)  # type: ignore[arg-type]
     client.close()
     with pytest.raises(ClientClosedError, match="closed"):
         client.version()

@@ -74,7 +74,7 @@ def in_a_child(work: Callable[[], Any]) -> Any:
 def test_a_forked_childs_first_blocking_call_works_on_a_connection_of_its_own(
     portal_backend: str,
 ) -> None:
-    with run_emulator_in_thread() as emu, Client(emu.url, backend=portal_backend) as client:
+    with run_emulator_in_thread() as emu, Client(emu.url, backend=portal_backend) as client:  # type: ignore[arg-type]
         version = client.version()
         parents = pooled_ports(client)
         assert len(parents) == 1

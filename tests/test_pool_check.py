@@ -62,7 +62,7 @@ class Later:
 def hostile(tcp_server: Callable[[Callable[..., object]], str]) -> Callable[[Handler], Hostile]:
     def start(handler: Handler) -> Hostile:
         server = Hostile(handler)
-        server.url = tcp_server(server.serve)  # type: ignore[arg-type]
+        server.url = tcp_server(server.serve)
         return server
 
     return start

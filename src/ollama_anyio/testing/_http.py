@@ -19,10 +19,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import json as _json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
-from typing import cast
+from typing import Any, cast
 
 import anyio
 import anyio.abc
@@ -49,7 +49,7 @@ class _TooLarge(Exception):
 
 async def serve(
     listener: anyio.abc.Listener[anyio.abc.SocketStream],
-    handler: Callable[[anyio.abc.SocketStream], Awaitable[None]],
+    handler: Callable[[anyio.abc.SocketStream], Coroutine[Any, Any, None]],
     group: anyio.abc.TaskGroup,
 ) -> None:
     """Accept connections and start ``handler`` on each in ``group``, until cancelled.
