@@ -8,7 +8,8 @@ decoded (`decoded_cost`): its count of structural characters bounds the objects 
 
 With the defaults, one call to ``chat``, ``generate``, ``show``, ``list`` or ``ps`` holds at
 most its body limit in bytes (decompressed, counted as it arrives) plus a decode of at most
-`DECODE_BUDGET`: a few hundred MiB at worst. A ``max_body_size=`` or ``max_line_size=`` given
+`DECODE_BUDGET`: a few hundred MiB at worst. (``embed`` weighs its vectors one by one as they
+arrive: see ``_async_core``.) A ``max_body_size=`` or ``max_line_size=`` given
 to the client replaces the table's figure for every endpoint, and the decode budget follows.
 """
 
@@ -38,8 +39,9 @@ class Limits(NamedTuple):
 #   to 7 bytes per token of the window: 32 MiB, 4 times the 8 MB the Go client accepts;
 # - show: ``verbose=True`` lists the tokenizer (vocabulary, scores, merges: 10 to 30 MB);
 # - list, ps: a few hundred bytes per model;
-# - embed: about 20 bytes per float (1,000 vectors of 768 are 15 MB), decoded as it arrives
-#   into compact vectors, so it keeps the client's 1 GiB;
+# - embed: about 20 bytes per float (1,000 vectors of 768 are 15 MB; 10,000 are 150 MB),
+#   decoded as it arrives, each vector weighed first against the decode budget (a float is
+#   32 bytes in a list, 4 in an array);
 # - the progress streams (pull, push, create) and the small answers: lines of a few hundred
 #   bytes.
 _SMALL = Limits(body=1 * MiB, line=1 * MiB)
@@ -49,6 +51,7 @@ _TABLE: dict[str, Limits] = {
     "/api/show": Limits(body=128 * MiB, line=1 * MiB),
     "/api/tags": Limits(body=32 * MiB, line=1 * MiB),
     "/api/ps": Limits(body=32 * MiB, line=1 * MiB),
+    "/api/embed": Limits(body=256 * MiB, line=1 * MiB),
     "/api/embeddings": Limits(body=64 * MiB, line=1 * MiB),
     "/api/pull": _SMALL,
     "/api/push": _SMALL,
