@@ -64,6 +64,7 @@ class RecordedRequest:
 
     @functools.cached_property
     def json(self) -> Any:
+        """The body parsed as JSON, or ``None`` if it is empty or not JSON."""
         return _parse_json(self.body)
 
     def header(self, name: str) -> str | None:
