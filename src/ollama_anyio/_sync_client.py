@@ -235,11 +235,11 @@ class _Abandonable:
     __slots__ = ("abandoned", "closing", "func", "owner", "scope")
 
     def __init__(self, func: Callable[[], Coroutine[Any, Any, Any]], owner: _Portal) -> None:
-        self.func = func
-        self.owner = owner
+        self.func: Callable[[], Coroutine[Any, Any, Any]] = func
+        self.owner: _Portal = owner
         self.scope: anyio.CancelScope | None = None
-        self.abandoned = False
-        self.closing = False
+        self.abandoned: bool = False
+        self.closing: bool = False
 
     async def run(self) -> Any:
         owner = self.owner
