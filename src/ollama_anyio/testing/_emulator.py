@@ -29,8 +29,9 @@ from ._http import HttpRequest, HttpServer
 from ._llama import real_models
 from ._routes import route
 from ._runner import DEFAULT_MAX_QUEUE, Runner, serve_engines
+from ._slots import INFERENCE_PATHS, Slots
 from ._store import ModelStore
-from ._wire import DeferredResponse, Response, StreamResponse
+from ._wire import ApiError, DeferredResponse, Response, StreamResponse, error_response
 
 __all__ = ["OllamaEmulator", "RecordedRequest", "ThreadedEmulator", "run_emulator_in_thread"]
 
@@ -88,8 +89,13 @@ class OllamaEmulator:
         engines: models served by an engine instead of the deterministic answers, by name
             (see :class:`Engine`); the caller keeps ownership. A real model's name in
             ``models`` (``smollm2``) is served by llama.cpp, which the ``llama`` extra installs.
-        max_queue: requests that may wait for an engine's model while it answers another;
-            one more is answered 503 "server busy".
+        max_queue: requests that may wait for an engine's model while it answers another,
+            or for a model's slot; one more is answered 503 "server busy".
+        service_time: seconds each generate, chat or embed request takes (in its model's
+            slot), whatever its size: a server whose throughput is bounded by time, not CPU.
+        num_parallel: slots per model, as Ollama's ``OLLAMA_NUM_PARALLEL``: requests beyond
+            them wait. An embedding model gets one, as Ollama gives it. ``None``: no limit.
+        slots: slots by model name, overriding ``num_parallel`` (``{"all-minilm": 2}``).
 
     Raises:
         EngineUnavailable: a real model was asked for without the ``llama`` extra or its file.
@@ -107,6 +113,9 @@ class OllamaEmulator:
         done_reason_only: bool = False,
         engines: Mapping[str, Engine] | None = None,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        service_time: float = 0.0,
+        num_parallel: int | None = None,
+        slots: Mapping[str, int] | None = None,
     ) -> None:
         if not isinstance(request_log, int) or request_log < 0:
             raise ValueError(f"request_log must be a count of requests, got {request_log!r}")
@@ -115,6 +124,13 @@ class OllamaEmulator:
         # Annotated: users' type checkers see these (pyright --verifytypes).
         self.port: int = port
         self.store: ModelStore = ModelStore(models)
+        self._slots = Slots(
+            self.store,
+            service_time=service_time,
+            num_parallel=num_parallel,
+            slots=slots,
+            max_queue=max_queue,
+        )
         self.faults: Faults = Faults()
         self.replies: ReplyQueue = ReplyQueue()
         self.version = version
@@ -170,10 +186,22 @@ class OllamaEmulator:
         with self._lock:
             return self._max_in_flight
 
+    @property
+    def slot_peaks(self) -> dict[str, int]:
+        """The most slots each limited model used at once, by name as ``/api/tags`` shows it."""
+        return dict(self._slots.peaks)
+
+    @property
+    def in_flight(self) -> int:
+        """The requests being answered now (arrived, response not ended)."""
+        with self._lock:
+            return self._in_flight
+
     def _busy(self, change: int) -> None:
         with self._lock:
             self._in_flight += change
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        self._notify()
 
     def script(self, *replies: ReplySource) -> None:
         """Queue replies for the next generate/chat requests, one per request.
@@ -191,6 +219,10 @@ class OllamaEmulator:
     async def wait_for_disconnects(self, count: int = 1) -> None:
         """Wait until at least ``count`` clients abandoned a response before it was complete."""
         await self._wait(lambda: self.disconnects >= count)
+
+    async def wait_until_idle(self) -> None:
+        """Wait until no request is being answered (bound it with ``fail_after``)."""
+        await self._wait(lambda: self.in_flight == 0)
 
     async def _wait(self, done: Callable[[], bool]) -> None:
         while not done():
@@ -239,16 +271,28 @@ class OllamaEmulator:
             done_reason_only=self._done_reason_only,
             engines=self._runners,
         )
-        response: Response | StreamResponse | DeferredResponse
+        response: Response | StreamResponse
         if any(f.kind in (FaultKind.BUSY, FaultKind.BAD_GATEWAY) for f in faults):
             response = Response(200)  # replaced by the fault; the handler never runs
+        elif self._slots.active and path in INFERENCE_PATHS and request.method == "POST":
+            try:
+                # The slot is held while the answer is made, not while a stream is written.
+                async with self._slots.hold(record.json):
+                    response = await self._route(ctx, request)
+            except ApiError as exc:  # the model's queue is full
+                response = error_response(exc.status, exc.message)
         else:
-            response = route(ctx, request.method, request.target, request.body)
-        if isinstance(response, DeferredResponse):  # a real model's whole answer
-            response = await response.produce()
+            response = await self._route(ctx, request)
         result = plan(response, faults, request.method)
         result.delay += load
         return result
+
+    @staticmethod
+    async def _route(ctx: Context, request: HttpRequest) -> Response | StreamResponse:
+        response = route(ctx, request.method, request.target, request.body)
+        if isinstance(response, DeferredResponse):  # a real model's whole answer
+            response = await response.produce()
+        return response
 
     async def __aenter__(self) -> OllamaEmulator:
         server = HttpServer(
@@ -339,6 +383,16 @@ class ThreadedEmulator:
         return self.emulator.max_in_flight
 
     @property
+    def slot_peaks(self) -> dict[str, int]:
+        """The most slots each limited model used at once, by model key."""
+        return self.emulator.slot_peaks
+
+    @property
+    def in_flight(self) -> int:
+        """The requests being answered now."""
+        return self.emulator.in_flight
+
+    @property
     def errors(self) -> list[BaseException]:
         """Unexpected exceptions raised while serving (a bug if not empty)."""
         return self.emulator.errors
@@ -362,6 +416,14 @@ class ThreadedEmulator:
             TimeoutError: not reached within ``timeout`` seconds.
         """
         self._portal.call(_bounded, self.emulator.wait_for_disconnects(count), timeout)
+
+    def wait_until_idle(self, timeout: float = 10.0) -> None:
+        """Block until no request is being answered.
+
+        Raises:
+            TimeoutError: requests were still being answered after ``timeout`` seconds.
+        """
+        self._portal.call(_bounded, self.emulator.wait_until_idle(), timeout)
 
 
 async def _bounded(waiter: Coroutine[Any, Any, None], seconds: float) -> None:
