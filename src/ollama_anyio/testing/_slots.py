@@ -10,8 +10,8 @@ bounded the way a real one's is: by slots and time, not by the emulator's CPU.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, cast
 
 import anyio
 
@@ -79,7 +79,7 @@ class Slots:
         return 1 if embedding else self._num_parallel
 
     def _limiter(self, body: Any) -> tuple[ModelName, anyio.CapacityLimiter | None] | None:
-        text = body.get("model") if isinstance(body, dict) else None
+        text: Any = cast("dict[str, Any]", body).get("model") if isinstance(body, dict) else None
         name = parse_name(text) if isinstance(text, str) else None
         model = self._store.get(name) if name is not None else None
         if model is None or name is None:
@@ -93,7 +93,7 @@ class Slots:
         return name, limiter
 
     @contextlib.asynccontextmanager
-    async def hold(self, body: Any) -> AsyncIterator[None]:
+    async def hold(self, body: Any) -> AsyncGenerator[None, None]:
         """Wait for a slot of the request's model, keep it for the service time and the body.
 
         Raises:
