@@ -1,17 +1,24 @@
 """A local Ray cluster on 127.0.0.1 for the session, and three one-slot emulators per test.
 
-The cluster starts once (it costs seconds): bound to loopback, no dashboard, its temporary
-files under pytest's base temporary directory, and token authentication with the token in
-the environment (inherited by Ray's processes), so nothing is written to ``~/.ray``.
-Without Ray (the main suite's environment) these tests are skipped, or fail when
-``OLLAMA_ANYIO_REQUIRE_RAY`` is set (the ``ray`` nox session sets it).
+The cluster starts once (it costs seconds): on 127.0.0.1, no dashboard, its temporary files
+under pytest's base temporary directory, and token authentication with the token in the
+environment (inherited by Ray's processes), so nothing is written to ``~/.ray``.
+
+Ray's GCS and raylet listen on every interface whatever the node address (Ray 2.60), so
+``nox -s ray`` runs these tests in a network namespace of their own (``unshare --net``),
+whose only interface is loopback: the cluster cannot be reached from anywhere else. With
+``OLLAMA_ANYIO_REQUIRE_RAY`` set (the nox session sets it) a missing Ray, or a namespace
+with other interfaces, fails the session; without it, a missing Ray skips these tests.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
+import socket
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,9 +50,27 @@ SERVICE_TIME = 0.05
 TOKEN_FILE = Path.home() / ".ray" / "auth_token"
 
 
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def _loopback_only() -> bool:
+    """Whether loopback is the only interface here; brings it up in a new namespace."""
+    if [name for _, name in socket.if_nameindex()] != ["lo"]:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        request = struct.pack("16sH14x", b"lo", 0)
+        (flags,) = struct.unpack_from("H", fcntl.ioctl(probe, _SIOCGIFFLAGS, request), 16)
+        if not flags & _IFF_UP:  # a fresh namespace's loopback starts down
+            fcntl.ioctl(probe, _SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | _IFF_UP))
+    return True
+
+
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Ray started on 127.0.0.1; yields the environment a script needs to join it."""
+    isolated = _loopback_only()
+    if os.environ.get("OLLAMA_ANYIO_REQUIRE_RAY") and not isolated:
+        pytest.fail("run under `unshare --net` (nox -s ray does): Ray listens on every interface")
     had_token_file = TOKEN_FILE.exists()
     # A short path: Ray's Unix sockets live under it (at most 107 bytes).
     temp_dir = tmp_path_factory.mktemp("ray")
