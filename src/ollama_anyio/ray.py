@@ -350,6 +350,7 @@ class _Worker:
         self._assigner = assigner
         self._task = task
         self._np = importlib.import_module("numpy")
+        self._pa = importlib.import_module("pyarrow")
         bound = ray.get(assigner.assign.remote())
         if bound is None:
             raise NoServerError("no Ollama server is left to send requests to")
@@ -406,7 +407,7 @@ class _Worker:
         out = dict(batch)
         out[self._task.output] = values
         if self._task.error is not None:
-            out[self._task.error] = self._np.array(errors, dtype=object)
+            out[self._task.error] = self._strings(errors)
         elif any(e is not None for e in errors):
             raise RequestError(next(e for e in errors if e is not None))
         return out
@@ -473,7 +474,12 @@ class _Worker:
                     raise
                 answers.append(None)
                 errors.append(_message(exc))
-        return self._np.array(answers, dtype=object), errors
+        return self._strings(answers), errors
+
+    def _strings(self, values: list[str | None]) -> Any:
+        # Typed as strings: a column of None alone would be Arrow's null type, which Ray
+        # reads back as NaN floats.
+        return self._pa.array(values, type=self._pa.string())
 
     async def _one(self, row: Any) -> str:
         task = self._task
