@@ -3,8 +3,8 @@
 20,480 texts (320 requests of 64) against emulators in processes of their own, each with one
 slot and a fixed 100 ms per request (``--service-time 0.1 --num-parallel 1``), as an embedding
 model on a GPU server is: one server does at most 640 texts/s, whatever the client. The
-reference is the single-process batch helper (``embed_batch``, two requests in flight, so its
-server's slot never idles) against one such server.
+reference is the single-process batch helper (``client.batch.embed``, two requests in
+flight, so its server's slot never idles) against one such server.
 
 Figures, texts per second:
 
@@ -79,14 +79,11 @@ async def _helper_rate(url: str, texts: list[str]) -> float:
 
     async with AsyncClient(url) as client:
         await client.embed(MODEL, texts[:1])  # the connection and the model, not timed
-        # client.batch.embed once the helpers are grouped (issue 19); embed_batch before.
-        group = getattr(client, "batch", None)
-        helper: Any = group.embed if group is not None else client.embed_batch  # type: ignore[attr-defined]
         start = time.perf_counter()
-        vectors = await helper(MODEL, texts, batch_size=BATCH, concurrency=2)
+        vectors = await client.batch.embed(MODEL, texts, batch_size=BATCH, concurrency=2)
         seconds = time.perf_counter() - start
     if len(vectors) != len(texts):
-        raise AssertionError(f"embed_batch: {len(vectors)} vectors for {len(texts)} texts")
+        raise AssertionError(f"batch.embed: {len(vectors)} vectors for {len(texts)} texts")
     return len(texts) / seconds
 
 
@@ -150,7 +147,7 @@ def run(ctx: Context) -> list[Row]:
     rows = [{"id": i, "text": text} for i, text in enumerate(texts)]
     with _emulators(1) as urls:
         helper = anyio.run(_helper_rate, urls[0], texts)
-    ctx.log(f"embed_batch, one process, 1 server: {helper:,.0f} texts/s")
+    ctx.log(f"client.batch.embed, one process, 1 server: {helper:,.0f} texts/s")
     end_to_end: dict[int, float] = {}
     running: dict[int, float] = {}
     with _ray_cluster() as ray:
@@ -165,7 +162,7 @@ def run(ctx: Context) -> list[Row]:
             )
     result = [
         Row(
-            "ray: 1 server, running, vs embed_batch in one process",
+            "ray: 1 server, running, vs client.batch.embed in one process",
             "rate",
             helper,
             running[1],
