@@ -175,7 +175,10 @@ def embed(
 ) -> Any:
     """Embed a Dataset's texts: the rows, with a float32 vector column added.
 
-    Lazy, like every Ray Dataset transform: the work runs when the result is consumed.
+    Lazy, like every Ray Dataset transform: the work runs when the result is consumed. A
+    Ray task takes one block of the dataset: blocks of a few times ``batch_size`` rows
+    spread over the actors and keep Ray's cost per task small (``repartition`` first if the
+    dataset has a few huge blocks).
 
     Args:
         dataset: a ``ray.data.Dataset`` with a text column; every column is kept.
