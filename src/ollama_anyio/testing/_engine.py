@@ -326,23 +326,30 @@ def _table(length: int) -> tuple[tuple[tuple[float, ...], bytes], ...]:
     """The pieces of ``length`` values: each of L2 norm ``1 / sqrt(_PIECES)``, with its JSON."""
     entries: list[tuple[tuple[float, ...], bytes]] = []
     for index in range(_TABLE):
-        raw = hashlib.shake_256(f"embed-piece\x00{length}\x00{index}".encode()).digest(2 * length)
-        ints = array.array("h")
-        ints.frombytes(raw)
-        if sys.byteorder == "big":  # the same vectors on every machine
-            ints.byteswap()
-        scale = 1.0 / (math.sqrt(sum(v * v for v in ints) * _PIECES) or 1.0)
-        # Six significant digits (the values are below 1): a float32 holds them exactly and
-        # they are already the shortest decimal of that float32, as Ollama writes it.
-        values = tuple(round(v * scale, 6) for v in ints)
+        seed = f"embed-piece\x00{length}\x00{index}".encode()
+        values = _unit(hashlib.shake_256(seed).digest(2 * length), _PIECES)
         entries.append((values, ",".join(map(repr, values)).encode()))
     return tuple(entries)
 
 
+def _unit(raw: bytes, pieces: int = 1) -> tuple[float, ...]:
+    """``raw`` read as int16s, scaled to L2 norm ``1 / sqrt(pieces)``, six digits each."""
+    ints = array.array("h")
+    ints.frombytes(raw)
+    if sys.byteorder == "big":  # the same vectors on every machine
+        ints.byteswap()
+    scale = 1.0 / (math.sqrt(sum(v * v for v in ints) * pieces) or 1.0)
+    # Six significant digits (the values are below 1): a float32 holds them exactly and
+    # they are already the shortest decimal of that float32, as Ollama writes it.
+    return tuple(round(v * scale, 6) for v in ints)
+
+
 def _pieces(text: str, model: str, size: int) -> list[tuple[tuple[float, ...], bytes]]:
-    digest = hashlib.blake2b(
-        "\x00".join(("embed", model, text)).encode(), digest_size=_PIECES
-    ).digest()
+    key = "\x00".join(("embed", model, text)).encode()
+    if size < 8 * _PIECES:  # a small vector costs little made whole, and pieces would repeat
+        values = _unit(hashlib.shake_256(key).digest(2 * size))
+        return [(values, ",".join(map(repr, values)).encode())]
+    digest = hashlib.blake2b(key, digest_size=_PIECES).digest()
     bounds = [size * i // _PIECES for i in range(_PIECES + 1)]
     return [_table(bounds[i + 1] - bounds[i])[digest[i]] for i in range(_PIECES)]
 
@@ -353,7 +360,7 @@ def embedding(text: str, model: str, size: int, *, normalize: bool = True) -> li
     Args:
         text: the input.
         model: the model's identity, so that two models give different vectors.
-        size: the number of dimensions (at least 8).
+        size: the number of dimensions.
         normalize: L2-normalised float32 values (``/api/embed``); otherwise raw float64
             values, not of unit norm, as the legacy ``/api/embeddings`` returns them.
     """
