@@ -93,7 +93,9 @@ def _ray_job(ray: Any, urls: list[str], rows: list[dict[str, Any]]) -> tuple[flo
 
     start = time.perf_counter()
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows) // BLOCK)
-    job = embed(dataset, model=MODEL, servers=urls, batch_size=BATCH)
+    # Rows as they are done, not in input order: a block held back behind a slower earlier
+    # one would be counted late, and the running rate would be overstated.
+    job = embed(dataset, model=MODEL, servers=urls, batch_size=BATCH, preserve_order=False)
     first = steady = 0.0
     steady_rows = 0
     ids: list[int] = []
@@ -107,8 +109,8 @@ def _ray_job(ray: Any, urls: list[str], rows: list[dict[str, Any]]) -> tuple[flo
         ids += batch["id"].tolist()
         errors += sum(error is not None for error in batch["error"])
     end = time.perf_counter()
-    if ids != list(range(len(rows))) or errors:
-        raise AssertionError(f"ray: {len(ids)} rows, in order: {ids == sorted(ids)}, {errors=}")
+    if sorted(ids) != list(range(len(rows))) or errors:
+        raise AssertionError(f"ray: {len(ids)} rows, {len(set(ids))} distinct, {errors=}")
     running = (end - steady) * len(rows) / (len(rows) - steady_rows)
     return end - start, running, first - start - SERVICE_TIME
 
