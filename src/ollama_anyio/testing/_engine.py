@@ -399,7 +399,9 @@ class Engine(Protocol):
 
     The emulator validates each request as the server does and hands the engine only what
     passed. Every method blocks: the emulator calls them in a worker thread, one request at a
-    time per engine, so an engine needs no locking of its own.
+    time per engine, so an engine needs no locking of its own; an engine with an integer
+    attribute ``parallel`` above 1 is given that many requests at once (and must be
+    thread-safe).
     """
 
     def describe(self, name: ModelName) -> Model:
