@@ -22,7 +22,9 @@ def main(runs: int = 5) -> None:
     try:
         for _ in range(runs):
             job = Job(chat=True, messages=[{"role": "user", "content": PROMPT}], options=OPTIONS)
-            (finish,) = [e for e in engine.generate(job, threading.Event()) if isinstance(e, Finish)]
+            (finish,) = [
+                e for e in engine.generate(job, threading.Event()) if isinstance(e, Finish)
+            ]
             rate = finish.eval_count / finish.eval_duration * 1e9
             print(f"{finish.eval_count} tokens, {rate:.1f} tokens/s")
     finally:

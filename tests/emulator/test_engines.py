@@ -178,7 +178,10 @@ async def test_an_engine_with_two_slots_answers_two_at_once_then_queues() -> Non
             assert (await _chunk(two))["done"] is False
             busy = await client.post("/api/chat", json=_body(stream=False))
             engine.release.set()
-            ends = [[json.loads(line) async for line in lines if line][-1] for lines in (one, two)]
+            ends = []
+            for lines in (one, two):
+                rest = [json.loads(line) async for line in lines if line]
+                ends.append(rest[-1])
     assert (busy.status_code, busy.json()) == (503, {"error": BUSY_MESSAGE})
     assert [end["done"] for end in ends] == [True, True]
     assert emu.errors == []
@@ -377,9 +380,7 @@ def test_the_fixtures_marker_chooses_the_models(ollama_emulator: ThreadedEmulato
     assert reply["done_reason"] == "stop"
 
 
-@pytest.mark.parametrize(
-    ("value", "slots"), [(None, 1), ("", 1), ("1", 1), (" 4 ", 4)]
-)
+@pytest.mark.parametrize(("value", "slots"), [(None, 1), ("", 1), ("1", 1), (" 4 ", 4)])
 def test_ollama_num_parallel_sets_a_real_models_slots(value: str | None, slots: int) -> None:
     environ = {} if value is None else {"OLLAMA_NUM_PARALLEL": value}
     assert _llama.num_parallel(environ) == slots

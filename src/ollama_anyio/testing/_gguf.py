@@ -16,7 +16,19 @@ __all__ = ["GgufError", "read_metadata"]
 
 _MAGIC = b"GGUF"
 # GGUF value types: the struct format of each fixed-size one.
-_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+_SCALARS = {
+    0: "B",
+    1: "b",
+    2: "H",
+    3: "h",
+    4: "I",
+    5: "i",
+    6: "f",
+    7: "?",
+    10: "Q",
+    11: "q",
+    12: "d",
+}
 _STRING = 8
 _ARRAY = 9
 # A header key or string longer than this is a damaged file, not metadata to read.

@@ -228,7 +228,7 @@ class _Loaded:
     """One llama.cpp server of the library, and a client for the routes it has no method for."""
 
     def __init__(self, server: Any, settings: tuple[int, ...]) -> None:
-        self.server = server
+        self.server: Any = server
         self.settings = settings
         self.http = httpx.Client(base_url=str(server.listening_address), timeout=60.0)
 
@@ -341,7 +341,9 @@ class LlamaCppEngine:
                 params = self._params(library)
                 params.embedding = True
                 params.pooling_type = library.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
-                params.embd_normalize = -1  # raw vectors: /api/embed normalises, /api/embeddings not
+                params.embd_normalize = (
+                    -1
+                )  # raw vectors: /api/embed normalises, /api/embeddings not
                 params.n_ctx = params.n_batch = params.n_ubatch = _EMBED_CONTEXT
                 started = time.perf_counter_ns()
                 self._embedder = _Loaded(library.Server(params), ())
