@@ -22,6 +22,7 @@ import anyio
 from anyio.abc import SocketAttribute
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from .._backends import require_backend
 from ._context import Context, ReplyQueue
 from ._engine import Engine, ReplySource
 from ._faults import Fault, FaultKind, Faults, Plan, plan
@@ -383,6 +384,7 @@ def run_emulator_in_thread(
         The running emulator's synchronous face; leaving the block stops the server, closes
         its connections and joins the thread.
     """
+    require_backend(backend)
     with start_blocking_portal(backend) as portal:
         emulator = OllamaEmulator(**kwargs)
         with portal.wrap_async_context_manager(emulator):
