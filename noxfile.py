@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import nox
 
@@ -14,7 +16,8 @@ nox.options.reuse_venv = "yes"
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite, every async test on asyncio and trio."""
-    session.install("-e", ".[test]")
+    # mypy: tests/test_typed_usage.py checks what users' type checkers see.
+    session.install("-e", ".[test]", "mypy>=1.11")
     session.run("pytest", *session.posargs)
 
 
@@ -53,6 +56,18 @@ def typecheck(session: nox.Session) -> None:
     session.log(f"pyright --verifytypes ollama_anyio --ignoreexternal: {score:.1%}")
     if score < 0.95:
         session.error(f"type completeness {score:.1%} is below 95 %")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """The sdist and the wheel as PyPI gets them: built, ``twine check``-ed, their contents
+    checked (``py.typed``, the pytest plugin's entry point, the CLI script)."""
+    session.install("build>=1.2", "twine>=5")
+    dist = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    session.run("twine", "check", "--strict", *(str(p) for p in sorted(dist.iterdir())))
+    session.run("python", "tools/check_dist.py", str(dist))
 
 
 @nox.session
