@@ -15,7 +15,8 @@ import ollama
 import pytest
 
 from ollama_anyio import AsyncClient, ResponseError
-from ollama_anyio.testing import OllamaEmulator
+from ollama_anyio.testing import LlamaCppEngine, OllamaEmulator
+from ollama_anyio.testing._llama import real_models
 
 QUESTION = [{"role": "user", "content": "Why is the sky blue?"}]
 
@@ -190,3 +191,15 @@ async def test_parallel_slots_answer_while_another_request_streams(
             assert not first.done
             assert short.done
             assert short.eval_count
+
+
+def test_ollama_num_parallel_gives_the_served_model_its_slots(
+    monkeypatch: pytest.MonkeyPatch, smollm2: LlamaCppEngine
+) -> None:
+    monkeypatch.setenv("OLLAMA_NUM_PARALLEL", "3")
+    catalogue, engines = real_models(["llama3.2", "smollm2"])
+    assert catalogue == ["llama3.2"]
+    (engine,) = engines.values()
+    assert isinstance(engine, LlamaCppEngine)
+    assert engine.parallel == 3
+    engine.close()  # nothing loaded yet: closing is free
