@@ -191,6 +191,11 @@ async def test_parallel_slots_answer_while_another_request_streams(
             assert not first.done
             assert short.done
             assert short.eval_count
+        (loaded,) = (await client.ps()).models
+        (listed,) = (await client.list()).models
+    # Each slot holds the KV cache of a whole num_ctx, as Ollama allocates them.
+    assert listed.size is not None
+    assert loaded.size == listed.size + 2 * 4096 * 2 * 30 * 3 * 64 * 2
 
 
 def test_ollama_num_parallel_gives_the_served_model_its_slots(

@@ -403,7 +403,8 @@ class LlamaCppEngine:
             license=(licence,) if licence else (),
             model_info=info,
             modified_at=_dt.datetime.fromtimestamp(stat.st_mtime, _dt.timezone.utc),
-            kv_bytes_per_token=_kv_bytes_per_token(metadata, arch),
+            # Every slot holds a KV cache of num_ctx tokens, as Ollama allocates them.
+            kv_bytes_per_token=_kv_bytes_per_token(metadata, arch) * self.parallel,
             on_gpu=False,
         )
 
@@ -416,7 +417,8 @@ class LlamaCppEngine:
             messages: list[dict[str, str]] = []
             if job.chat:
                 messages = [
-                    {"role": str(m["role"]), "content": str(m["content"])} for m in job.messages
+                    {"role": str(m.get("role", "user")), "content": str(m.get("content") or "")}
+                    for m in job.messages
                 ]
             else:
                 if job.system:
@@ -570,7 +572,7 @@ class _Chunks:
     def _run(self) -> None:
         try:
             result = self._server.handle_completions(self._request, self._callback)
-            if result is not None:  # an error before the first chunk
+            if _error(result) is not None:  # refused before the first chunk
                 self._put(result)
         except Exception as exc:  # the library failed: the reader raises it
             self._put(exc)
