@@ -23,14 +23,16 @@ class _Package(types.ModuleType):
     """``ollama``: every name looked up in ollama_anyio, so its lazy names stay lazy."""
 
     def __getattr__(self, name: str) -> Any:
-        import ollama_anyio
-
-        return getattr(ollama_anyio, name)
+        return getattr(_package(), name)
 
     def __dir__(self) -> list[str]:
-        import ollama_anyio
+        return dir(_package())
 
-        return dir(ollama_anyio)
+
+def _package() -> types.ModuleType:
+    # ollama_anyio itself, imported already (it is what loads this module, lazily): looked up
+    # rather than imported, so that the package and this module do not import each other.
+    return sys.modules[__package__ or "ollama_anyio"]
 
 
 def _module(name: str, doc: str, names: dict[str, Any]) -> types.ModuleType:
@@ -41,8 +43,7 @@ def _module(name: str, doc: str, names: dict[str, Any]) -> types.ModuleType:
 
 
 def _stand_ins() -> dict[str, types.ModuleType]:
-    import ollama_anyio
-
+    ollama_anyio = _package()
     from . import _tools
     from ._errors import RequestError, ResponseError
 
