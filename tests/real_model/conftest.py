@@ -32,7 +32,9 @@ def smollm2() -> Iterator[LlamaCppEngine]:
         path = smollm2_path()
     except EngineUnavailable:
         pytest.skip(f"the SmolLM2 model file is not installed: {INSTALL}")
-    engine = LlamaCppEngine(path)
+    # One thread: CI machines are shared, and two threads that wait on each other for every
+    # token ran these tests at about 1 token/s on a loaded 2-core machine (1 thread: 35 to 49).
+    engine = LlamaCppEngine(path, threads=1)
     yield engine
     engine.close()
 
@@ -54,7 +56,7 @@ async def smollm2_two_slots() -> AsyncIterator[OllamaEmulator]:
         path = smollm2_path()
     except EngineUnavailable:
         pytest.skip(f"the SmolLM2 model file is not installed: {INSTALL}")
-    engine = LlamaCppEngine(path, parallel=2)
+    engine = LlamaCppEngine(path, parallel=2, threads=1)
     try:
         async with OllamaEmulator(models=[], engines={"smollm2": engine}) as emulator:
             yield emulator

@@ -257,6 +257,9 @@ class LlamaCppEngine:
         family: the family to report; by default the file's architecture.
         parallel: requests answered at once, each in a slot of its own with the whole
             ``num_ctx`` (Ollama's ``OLLAMA_NUM_PARALLEL``).
+        threads: CPU threads when a request's ``num_thread`` is 0 or absent; 0 lets llama.cpp
+            choose (one per core). On a machine shared with other work, 1 is often faster:
+            threads that wait on each other lose their turn whenever a core is taken.
 
     Capabilities: completion only; the emulator refuses tools, thinking and images for it with
     the server's own errors. Thread-safe: the emulator runs up to ``parallel`` requests on it
@@ -265,12 +268,20 @@ class LlamaCppEngine:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, family: str | None = None, parallel: int = 1
+        self,
+        path: str | os.PathLike[str],
+        *,
+        family: str | None = None,
+        parallel: int = 1,
+        threads: int = 0,
     ) -> None:
         if not isinstance(parallel, int) or parallel < 1:
             raise ValueError(f"parallel must be a positive integer, got {parallel!r}")
+        if not isinstance(threads, int) or threads < 0:
+            raise ValueError(f"threads must be 0 or a positive integer, got {threads!r}")
         self.path: Path = Path(path)
         self.parallel: int = parallel
+        self.threads: int = threads
         self._family = family
         self._changed = threading.Condition()
         self._active = 0  # generations running on ``_loaded``
@@ -293,7 +304,7 @@ class LlamaCppEngine:
     def _start(self, options: Mapping[str, Any]) -> _Loaded:
         context = int(options.get("num_ctx", _DEFAULTS["num_ctx"]))
         batch = int(options.get("num_batch", _DEFAULTS["num_batch"]))
-        threads = int(options.get("num_thread", _DEFAULTS["num_thread"]))
+        threads = int(options.get("num_thread", _DEFAULTS["num_thread"])) or self.threads
         library = _library()
         params = self._params(library)
         # Each slot gets the whole num_ctx, as Ollama allocates num_ctx * OLLAMA_NUM_PARALLEL.
