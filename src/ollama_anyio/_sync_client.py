@@ -48,6 +48,7 @@ from . import _config
 from ._accumulate import Accumulator, Tap, chunk_of, content_of, final_of, thinking_of
 from ._async_client import AsyncClient
 from ._async_stream import AsyncStream
+from ._backends import require_backend
 from ._errors import ClientClosedError, OllamaError, RequestError
 from ._http import _fork
 
@@ -554,6 +555,7 @@ class ClientCore:
     ) -> None:
         if backend not in _BACKENDS:
             raise RequestError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}")
+        require_backend(backend)  # trio is an extra: say how to get it, before any thread
         self._async = AsyncClient(host, **kwargs)
         self._state = _Portal(backend)
         self._state.async_client = self._async

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import anyio
 
+from .._backends import require_backend
 from ._emulator import DEFAULT_REQUEST_LOG, OllamaEmulator
 from ._llama import EngineUnavailable
 
@@ -119,10 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the emulator until interrupted; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
+        require_backend(args.backend)
         anyio.run(_serve, args, backend=args.backend)
     except KeyboardInterrupt:
         pass
-    except EngineUnavailable as exc:  # --model smollm2 without the llama extra
+    except (EngineUnavailable, LookupError) as exc:  # an extra is missing: llama, trio
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -23,6 +23,7 @@ import anyio
 from anyio.abc import SocketAttribute
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from .._backends import require_backend
 from .._http import _fork
 from ._context import Context, ReplyQueue
 from ._engine import Engine, ReplySource
@@ -490,6 +491,7 @@ def run_emulator_in_thread(
         The running emulator's synchronous face; leaving the block stops the server, closes
         its connections and joins the thread.
     """
+    require_backend(backend)
     parent = os.getpid()
     stack = contextlib.ExitStack()
     with stack:

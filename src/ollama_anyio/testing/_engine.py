@@ -263,17 +263,59 @@ def _json_answer(prompt: str, sentence: str) -> dict[str, Any]:
 
 
 _WORD = re.compile(r"[a-z]{3,}")
+# Words that say nothing of a topic: a prompt sharing only these with a sentence is not on it.
+_COMMON = frozenset(
+    "about and are because can could does for from has have how into its not that the their"
+    " them then there these they this through what when where which who why will with would"
+    " you your tell write give explain describe list show".split()
+)
+# The words a request starts with before its topic ("Tell me about", "What is the").
+_LEAD = re.compile(
+    r"(?:(?:please|can|could|would|will|you|tell|me|us|about|explain|describe|write|give"
+    r"|list|show|summari[sz]e|what|why|how|who|when|where|which|is|are|was|were|do|does|did"
+    r"|the|a|an|of|be|i|need|want|to|know|in|on)\b[\s,]*)+",
+    re.IGNORECASE,
+)
 
 
 def _on_topic(prompt: str) -> str | None:
     """The sentence sharing the most words with the prompt, so a demo answer is on topic."""
-    words = set(_WORD.findall(prompt.lower()))
+    words = set(_WORD.findall(prompt.lower())) - _COMMON
     best, score = None, 0
     for sentence in _SENTENCES:
         shared = len(words & set(_WORD.findall(sentence.lower())))
         if shared > score:
             best, score = sentence, shared
     return best
+
+
+_GREETING = re.compile(
+    r"\W*(hi|hello|hey|good (morning|afternoon|evening))( there)?\b\W*", re.IGNORECASE
+)
+# Answers to a prompt no sentence above is about: about its own subject, so the one answer
+# reads as a reply to it, never as unrelated trivia.
+_GENERAL = (
+    "Here is a short answer about {topic}: start from the basics, then add detail as needed.",
+    "{Topic} is a broad subject; the key idea is to understand its parts one at a time.",
+    "In short, {topic} depends on the context, and a small example usually makes it clear.",
+    "Good question about {topic}: the short version comes down to a few simple ideas.",
+)
+
+
+def _answer(prompt: str, number: int) -> str:
+    """One coherent sentence for ``prompt``: a greeting back, the sentence on its topic, or
+    a general answer about its subject."""
+    if _GREETING.fullmatch(prompt):
+        return "Hello! How can I help you today?"
+    sentence = _on_topic(prompt)
+    if sentence is not None:
+        return sentence
+    rest = prompt.strip()
+    lead = _LEAD.match(rest)
+    rest = rest[lead.end() :] if lead else rest
+    topic = " ".join(re.split(r"[.?!\n]", rest, maxsplit=1)[0].split()[:6]) or "this"
+    template = _GENERAL[number % len(_GENERAL)]
+    return template.format(topic=topic, Topic=topic[:1].upper() + topic[1:])
 
 
 def default_reply(
@@ -301,9 +343,8 @@ def default_reply(
         thinking = f'The user asks: "{topic}". I should answer briefly and clearly.'
     if tools and not tool_results:
         return Reply(thinking=thinking, tool_calls=_tool_calls(tools, prompt))
-    first = _on_topic(prompt) or _SENTENCES[number % len(_SENTENCES)]
-    second = _SENTENCES[(number // len(_SENTENCES)) % len(_SENTENCES)]
-    text = first if first == second else f"{first} {second}"
+    first = _answer(prompt, number)
+    text = first
     if tool_results:
         text = "Based on the tool result: " + "; ".join(tool_results)
     if fmt == "json":
@@ -444,7 +485,9 @@ class Engine(Protocol):
 
     The emulator validates each request as the server does and hands the engine only what
     passed. Every method blocks: the emulator calls them in a worker thread, one request at a
-    time per engine, so an engine needs no locking of its own.
+    time per engine, so an engine needs no locking of its own; an engine with an integer
+    attribute ``parallel`` above 1 is given that many requests at once (and must be
+    thread-safe).
     """
 
     def describe(self, name: ModelName) -> Model:
