@@ -15,6 +15,7 @@ from ._batch_result import BatchResult as BatchResult
 from ._batch_result import BatchUsage as BatchUsage
 from ._errors import BadGatewayError as BadGatewayError
 from ._errors import BadRequestError as BadRequestError
+from ._errors import ClientClosedError as ClientClosedError
 from ._errors import ForbiddenError as ForbiddenError
 from ._errors import GatewayTimeoutError as GatewayTimeoutError
 from ._errors import IncompleteStreamError as IncompleteStreamError
@@ -99,6 +100,8 @@ if TYPE_CHECKING:
     from ._generated_functions import systemone as systemone
     from ._generated_functions import web_fetch as web_fetch
     from ._generated_functions import web_search as web_search
+    from ._http._observe import RequestEvent as RequestEvent
+    from ._http._observe import ResponseEvent as ResponseEvent
     from ._install import install_as_ollama as install_as_ollama
     from ._raw import RawResponse as RawResponse
     from ._sync_client import Stream as Stream
@@ -110,6 +113,8 @@ _LAZY = {
     "AsyncStream": "._async_stream",
     "Client": "._generated_client",
     "RawResponse": "._raw",
+    "RequestEvent": "._http._observe",
+    "ResponseEvent": "._http._observe",
     "Stream": "._sync_client",
     "chat": "._generated_functions",
     "copy": "._generated_functions",
@@ -140,6 +145,7 @@ __all__ = [
     "ChatResponse",
     "ChunkEvent",
     "Client",
+    "ClientClosedError",
     "DoneEvent",
     "EmbedArraysResponse",
     "EmbedResponse",
@@ -169,7 +175,9 @@ __all__ = [
     "RawResponse",
     "ReplyEvent",
     "RequestError",
+    "RequestEvent",
     "ResponseError",
+    "ResponseEvent",
     "ServerBusyError",
     "ShowResponse",
     "StatusResponse",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy as _copy
 import functools
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
@@ -25,9 +25,11 @@ from . import _config, _requests
 from ._async_stream import AsyncStream
 from ._embed import EmbedBodyDecoder, embed_response, float32s, floats
 from ._errors import DECODE_ERRORS, ProtocolError, RequestError
+from ._http import _observe
+from ._http._observe import DEFAULT_REQUEST_ID_HEADER, Observer, RequestHook, ResponseHook
+from ._http._request_log import configure_logging
 from ._http._retry import RetryPolicy
 from ._http._session import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_LINE_SIZE, Session
-from ._raw import configure_logging
 from ._types import (
     ChatResponse,
     EmbedArraysResponse,
@@ -42,6 +44,10 @@ __all__ = ["AsyncCore"]
 T = TypeVar("T")
 _C = TypeVar("_C", bound="AsyncCore")
 
+# Bytes one decoded float takes in a list: the float object (24) and its slot (8).
+_FLOAT_IN_A_LIST = 32
+# And one vector, floats aside: a list's (or an array's) object and its slot in the answer.
+_A_VECTOR = 96
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 # Calls that change the server's state: sent again only with retry_writes=True.
 _WRITES = ("/api/create", "/api/push", "/api/copy", "/api/delete", "/api/blobs/")
@@ -87,6 +93,14 @@ _EMBED_VECTORS: dict[type[Any], Callable[[Any], Any]] = {
 }
 
 
+def _path(url: str) -> str:
+    """The API path of a URL (``/api/chat``), after the base URL's own path, if any."""
+    rest = url.split("://", 1)[-1]
+    path = rest[rest.find("/") :] if "/" in rest else "/"
+    index = path.find("/api/")
+    return path[index:] if index > 0 else path
+
+
 def _is_cached(cls: type[Any], name: str) -> bool:
     return isinstance(getattr(cls, name, None), functools.cached_property)
 
@@ -110,6 +124,9 @@ class AsyncCore:
         retry_writes: bool = False,
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        request_id_header: str | None = DEFAULT_REQUEST_ID_HEADER,
+        on_request: RequestHook | Sequence[RequestHook] | None = None,
+        on_response: ResponseHook | Sequence[ResponseHook] | None = None,
         http_client: httpx.AsyncClient | httpx.Client | None = None,
         **kwargs: Any,
     ) -> None:
@@ -118,9 +135,10 @@ class AsyncCore:
             retry = RetryPolicy(max_retries, retry_backoff, retry_writes)
         except (TypeError, ValueError) as exc:
             raise RequestError(f"invalid retry settings: {exc}") from None
+        client_headers = _config.build_headers(headers)
         self._session = Session(
             _config.host_from_env(host),
-            headers=_config.build_headers(headers),
+            headers=client_headers,
             api_key=_config.api_key_from_env(api_key),
             api_key_to_host=api_key is not None,
             timeout=_config.default_timeout() if timeout is _config.DEFAULT else timeout,
@@ -129,6 +147,7 @@ class AsyncCore:
             max_line_size=max_line_size,
             max_body_size=max_body_size,
             options=kwargs,
+            observer=Observer(client_headers, request_id_header, on_request, on_response),
             http_client=http_client,
         )
         self._base_url = self._session.base_url
@@ -264,6 +283,8 @@ class AsyncCore:
             content = _requests.encoder.encode(json)
         idempotent = not path.startswith(_WRITES)
         session = self._session
+        # OpenTelemetry (`_otel`) gets each call while instrumented: one check when not.
+        telemetry = _observe.telemetry
         if stream:
             opened = AsyncStream(
                 lambda: session.send(method, url, content, idempotent=idempotent),
@@ -271,11 +292,27 @@ class AsyncCore:
                 _IS_FINAL.get(cls, _is_done),
                 url,
                 read_timeout=session.timeouts["read"],
-                max_line_size=session.max_line_size,
-                max_accumulated=session.max_body_size,
+                max_line_size=session.limits(url).line,
+                max_accumulated=session.limits(url).body,
+                watch=None if telemetry is None else telemetry.stream(url, _path(url), json),
             )
             self._streams.add(opened)
             return opened
+        if telemetry is not None:
+            return await telemetry.call(  # type: ignore[no-any-return]
+                method,
+                url,
+                _path(url),
+                json,
+                lambda: self._answer(cls, method, url, content, idempotent),
+            )
+        return await self._answer(cls, method, url, content, idempotent)
+
+    async def _answer(
+        self, cls: type[T], method: str, url: str, content: Any, idempotent: bool
+    ) -> T:
+        """Send a request answered whole and decode the answer into ``cls`` (`_request`)."""
+        session = self._session
         vector = _EMBED_VECTORS.get(cls)
         if vector is not None:
             rest, vectors = await self._read_embed(url, content, vector)
@@ -295,12 +332,39 @@ class AsyncCore:
     async def _read_embed(
         self, url: str, content: bytes, vector: Callable[[Any], Any]
     ) -> tuple[bytes, list[Any] | None]:
-        """Send an embed request and decode its vectors as they arrive (see `_embed`)."""
-        reply = await self._session.send("POST", url, content)
-        decoder = EmbedBodyDecoder(vector)
+        """Send an embed request and decode its vectors as they arrive (see `_embed`).
+
+        What the vectors take is weighed before each is decoded (a float is 32 bytes in a list
+        and its slot, 4 in an array, and each vector is a list while it is decoded; a vector
+        itself about 96): past the decode budget (see `_http._limits`) the answer is a
+        `ProtocolError`.
+        """
+        session = self._session
+        limits = session.limits(url)
+        budget = session.decode_budget(limits)
+        kept = 4 if vector is float32s else _FLOAT_IN_A_LIST
+        spent = 0
+
+        def weighed(text: Any) -> Any:
+            nonlocal spent
+            count = text.count(b",") + 1
+            spent += count * kept + _A_VECTOR
+            if spent > budget or count * _FLOAT_IN_A_LIST > budget:
+                raise ProtocolError(
+                    f"the embeddings from {url} would take more than the limit of "
+                    f"{budget >> 20} MiB to decode"
+                )
+            return vector(text)
+
+        reply = await session.send("POST", url, content)
+        # A vector's text has at least 2 bytes a float: one that could not be decoded within
+        # the budget is refused as it grows, not once it is all here.
+        decoder = EmbedBodyDecoder(weighed, max_vector=budget // _FLOAT_IN_A_LIST * 2)
         try:
-            await self._session.each_piece(reply, url, decoder.feed)
-            return decoder.finish()
+            await session.each_piece(reply, url, decoder.feed, limits)
+            rest, vectors = decoder.finish()
+            session.check_density(rest, url, limits)  # (the whole answer, if vectors is None)
+            return rest, vectors
         except DECODE_ERRORS as exc:
             raise ProtocolError(f"malformed response from {url} ({exc})") from exc
         finally:

@@ -57,6 +57,7 @@ __all__ = [
     "STATUS_ERRORS",
     "BadGatewayError",
     "BadRequestError",
+    "ClientClosedError",
     "Fact",
     "Failure",
     "ForbiddenError",
@@ -85,7 +86,14 @@ __all__ = [
 
 
 class OllamaError(Exception):
-    """Base class of every exception raised by ollama-anyio."""
+    """Base class of every exception raised by ollama-anyio.
+
+    Attributes:
+        request_id: the id of the request that failed (the ``X-Request-Id`` it was sent
+            with), for errors raised by a request; None otherwise.
+    """
+
+    request_id: str | None = None
 
 
 class RequestError(OllamaError, ValueError):
@@ -110,6 +118,7 @@ class ResponseError(OllamaError):
         signin_url: for 401 answers about ollama.com sign-in, the URL the server suggests.
         headers: the response's headers (case-insensitive; empty for an error line inside a
             stream): proxies put request ids and rate-limit figures there.
+        request_id: the id the request was sent with (see `OllamaError`).
 
     Its subclasses by status (`NotFoundError`, `ServerBusyError`, ...) follow it below.
     """
@@ -132,7 +141,8 @@ class ResponseError(OllamaError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         headers = dict(self.headers) if self.headers else None
-        return (type(self), (self.error, self.status_code, self.signin_url, headers))
+        state = {"request_id": self.request_id} if self.request_id is not None else None
+        return (type(self), (self.error, self.status_code, self.signin_url, headers), state)
 
 
 class OllamaConnectionError(OllamaError, ConnectionError):
@@ -141,6 +151,13 @@ class OllamaConnectionError(OllamaError, ConnectionError):
 
 class OllamaTimeoutError(OllamaError, TimeoutError):
     """A connect, read, write or pool timeout expired."""
+
+
+class ClientClosedError(OllamaError, RuntimeError):
+    """The client was closed: before the call, or while it ran (another thread's ``close()``).
+
+    A `RuntimeError` too, as the error for a closed client was one before this class.
+    """
 
 
 class ProtocolError(OllamaError):
@@ -303,9 +320,10 @@ class _ErrorBody(msgspec.Struct):
 
 _error_body_decoder = msgspec.json.Decoder(_ErrorBody)
 
-# What decoding a server's JSON can raise: msgspec's errors, and UnicodeDecodeError for bytes
-# that are not UTF-8 in a string it decodes.
-DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
+# What decoding a server's JSON can raise: msgspec's errors, UnicodeDecodeError for bytes that
+# are not UTF-8 in a string it decodes, and RecursionError, msgspec's answer to a value nested
+# deeper than it recurses (a hostile tool call's arguments): a server's fault like any other.
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
 
 
 _HTML = re.compile(r"\s*(<!doctype html|<html\b|<head\b|<body\b|<title\b)", re.IGNORECASE)

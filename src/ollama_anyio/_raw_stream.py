@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from ._async_stream import AsyncStream
 from ._errors import ProtocolError, RequestError, translate_errors
-from ._raw import _current, _Record, reply_headers  # pyright: ignore[reportPrivateUsage]
+from ._http._observe import raw_record, reply_headers
+from ._raw import _Record  # pyright: ignore[reportPrivateUsage]
 
 if TYPE_CHECKING:
     import httpx
@@ -148,11 +149,11 @@ class AsyncStreamedResponse(Generic[T]):
             raise RuntimeError("a streamed response is entered once")
         plain = await self._call()  # not sent yet: a stream sends when first read
         record = _Record()
-        token = _current.set(record)
+        token = raw_record.set(record)
         try:
             reply = await plain._send()  # pyright: ignore[reportPrivateUsage]
         finally:
-            _current.reset(token)
+            raw_record.reset(token)
         # The plain stream holds the response too: the client's aclose() (which closes every
         # stream still open) and the garbage collector then close it as any stream's.
         plain._response = plain._reply = reply  # pyright: ignore[reportPrivateUsage]

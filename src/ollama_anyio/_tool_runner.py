@@ -35,6 +35,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ._async_stream import AsyncStream
 from ._endpoints import AsyncEndpoints
 from ._errors import MaxStepsError, RequestError
+from ._http import _observe
 from ._marks import helper
 from ._tool_check import argument_problem, as_text
 from ._tool_run import (
@@ -180,6 +181,13 @@ class Runner:
         return ToolTurn(step, reply, calls, list(transcript))
 
     async def run(self, emit: Emit | None) -> ToolRun:
+        telemetry = _observe.telemetry
+        if telemetry is None:
+            return await self._run(emit)
+        with telemetry.run_span(self.model):
+            return await self._run(emit)
+
+    async def _run(self, emit: Emit | None) -> ToolRun:
         limiter = anyio.CapacityLimiter(self.max_threads)
         transcript = list(self.messages)
         reply: ChatResponse | None = None
@@ -272,7 +280,13 @@ class Runner:
                 content = error = f"error: {problem}"
             else:
                 try:
-                    value = await self._invoke(name, function, call.arguments, limiter)
+                    telemetry = _observe.telemetry
+                    if telemetry is None:
+                        value = await self._invoke(name, function, call.arguments, limiter)
+                    else:
+                        with telemetry.tool_span(call.call) as span:
+                            value = await self._invoke(name, function, call.arguments, limiter)
+                            telemetry.tool_result(span, value)
                     content = as_text(value)
                 except Exception as exc:
                     if self.tool_errors == "raise":

@@ -3,7 +3,9 @@
 `Session` holds what every endpoint shares: the per-event-loop pool (`_Pool`), the choice
 between the direct path (`_direct`), our transport under httpx's client, and httpx's own
 transport; the scope of the API key; the retry loop (`Session.send`: one attempt, then the
-retry policy's verdict); and the limits in time and size of reading an answer.
+retry policy's verdict); and the limits in time and size of reading an answer. The send loop
+is also the one observation point of every request (`_observe`): request ids, hooks, the
+request log, raw responses and OpenTelemetry's trace context all hang off it.
 
 Which path: with no httpx option at all, requests go straight to our transport (`_direct`),
 which hands the client over to httpx when an answer needs httpx's client (a cookie to keep).
@@ -43,8 +45,11 @@ from .._errors import (
     response_error,
     translate_errors,
 )
-from .._raw import observe, reply_headers
+from .._raw import reply_headers
+from . import _fork
 from ._direct_sender import DirectReply, DirectSender, HttpxReply, Reply
+from ._limits import DECODE_BUDGET, Limits, decoded_cost, limits_for
+from ._observe import Observer
 from ._retry import Retry, RetryPolicy
 from ._transport import MAX_IDLE, AnyIOTransport
 from ._user_client import user_client
@@ -110,9 +115,28 @@ class _Pool:
         self._loop: object = None
         self.owned = owned  # False: the caller's http_client, whose life is the caller's
         self._closed = False
+        self._generation = _fork.generation()
+
+    def _after_fork(self) -> None:
+        """In a forked child: a new httpx client, the parent's left untouched (see `_fork`)."""
+        self._generation = _fork.generation()
+        if not self.owned:
+            return  # the caller's http_client: what a fork does to it is the caller's affair
+        if self._http.is_closed:
+            return  # closed before the fork: it stays closed
+        transport = getattr(self._http, "_transport", None)
+        if isinstance(transport, AnyIOTransport):
+            transport.forget_the_parents()
+        # (httpx's own pool, if that is the transport: its sockets are the parent's, and
+        # belong to the parent's loop; left as they are.)
+        _fork.park(self._http)
+        self._http, self.direct = self._factory()
+        self._loop = None
 
     def http_client(self) -> httpx.AsyncClient:
         """The httpx client of the running event loop (the one client, if not ``per_loop``)."""
+        if self._generation != _fork.generation():
+            self._after_fork()
         if self._per_loop:
             loop = anyio.lowlevel.current_token()
             if loop != self._loop:
@@ -129,6 +153,8 @@ class _Pool:
         self._closed = True
         if not self.owned:
             return  # the caller's client: closing it is the caller's to do
+        if self._generation != _fork.generation():
+            self._after_fork()
         if not self._per_loop or self._loop in (None, anyio.lowlevel.current_token()):
             await self._http.aclose()
         else:  # its loop has ended: forget it (see above), and refuse further use
@@ -171,6 +197,8 @@ class Session:
         follow_redirects: follow 301, 302, 303, 307 and 308 answers.
         max_line_size, max_body_size: the longest line of a stream, the largest whole answer.
         options: options for ``httpx.AsyncClient``.
+        observer: the request id header and the hooks (`_observe`); default: the request id
+            in ``X-Request-Id``, no hooks.
         http_client: the caller's own ``httpx.AsyncClient`` (or ``httpx.Client``, used from
             worker threads), used as given and never closed here; excludes ``options``.
     """
@@ -188,6 +216,7 @@ class Session:
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         options: dict[str, Any],
+        observer: Observer | None = None,
         http_client: object = None,
     ) -> None:
         for name, size in (("max_line_size", max_line_size), ("max_body_size", max_body_size)):
@@ -196,6 +225,9 @@ class Session:
         self.base_url = base_url
         self.max_line_size = max_line_size
         self.max_body_size = max_body_size
+        # Figures given by the user apply to every endpoint; the defaults are per endpoint.
+        self._custom_line = max_line_size != DEFAULT_MAX_LINE_SIZE
+        self._custom_body = max_body_size != DEFAULT_MAX_BODY_SIZE
         self._headers = headers
         self._api_key = api_key
         self._key_to_base_url = api_key_to_host or _config.is_ollama_com(base_url)
@@ -205,6 +237,7 @@ class Session:
         self.retry = retry
         self._follow_redirects = follow_redirects
         self._urls: dict[str, httpx.URL] = {}
+        self.observer = observer or Observer(headers, "X-Request-Id", None, None)
         self._users = http_client is not None
         if http_client is not None:
             given: Any = user_client(http_client, options)
@@ -274,18 +307,19 @@ class Session:
     # -----------------------------------------------------------------------------------------
     # Sending
 
-    def _request_headers(self, url: str) -> dict[str, str] | None:
-        """The headers one request adds to the client's: the API key, where it may go."""
+    def _request_headers(self, url: str, own: dict[str, str]) -> dict[str, str] | None:
+        """The headers one request adds to the client's: its ``own`` (the request id, the
+        trace context, what hooks added), and the API key, where it may go."""
         if not self._api_key or "authorization" in self._headers:
-            return None
+            return own or None
         if url.startswith(self.base_url):
             allowed = self._key_to_base_url
         else:
             allowed = _config.is_ollama_com(url)
         if not allowed:
-            return None
+            return own or None
         _config.check_header("authorization", self._api_key, shown="OLLAMA_API_KEY")
-        return {"authorization": f"Bearer {self._api_key}"}
+        return {**own, "authorization": f"Bearer {self._api_key}"}
 
     def _url(self, url: str) -> httpx.URL:
         # Parsing a URL is a good part of httpx's cost per request; there are few of them.
@@ -315,11 +349,17 @@ class Session:
             and not _httpx_logger.isEnabledFor(logging.INFO)  # nobody reads httpx's request log
         )
         attempt, stale_retried = 0, False
-        started = time.perf_counter()  # for raw responses and the request log (`observe`)
+        observer = self.observer
+        event = observer.begin(method, url)  # the observation point: see `_observe`
+        if observer.on_request:
+            await observer.requesting(event)
+        started = time.perf_counter()
         while True:
             retry: Retry | None
             try:
-                reply = await self._attempt(http, method, url, content, direct=may_go_direct)
+                reply = await self._attempt(
+                    http, method, url, content, event.headers, direct=may_go_direct
+                )
             except Failure as failure:
                 retry = self.retry.decide(
                     attempt,
@@ -330,12 +370,16 @@ class Session:
                 )
                 if retry is None:
                     error = public_error(failure, url)
-                    observe(method, url, None, started, attempt, error)
+                    observer.end(event, None, started, attempt, error)
+                    if observer.on_response:
+                        await observer.responded(event, None, started, attempt, error)
                     raise error from cause_of(failure)
                 reason = str(failure)
             else:
                 if reply.status_code < 400:
-                    observe(method, url, reply, started, attempt)
+                    observer.end(event, reply, started, attempt)
+                    if observer.on_response:
+                        await self._respond(event, reply, started, attempt)
                     return reply
                 error = response_error(
                     await self._error_body(reply, url), reply.status_code, reply_headers(reply)
@@ -353,7 +397,9 @@ class Session:
                     )
                 )
                 if retry is None:
-                    observe(method, url, reply, started, attempt)
+                    observer.end(event, reply, started, attempt, error)
+                    if observer.on_response:
+                        await observer.responded(event, reply, started, attempt, error)
                     raise error
                 reason = str(error)
             if retry.stale:
@@ -371,15 +417,34 @@ class Session:
             )
             await anyio.sleep(retry.delay)
 
+    async def _respond(self, event: Any, reply: Reply, started: float, retries: int) -> None:
+        """Run the ``on_response`` hooks for a success; the answer is closed if one raises."""
+        try:
+            await self.observer.responded(event, reply, started, retries)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await reply.aclose()
+            raise
+
     async def _attempt(
-        self, http: httpx.AsyncClient, method: str, url: str, content: Any, *, direct: bool
+        self,
+        http: httpx.AsyncClient,
+        method: str,
+        url: str,
+        content: Any,
+        own: dict[str, str],
+        *,
+        direct: bool,
     ) -> Reply:
-        """Send the request once (following redirects), on the direct path if it may."""
+        """Send the request once (following redirects), on the direct path if it may;
+        ``own``: the request's own headers (`_request_headers`)."""
         sender = self._pool.direct if direct else None
         if sender is None:
-            return await self._through_httpx(http, method, url, content)
+            return await self._through_httpx(http, method, url, content, own)
         first = self._url(url)
-        reply = await sender.send(method, url, content, self._request_headers(url), self.timeouts)
+        reply = await sender.send(
+            method, url, content, self._request_headers(url, own), self.timeouts
+        )
         for _ in range(_MAX_REDIRECTS + 1):
             try:
                 if sender.must_hand_over(reply):
@@ -395,9 +460,9 @@ class Session:
             method, url = target
             content = None if method == "GET" else content
             if self._pool.direct is None:  # handed over: httpx follows on from here
-                return await self._through_httpx(http, method, url, content)
+                return await self._through_httpx(http, method, url, content, own)
             elsewhere = not _same_origin(first, self._url(url))
-            headers = None if elsewhere else self._request_headers(url)
+            headers = None if elsewhere else self._request_headers(url, own)
             reply = await sender.send(
                 method, url, content, headers, self.timeouts, elsewhere=elsewhere
             )
@@ -405,7 +470,7 @@ class Session:
         raise Failure(Fact.PROTOCOL, f"more than {_MAX_REDIRECTS} redirects")
 
     async def _through_httpx(
-        self, http: httpx.AsyncClient, method: str, url: str, content: Any
+        self, http: httpx.AsyncClient, method: str, url: str, content: Any, own: dict[str, str]
     ) -> Reply:
         if self._users:
             # The caller's client: its own headers, auth and hooks apply, and ours (and the
@@ -416,7 +481,7 @@ class Session:
                 method,
                 self._url(url),
                 content=content,
-                headers={**self._headers, **(self._request_headers(url) or {})},
+                headers={**self._headers, **(self._request_headers(url, own) or {})},
                 timeout=self.timeout,
             )
             sent = http.send(request, stream=True, follow_redirects=self._follow_redirects)
@@ -425,7 +490,7 @@ class Session:
                 method,
                 self._url(url),
                 content=content,
-                headers=self._request_headers(url),
+                headers=self._request_headers(url, own),
                 timeout=httpx.USE_CLIENT_DEFAULT if self._timeout_is_default else self.timeout,
             )
             sent = http.send(request, stream=True)
@@ -474,9 +539,39 @@ class Session:
     # -----------------------------------------------------------------------------------------
     # Reading
 
+    def limits(self, url: str) -> Limits:
+        """The limits of an answer from ``url`` (see `_limits`)."""
+        base = self.base_url
+        path = url[len(base) :] if url.startswith(base) else httpx.URL(url).path
+        return limits_for(
+            path.partition("?")[0],
+            self.max_body_size,
+            self.max_line_size,
+            custom_body=self._custom_body,
+            custom_line=self._custom_line,
+        )
+
+    def decode_budget(self, limits: Limits) -> int:
+        """The most memory one body or stream line may take decoded (see `_limits`)."""
+        return max(DECODE_BUDGET, 4 * limits.body) if self._custom_body else DECODE_BUDGET
+
+    def check_density(self, data: bytes | bytearray, url: str, limits: Limits) -> None:
+        """Refuse JSON whose decoded objects would take more than the decode budget.
+
+        Raises:
+            ProtocolError: ``data`` is dense enough in arrays and objects to exceed it.
+        """
+        cost = decoded_cost(data)
+        budget = self.decode_budget(limits)
+        if cost > budget:
+            raise ProtocolError(
+                f"the answer from {url} would take about {cost >> 20} MiB to decode, more "
+                f"than the limit of {budget >> 20} MiB"
+            )
+
     async def read(
         self, method: str, url: str, content: Any = None, *, idempotent: bool = True
-    ) -> bytes:
+    ) -> bytes | bytearray:
         """Send a request and return the whole body of its answer."""
         reply = await self.send(method, url, content, idempotent=idempotent)
         try:
@@ -493,17 +588,44 @@ class Session:
                 f"{limit} (max_body_size)"
             )
 
-    async def body(self, reply: Reply, url: str) -> bytes:
-        """The whole body of ``reply``, within the read timeout and ``max_body_size``."""
-        pieces: list[bytes] = []
-        await self.each_piece(reply, url, pieces.append)
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+    async def body(self, reply: Reply, url: str) -> bytes | bytearray:
+        """The whole body of ``reply``, within the read timeout and the endpoint's limits
+        (weighed, if large, for what decoding it would cost)."""
+        # One piece is returned as it came; more are added to one buffer, which grows in
+        # place: the body is held once, never as its pieces and their join at the same time.
+        first: bytes | None = None
+        buffer: bytearray | None = None
 
-    async def each_piece(self, reply: Reply, url: str, take: Callable[[bytes], object]) -> None:
+        def take(piece: bytes) -> None:
+            nonlocal first, buffer
+            if buffer is not None:
+                buffer += piece
+            elif first is None:
+                first = piece
+            else:
+                buffer = bytearray(first)
+                buffer += piece
+                first = None
+
+        limits = self.limits(url)
+        await self.each_piece(reply, url, take, limits)
+        data: bytes | bytearray = buffer if buffer is not None else (first or b"")
+        self.check_density(data, url, limits)
+        return data
+
+    async def each_piece(
+        self,
+        reply: Reply,
+        url: str,
+        take: Callable[[bytes], object],
+        limits: Limits | None = None,
+    ) -> None:
         """Hand every piece of ``reply``'s body to ``take``, within the read timeout (for the
-        whole body) and ``max_body_size`` (refused before reading if the length says so)."""
-        self._check_length(reply, url, self.max_body_size)
-        await self._pieces(reply, url, take, "the answer", self.max_body_size)
+        whole body) and the endpoint's body limit (refused before reading if the length says
+        so)."""
+        limit = (limits or self.limits(url)).body
+        self._check_length(reply, url, limit)
+        await self._pieces(reply, url, take, "the answer", limit)
 
     async def _error_body(self, reply: Reply, url: str) -> bytes:
         """The first `ERROR_EXCERPT` bytes of an error answer (the rest is not read)."""
