@@ -17,6 +17,7 @@ import msgspec
 
 from . import _images, _structured, _tools
 from ._errors import RequestError
+from ._pydantic import construct as _checked  # the values are checked here already
 from ._types import (
     ChatRequest,
     CopyRequest,
@@ -201,7 +202,7 @@ def _message(value: object, where: str) -> Message:
         plain = cast("dict[str, object]", value)
         role, content = plain.get("role"), plain.get("content")
         if isinstance(role, str) and role and isinstance(content, str):
-            return Message(role=role, content=content)
+            return _checked(Message, role=role, content=content)
     if isinstance(value, Message):
         message = value
     elif isinstance(value, Mapping):
@@ -309,7 +310,8 @@ def generate(
     steps: int | None,
 ) -> GenerateRequest:
     """The body of ``generate()``; reads image files given as paths."""
-    return GenerateRequest(
+    return _checked(
+        GenerateRequest,
         model=check_model(model),
         stream=bool(stream),
         options=_options(options),
@@ -349,7 +351,8 @@ def chat(
     shift: bool | None,
 ) -> ChatRequest:
     """The body of ``chat()``; reads image files given as paths."""
-    return ChatRequest(
+    return _checked(
+        ChatRequest,
         model=check_model(model),
         stream=bool(stream),
         options=_options(options),
@@ -385,7 +388,8 @@ def embed(
         input = list(input)
     if _int(dimensions, "dimensions") is not None and dimensions is not None and dimensions < 1:
         raise RequestError(f"dimensions must be a positive integer, got {dimensions}")
-    return EmbedRequest(
+    return _checked(
+        EmbedRequest,
         model=check_model(model),
         input=input,
         truncate=_bool(truncate, "truncate"),

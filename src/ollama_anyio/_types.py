@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union, cast
 
 import msgspec
 
-from . import _structured
+from . import _pydantic, _structured
 
 __all__ = [
     "ChatRequest",
@@ -88,7 +88,13 @@ ImageLike = Union[str, bytes, "os.PathLike[str]", "Image"]
 ToolLike = Union["Tool", Mapping[str, Any], Callable[..., Any]]
 
 
-class SubscriptableStruct(msgspec.Struct, kw_only=True, gc=False):
+class SubscriptableStruct(
+    msgspec.Struct,
+    _pydantic.PydanticModelAPI,
+    kw_only=True,
+    gc=False,
+    metaclass=_pydantic.ModelMeta,
+):
     """A Struct that can also be read like the official client's models: ``r["key"]``.
 
     As there (SPEC 9.4): iterating gives ``(name, value)`` for every declared field, so
@@ -144,14 +150,49 @@ class SubscriptableStruct(msgspec.Struct, kw_only=True, gc=False):
         """The attribute ``key`` (None for a declared field left out), else ``default``."""
         return getattr(self, key, default)
 
-    def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
+    def model_dump(
+        self,
+        *,
+        mode: Literal["python", "json"] | str = "python",
+        include: Any = None,
+        exclude: Any = None,
+        by_alias: bool | None = None,
+        exclude_unset: bool = False,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        **unused: Any,
+    ) -> dict[str, Any]:
         """Every declared field, None ones included (unless ``exclude_none``), nested values
-        as dicts and lists."""
-        return cast("dict[str, Any]", _dump(self, exclude_none))
+        as dicts and lists, as the official models' ``model_dump``.
 
-    def model_dump_json(self, *, exclude_none: bool = False) -> str:
-        """`model_dump` as a JSON string."""
-        return _dump_encoder.encode(_dump(self, exclude_none)).decode()
+        Args:
+            mode: ``"json"`` gives only JSON types (a datetime as its ISO text).
+            include, exclude: the field names to keep, or to leave out (a set, or a dict's keys).
+            by_alias: accepted for the official signature; fields have their names on the wire.
+            exclude_unset: leave out the fields not given (see `model_fields_set`).
+            exclude_defaults: leave out the fields at their default.
+            exclude_none: leave out the fields that are None.
+            **unused: pydantic's other options (``round_trip``, ``warnings``, ...), ignored.
+        """
+        skip = _pydantic.skipped(self, include, exclude, exclude_unset, exclude_defaults)
+        names = _DUMP_NAMES.get(type(self), {})
+        dumped = {
+            names.get(name, name): _dump(item, exclude_none, exclude_unset, exclude_defaults)
+            for name, item in self
+            if name not in skip and not (exclude_none and item is None)
+        }
+        if mode == "json":
+            return cast("dict[str, Any]", msgspec.to_builtins(dumped))
+        return dumped
+
+    def model_dump_json(
+        self, *, indent: int | None = None, exclude_none: bool = False, **options: Any
+    ) -> str:
+        """`model_dump` as a JSON string (``indent`` spaces deep if given); the same options."""
+        text = _dump_encoder.encode(self.model_dump(exclude_none=exclude_none, **options))
+        if indent is not None:
+            text = msgspec.json.format(text, indent=indent)
+        return text.decode()
 
 
 # A field declared ``x: T | None = ABSENT`` stores msgspec's UNSET while the payload leaves it
@@ -209,6 +250,9 @@ def _absent_fields(cls: type[Any]) -> dict[object, Any]:
     return slots
 
 
+absent_fields = _absent_fields  # (for _pydantic)
+
+
 def _read_absent_as_none(cls: type[Any]) -> None:
     for name, default in zip(
         cls.__struct_fields__[len(cls.__struct_fields__) - len(cls.__struct_defaults__) :],
@@ -220,21 +264,23 @@ def _read_absent_as_none(cls: type[Any]) -> None:
             setattr(cls, name, _AbsentAsNone(slot))
 
 
-def _dump(value: object, exclude_none: bool) -> object:
+def _dump(
+    value: object, exclude_none: bool, exclude_unset: bool = False, exclude_defaults: bool = False
+) -> object:
     if isinstance(value, SubscriptableStruct):
-        if isinstance(value, Image):
-            return value.model_dump()
-        names = _DUMP_NAMES.get(type(value), {})
-        return {
-            names.get(name, name): _dump(item, exclude_none)
-            for name, item in value
-            if not (exclude_none and item is None)
-        }
+        return value.model_dump(
+            exclude_none=exclude_none,
+            exclude_unset=exclude_unset,
+            exclude_defaults=exclude_defaults,
+        )
     if isinstance(value, (list, tuple)):
-        return [_dump(item, exclude_none) for item in cast("Sequence[object]", value)]
+        items = cast("Sequence[object]", value)
+        return [_dump(item, exclude_none, exclude_unset, exclude_defaults) for item in items]
     if isinstance(value, dict):
-        items = cast("dict[object, object]", value).items()
-        return {key: _dump(item, exclude_none) for key, item in items}
+        pairs = cast("dict[object, object]", value).items()
+        return {
+            key: _dump(item, exclude_none, exclude_unset, exclude_defaults) for key, item in pairs
+        }
     if isinstance(value, array.array):
         return cast("array.array[float]", value).tolist()
     return value
@@ -327,7 +373,7 @@ class Image(SubscriptableStruct, kw_only=True):
 
     value: Union[str, bytes, os.PathLike[str]]  # noqa: UP007  (msgspec reads this at run time)
 
-    def model_dump(self, *, exclude_none: bool = False) -> str:  # type: ignore[override]
+    def model_dump(self, **options: Any) -> str:  # type: ignore[override]
         """The image as the base64 text sent to the server (a file is read).
 
         Raises:
@@ -338,9 +384,15 @@ class Image(SubscriptableStruct, kw_only=True):
 
         return encode_image(self)
 
-    def model_dump_json(self, *, exclude_none: bool = False) -> str:
+    def model_dump_json(
+        self, *, indent: int | None = None, exclude_none: bool = False, **options: Any
+    ) -> str:
         """`model_dump` as a JSON string."""
         return _dump_encoder.encode(self.model_dump()).decode()
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        return _pydantic.image_core_schema(cls)
 
 
 class ToolCallFunction(_RequestStruct, kw_only=True, omit_defaults=True):
@@ -498,7 +550,12 @@ class GenerateResponse(_BaseGenerateResponse, kw_only=True):
 
 
 def _assistant() -> Message:
-    return Message(role="assistant")
+    # Called while decoding a chunk without "message": a copy of a blank one is the fastest
+    # way (no argument checks; every field is immutable, so a shallow copy is a new message).
+    return msgspec.structs.replace(_ASSISTANT)
+
+
+_ASSISTANT = _pydantic.construct(Message, role="assistant")
 
 
 class ChatResponse(_BaseGenerateResponse, kw_only=True):
