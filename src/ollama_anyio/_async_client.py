@@ -244,6 +244,7 @@ class AsyncClient:
             url,
             read_timeout=session.timeouts["read"],
             max_line_size=session.max_line_size,
+            owner=self,
         )
         self._streams.add(stream)
         return stream

@@ -59,8 +59,12 @@ class AsyncStream(Generic[T]):
         *,
         read_timeout: float | None = None,
         max_line_size: int | None = None,
+        owner: object = None,
     ) -> None:
         self._send = start
+        # The client, held until the stream ends or is closed, so that a stream of a client
+        # nobody else holds (``await AsyncClient().chat(..., stream=True)``) keeps its pool.
+        self._owner = owner
         self._type = item_type
         self._is_final = is_final
         self._url = url
@@ -196,6 +200,7 @@ class AsyncStream(Generic[T]):
         if self._closed:
             return
         self._closed = True
+        self._owner = None
         self._buffer.clear()
         response, chunks = self._response, self._chunks
         self._response = self._chunks = None

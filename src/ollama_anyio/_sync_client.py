@@ -225,9 +225,12 @@ class Stream(Generic[T]):
     # As in AsyncStream: created by the first accumulating read only.
     _accumulator: Accumulator[T] | None = None
 
-    def __init__(self, stream: AsyncStream[T], loop: _Loop) -> None:
+    def __init__(self, stream: AsyncStream[T], loop: _Loop, owner: object = None) -> None:
         self._astream = stream
         self._loop = loop
+        # The client, held until the stream ends or is closed: collecting it would stop the
+        # portal under the stream (``for part in Client().chat(..., stream=True)``).
+        self._owner = owner
         self._portal = loop.portal
         self._buffer: deque[T] = deque()
         self._error: BaseException | None = None
@@ -312,9 +315,11 @@ class Stream(Generic[T]):
         self._buffer.clear()
         self._error = None
         if self._ended and self._producer is None:
+            self._owner = None
             return
         self._ended = True
         if self._producer is None:
+            self._owner = None
             return
         if self._scope is not None:
             scope = self._scope
@@ -328,6 +333,7 @@ class Stream(Generic[T]):
         receive = self._receive
         if receive is not None:
             _blocking(lambda: self._portal.call(receive.close))
+        self._owner = None
 
     # Accumulation, as in AsyncStream (the same accumulator, fed on this side of the portal).
 
@@ -439,6 +445,7 @@ class ClientCore:
         self._state = _Portal(backend)
         self._state.async_client = self._async
         self._finalizer = weakref.finalize(self, _Portal.close, self._state)
+        self._origin: ClientCore | None = None
 
     @property
     def base_url(self) -> str:
@@ -460,6 +467,9 @@ class ClientCore:
         clone._async = self._async.with_options(timeout=timeout, max_retries=max_retries)
         clone._state = self._state
         clone._finalizer = self._finalizer
+        # The finalizer is the first client's: a view keeps it alive, so that
+        # ``Client().with_options(...).chat(...)`` does not close the thread under the call.
+        clone._origin = self
         return clone
 
     @property
@@ -499,5 +509,5 @@ class ClientCore:
         loop = self._state.get()
         result = _call(loop, call)
         if _is_stream(result):
-            return Stream(result, loop)
+            return Stream(result, loop, self)
         return cast(_R, result)  # not a stream (the guard narrows only the other branch)
