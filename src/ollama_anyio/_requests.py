@@ -560,3 +560,8 @@ def systemone(
         questions={name: _question(name, q) for name, q in questions.items()},
         keep_alive=check_keep_alive(keep_alive),
     )
+
+
+def message_list(messages: object) -> list[Message]:
+    """The ``messages`` of a ``chat`` body, each checked and converted (images encoded)."""
+    return _messages(messages)
