@@ -248,7 +248,7 @@ _PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 def validation_error(
     cls: type[Any],
-    error: msgspec.ValidationError | None,
+    error: msgspec.DecodeError | None,
     value: Any,
     loc: tuple[str | int, ...] = (),
     kind: str = "value_error",
@@ -267,7 +267,7 @@ def validation_error(
         where = ".".join(str(part) for part in loc)
         return msgspec.ValidationError(f"{cls.__name__}{'.' if where else ''}{where}: {message}")
     detail: Any = {"type": kind, "loc": loc, "input": value}
-    if kind == "value_error":
+    if kind in ("value_error", "json_invalid"):
         detail["ctx"] = {"error": message}
     return pydantic_core.ValidationError.from_exception_data(cls.__name__, [detail])
 
@@ -450,7 +450,7 @@ class PydanticModelAPI:
         except msgspec.ValidationError as exc:
             raise validation_error(cls, exc, json_data) from None
         except msgspec.DecodeError as exc:
-            raise validation_error(cls, None, json_data, (), "json_invalid") from exc
+            raise validation_error(cls, exc, json_data, (), "json_invalid") from None
 
     @classmethod
     def model_construct(cls: type[_S], _fields_set: set[str] | None = None, **values: Any) -> _S:
