@@ -57,7 +57,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def generate(session: nox.Session) -> None:
-    """Regenerate Client's endpoints, the module functions and the name lists from AsyncClient."""
+    """Regenerate Client, its groups, the module functions and the name lists from the marks."""
     session.run("python", "tools/generate_surface.py", *session.posargs)
 
 

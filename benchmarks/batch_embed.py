@@ -1,5 +1,5 @@
 """Embed 10,000 texts against a server that answers four requests at a time, each after a
-fixed delay: our ``embed_batch`` (batches of 64, four in flight) against the official
+fixed delay: our ``client.batch.embed`` (batches of 64, four in flight) against the official
 client's best plain loop (the same batches, one after another), texts per second.
 
 The server is this scenario's own (the shared fake answers at once, so concurrency would
@@ -93,7 +93,7 @@ async def _measure_both(ctx: Context) -> dict[str, float]:
     async def measure(who: str, client: Any) -> float:
         start = time.perf_counter()
         if who == OURS:
-            vectors = await client.embed_batch("bench", TEXTS, batch_size=BATCH, concurrency=4)
+            vectors = await client.batch.embed("bench", TEXTS, batch_size=BATCH, concurrency=4)
         else:  # the official client's best plain loop: the same batches, in turn
             vectors = []
             for first in range(0, len(TEXTS), BATCH):

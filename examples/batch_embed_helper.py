@@ -23,8 +23,8 @@ async def embed_corpus(host: str | None) -> None:
         print(f"\r{done}/{total} embedded", end="", file=sys.stderr)
 
     async with AsyncClient(host) as client:
-        await client.ensure(MODEL)
-        vectors = await client.embed_batch(
+        await client.models.ensure(MODEL)
+        vectors = await client.batch.embed(
             MODEL, texts, batch_size=100, concurrency=4, on_progress=progress, as_arrays=True
         )
     print(f"\n{len(vectors)} vectors of {len(vectors[0])} float32 values, in input order")

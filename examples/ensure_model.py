@@ -19,13 +19,13 @@ def show(progress: TransferProgress) -> None:
 
 def manage(host: str | None, model: str) -> None:
     with Client(host) as client:
-        if client.ensure(model, on_progress=show):
+        if client.models.ensure(model, on_progress=show):
             print()
         print(f"{model} is on the server")
-        client.load(model, keep_alive="1h")
-        print("loaded:", client.is_loaded(model))
-        client.unload(model)
-        print("loaded after unload:", client.is_loaded(model))
+        client.models.load(model, keep_alive="1h")
+        print("loaded:", client.models.is_loaded(model))
+        client.models.unload(model)
+        print("loaded after unload:", client.models.is_loaded(model))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""run_tools: the model calls tools, they run concurrently, results go back, until it answers.
+"""client.tools.run: the model calls tools, they run concurrently, results go back, repeat.
 
 Sync tools run in worker threads, async ones as tasks; an error or an unknown tool name is
 reported to the model as the tool's result. The streamed form shows each event as it happens.
@@ -38,11 +38,11 @@ async def get_local_time(city: str) -> str:
 async def main() -> None:
     question = [{"role": "user", "content": "What is the weather in Tokyo and Toronto?"}]
     async with AsyncClient() as client:
-        run = await client.run_tools("llama3.2", question, [get_weather, get_local_time])
+        run = await client.tools.run("llama3.2", question, [get_weather, get_local_time])
         print(f"answer after {run.steps} steps: {run.reply.message.content}")
         print(f"transcript: {[m.role for m in run.messages]}")
 
-        stream = await client.run_tools(
+        stream = await client.tools.run(
             "llama3.2", question, [get_weather, get_local_time], stream=True
         )
         async with stream as events:

@@ -1,4 +1,4 @@
-"""Batch work on task groups: embed_batch, chat_batch, generate_batch (and their driver).
+"""Batch work on task groups: client.batch.embed, .chat, .generate (and their driver).
 
 Against the emulator, which records how many requests it answered at once and every client
 that went away: results come back in input order, never more than the limit in flight, an
@@ -55,7 +55,7 @@ async def test_ten_thousand_inputs_come_back_in_order_never_above_the_limit(
     expected = (await client.embed(TINY, TEXTS)).embeddings
     emulator.faults.add(Fault.delay(0.02, path="/api/embed", times=None))
     before = len(emulator.requests)
-    vectors = await client.embed_batch(TINY, TEXTS, batch_size=250, concurrency=4)
+    vectors = await client.batch.embed(TINY, TEXTS, batch_size=250, concurrency=4)
     assert vectors == expected
     assert len(emulator.requests) - before == 40
     assert 1 < emulator.max_in_flight <= 4
@@ -65,7 +65,7 @@ async def test_ten_thousand_inputs_come_back_in_order_never_above_the_limit(
 
 async def test_the_last_batch_is_short_and_progress_counts_inputs(client: AsyncClient) -> None:
     seen: list[tuple[int, int]] = []
-    vectors = await client.embed_batch(
+    vectors = await client.batch.embed(
         TINY, TEXTS[:1001], batch_size=100, on_progress=lambda *figures: seen.append(figures)
     )
     assert len(vectors) == 1001
@@ -77,7 +77,7 @@ async def test_the_last_batch_is_short_and_progress_counts_inputs(client: AsyncC
 
 async def test_as_arrays_gives_float32_arrays_in_order(client: AsyncClient) -> None:
     expected = (await client.embed(TINY, TEXTS[:300], as_arrays=True)).embeddings
-    vectors = await client.embed_batch(TINY, TEXTS[:300], batch_size=64, as_arrays=True)
+    vectors = await client.batch.embed(TINY, TEXTS[:300], batch_size=64, as_arrays=True)
     assert all(isinstance(v, array.array) and v.typecode == "f" for v in vectors)
     assert vectors == expected
 
@@ -90,7 +90,7 @@ async def test_a_shared_capacity_limiter_bounds_several_calls_together(
     results: list[list[Any]] = [[], []]
 
     async def run(slot: int) -> None:
-        results[slot] = await client.embed_batch(
+        results[slot] = await client.batch.embed(
             TINY, TEXTS[:400], batch_size=50, concurrency=limiter
         )
 
@@ -108,7 +108,7 @@ async def test_one_failed_batch_is_raised_plainly_and_the_rest_cancelled(
     texts = TEXTS[:1000]
     texts[512] = TOO_LONG  # in the sixth batch of 100
     with pytest.raises(BadRequestError, match="exceeds the context length"):
-        await client.embed_batch(TINY, texts, batch_size=100, concurrency=2, truncate=False)
+        await client.batch.embed(TINY, texts, batch_size=100, concurrency=2, truncate=False)
     # Not every batch was sent: the failure stopped the workers.
     assert len(emulator.requests) < 10
 
@@ -119,7 +119,7 @@ async def test_errors_return_puts_the_exception_in_place_of_each_vector_of_its_b
     texts = TEXTS[:1000]
     texts[512] = TOO_LONG
     expected = (await client.embed(TINY, TEXTS[:1000])).embeddings
-    vectors = await client.embed_batch(
+    vectors = await client.batch.embed(
         TINY, texts, batch_size=100, concurrency=3, truncate=False, errors="return"
     )
     failed = [i for i, v in enumerate(vectors) if isinstance(v, Exception)]
@@ -140,7 +140,7 @@ async def test_cancelling_the_caller_cancels_every_request_in_flight(
 
             async def run() -> None:
                 nonlocal finished
-                await client.embed_batch(TINY, TEXTS[:1000], batch_size=100, concurrency=3)
+                await client.batch.embed(TINY, TEXTS[:1000], batch_size=100, concurrency=3)
                 finished = True
 
             group.start_soon(run)
@@ -172,12 +172,12 @@ async def test_bad_arguments_are_refused_before_any_request(
 ) -> None:
     call: dict[str, Any] = {"model": TINY, "input": ["a", "b"], **arguments}
     with pytest.raises(RequestError, match=message):
-        await client.embed_batch(**call)
+        await client.batch.embed(**call)
     assert emulator.requests == []
 
 
 async def test_no_inputs_means_no_request(emulator: OllamaEmulator, client: AsyncClient) -> None:
-    assert await client.embed_batch(TINY, []) == []
+    assert await client.batch.embed(TINY, []) == []
     assert emulator.requests == []
 
 
@@ -187,7 +187,7 @@ async def test_generate_batch_answers_each_prompt_in_order(
     prompts = [f"Say {i}." for i in range(12)]
     expected = [(await client.generate("llama3.2", p)).response for p in prompts]
     emulator.faults.add(Fault.delay(0.01, path="/api/generate", times=None))
-    answers = await client.generate_batch("llama3.2", prompts, concurrency=3)
+    answers = await client.batch.generate("llama3.2", prompts, concurrency=3)
     assert [a.response for a in answers] == expected
     assert emulator.max_in_flight <= 3
 
@@ -198,7 +198,7 @@ async def test_chat_batch_answers_each_conversation_in_order_and_returns_errors(
     conversations = [[{"role": "user", "content": f"Question {i}?"}] for i in range(6)]
     expected = [(await client.chat("llama3.2", c)).message.content for c in conversations]
     emulator.faults.add(Fault.bad_gateway(path="/api/chat", nth=2))
-    answers = await client.chat_batch("llama3.2", conversations, concurrency=1, errors="return")
+    answers = await client.batch.chat("llama3.2", conversations, concurrency=1, errors="return")
     assert isinstance(answers[1], Exception)
     assert getattr(answers[1], "status_code", None) == 502
     contents = [a.message.content for a in answers if not isinstance(a, Exception)]
@@ -210,7 +210,7 @@ async def test_chat_batch_checks_every_conversation_before_sending(
 ) -> None:
     conversations: list[Any] = [[{"role": "user", "content": "ok"}], [{"role": 5}]]
     with pytest.raises(RequestError, match=r"conversations\[1\]"):
-        await client.chat_batch("llama3.2", conversations)
+        await client.batch.chat("llama3.2", conversations)
     assert emulator.requests == []
 
 
@@ -265,8 +265,8 @@ def test_blocking_embed_batch_in_order_within_the_limit(
     threaded.faults.add(Fault.delay(0.01, path="/api/embed", times=None))
     with Client(threaded.url, backend=portal_backend) as client:  # type: ignore[arg-type]
         expected = client.embed(TINY, TEXTS[:2000]).embeddings
-        vectors = client.embed_batch(TINY, TEXTS[:2000], batch_size=100, concurrency=3)
-        answers = client.generate_batch("llama3.2", ["a", "b"])
+        vectors = client.batch.embed(TINY, TEXTS[:2000], batch_size=100, concurrency=3)
+        answers = client.batch.generate("llama3.2", ["a", "b"])
     assert vectors == expected
     assert threaded.max_in_flight <= 3
     assert len(answers) == 2

@@ -30,9 +30,9 @@ async def test_exists_tells_a_stored_model_from_a_missing_one(
     client: tuple[OllamaEmulator, AsyncClient],
 ) -> None:
     _, c = client
-    assert await c.exists("llama3.2")
-    assert await c.exists("llama3.2:latest")
-    assert not await c.exists("qwen3")
+    assert await c.models.exists("llama3.2")
+    assert await c.models.exists("llama3.2:latest")
+    assert not await c.models.exists("qwen3")
 
 
 async def test_ensure_does_nothing_for_a_present_model(
@@ -40,7 +40,7 @@ async def test_ensure_does_nothing_for_a_present_model(
 ) -> None:
     emulator, c = client
     seen: list[TransferProgress] = []
-    assert await c.ensure("llama3.2", on_progress=seen.append) is False
+    assert await c.models.ensure("llama3.2", on_progress=seen.append) is False
     assert [r.path for r in emulator.requests] == ["/api/show"]
     assert seen == []
 
@@ -55,8 +55,8 @@ async def test_ensure_pulls_a_missing_model_with_monotonic_progress(
     def record(progress: TransferProgress) -> None:
         figures.append((progress.completed, progress.total, progress.fraction, progress.status))
 
-    assert await c.ensure("qwen3", on_progress=record) is True
-    assert await c.exists("qwen3")
+    assert await c.models.ensure("qwen3", on_progress=record) is True
+    assert await c.models.exists("qwen3")
     layers = {r for r in figures if r[3].startswith("pulling ") and r[1]}
     assert len({status for *_, status in layers}) > 1  # several layers were reported
     for before, after in itertools.pairwise(figures):
@@ -73,21 +73,21 @@ async def test_ensure_of_a_model_no_registry_has_raises(
 ) -> None:
     _, c = client
     with pytest.raises(ResponseError, match="file does not exist"):
-        await c.ensure("no-such-model-anywhere")
+        await c.models.ensure("no-such-model-anywhere")
 
 
 async def test_load_and_unload_show_in_is_loaded(
     client: tuple[OllamaEmulator, AsyncClient],
 ) -> None:
     _, c = client
-    assert not await c.is_loaded("llama3.2")
-    loaded = await c.load("llama3.2", keep_alive="1h")
+    assert not await c.models.is_loaded("llama3.2")
+    loaded = await c.models.load("llama3.2", keep_alive="1h")
     assert loaded.done_reason == "load"
-    assert await c.is_loaded("llama3.2")
-    assert await c.is_loaded("llama3.2:latest")
-    unloaded = await c.unload("llama3.2")
+    assert await c.models.is_loaded("llama3.2")
+    assert await c.models.is_loaded("llama3.2:latest")
+    unloaded = await c.models.unload("llama3.2")
     assert unloaded.done_reason == "unload"
-    assert not await c.is_loaded("llama3.2")
+    assert not await c.models.is_loaded("llama3.2")
 
 
 async def test_a_bad_name_is_refused_before_any_request(
@@ -95,9 +95,9 @@ async def test_a_bad_name_is_refused_before_any_request(
 ) -> None:
     emulator, c = client
     with pytest.raises(RequestError):
-        await c.is_loaded("")
+        await c.models.is_loaded("")
     with pytest.raises(RequestError):
-        await c.ensure("llama3.2", on_progress=3)  # type: ignore[arg-type]
+        await c.models.ensure("llama3.2", on_progress=3)  # type: ignore[arg-type]
     assert emulator.requests == []
 
 
@@ -125,7 +125,7 @@ def test_the_progress_figure_never_goes_backwards() -> None:
 def test_the_blocking_client_ensures_and_loads(portal_backend: str) -> None:
     with run_emulator_in_thread(models=["llama3.2"]) as emulator:
         with Client(emulator.url, backend=portal_backend) as client:  # type: ignore[arg-type]
-            assert client.ensure("all-minilm") is True
-            assert client.exists("all-minilm")
-            client.load("llama3.2")
-            assert client.is_loaded("llama3.2")
+            assert client.models.ensure("all-minilm") is True
+            assert client.models.exists("all-minilm")
+            client.models.load("llama3.2")
+            assert client.models.is_loaded("llama3.2")

@@ -13,7 +13,10 @@ import ollama
 import pytest
 
 import ollama_anyio
-from ollama_anyio import AsyncClient, Client
+from ollama_anyio import AsyncClient, Client, _generated_client
+from ollama_anyio._batch import AsyncBatch
+from ollama_anyio._management import AsyncModels
+from ollama_anyio._tool_runner import AsyncTools
 
 OFFICIAL_NAMES = list(ollama.__all__)
 # The module-level functions: the lower-case names of __all__ (generated from AsyncClient),
@@ -33,28 +36,27 @@ def test_all_is_sorted_and_complete() -> None:
     assert public == set(ollama_anyio.__all__)
 
 
-# Every endpoint, by the generator's rule: AsyncClient's public coroutine methods but aclose/close.
+# Every endpoint: AsyncClient's public coroutine methods (all marked in _endpoints) but
+# aclose/close. Our helpers are not among them: they live in groups (client.models, ...).
 ENDPOINTS = sorted(
     name
-    for name, value in vars(AsyncClient).items()
-    if inspect.iscoroutinefunction(value)
+    for name in dir(AsyncClient)
+    if inspect.iscoroutinefunction(getattr(AsyncClient, name))
     and not name.startswith("_")
     and name not in {"aclose", "close"}
 )
-
+# The helper groups, and their methods.
+GROUPS = {"models": AsyncModels, "batch": AsyncBatch, "tools": AsyncTools}
+HELPERS = [
+    (group, name)
+    for group, cls in GROUPS.items()
+    for name in sorted(vars(cls))
+    if inspect.iscoroutinefunction(vars(cls)[name]) and not name.startswith("_")
+]
 
 # Endpoints of both clients that are not module functions: two the official package has only
-# on its clients, and the helpers beyond it (model management, batch work).
-NOT_FUNCTIONS = {"blob_exists", "version"} | {
-    "chat_batch",
-    "embed_batch",
-    "ensure",
-    "exists",
-    "generate_batch",
-    "is_loaded",
-    "load",
-    "unload",
-}
+# on its clients.
+NOT_FUNCTIONS = {"blob_exists", "version"}
 
 
 def test_the_module_functions_are_the_endpoints_but_the_client_only_ones() -> None:
@@ -97,7 +99,7 @@ def _shapes(function: Callable[..., Any], module: str, *, method: bool) -> list[
 @pytest.mark.parametrize("name", ENDPOINTS)
 def test_every_overload_is_the_same_on_both_clients_and_the_module_function(name: str) -> None:
     """Client's and the module function's overloads are AsyncClient's, AsyncStream read Stream."""
-    ours = _shapes(getattr(AsyncClient, name), "ollama_anyio._async_client", method=True)
+    ours = _shapes(getattr(AsyncClient, name), "ollama_anyio._endpoints", method=True)
     assert len(ours) >= 1
     if name in {"generate", "chat", "pull", "push", "create"}:
         returns = [shape[1] for shape in ours]
@@ -110,6 +112,37 @@ def test_every_overload_is_the_same_on_both_clients_and_the_module_function(name
         function = getattr(ollama_anyio, name)
         module = _shapes(function, "ollama_anyio._generated_functions", method=False)
         assert module == ours
+
+
+def test_the_helpers_are_in_groups_and_none_is_an_endpoint_or_a_function() -> None:
+    assert {name for _, name in HELPERS} >= {"ensure", "embed", "run"}
+    assert not {"ensure", "embed_batch", "run_tools", "exists"} & set(ENDPOINTS)
+    assert "run_tools" not in ollama_anyio.__all__
+    assert [name for name, value in vars(AsyncClient).items() if not name.startswith("_")] == [
+        *GROUPS,
+        "with_raw_response",
+    ]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="typing.get_overloads is new in 3.11")
+@pytest.mark.parametrize(("group", "name"), HELPERS)
+def test_every_helper_overload_is_the_same_on_both_clients(group: str, name: str) -> None:
+    """A blocking group's methods have its async twin's overloads, AsyncStream read Stream."""
+    cls = GROUPS[group]
+    ours = _shapes(getattr(cls, name), cls.__module__, method=True)
+    blocking_cls = getattr(_generated_client, cls.__name__.removeprefix("Async"))
+    blocking = _shapes(getattr(blocking_cls, name), blocking_cls.__module__, method=True)
+    assert blocking == ours
+
+
+def test_the_groups_of_a_view_see_the_view() -> None:
+    """``with_options`` gives a view whose groups send with the view's options."""
+    client = AsyncClient()
+    view = client.with_options(timeout=5)
+    assert client.models is client.models
+    assert view.models is not client.models
+    assert view.batch._client is view
+    assert client.tools._client is client
 
 
 def test_with_options_takes_the_same_options_on_both_clients() -> None:
@@ -147,7 +180,6 @@ def _check_parameters(ours: Any, theirs: Any, where: str) -> None:
 
 
 @pytest.mark.parametrize("cls", ["Client", "AsyncClient"])
-# (calls of our own, such as run_tools, have no official twin to compare with)
 @pytest.mark.parametrize("method", [f for f in FUNCTIONS if hasattr(ollama.Client, f)])
 def test_methods_take_the_official_parameters(cls: str, method: str) -> None:
     _check_parameters(

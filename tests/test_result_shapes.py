@@ -21,6 +21,7 @@ import pydantic
 import pytest
 
 import ollama_anyio
+import ollama_anyio._types_base
 from conftest import FIXTURES
 
 _ABSENT = object()
@@ -159,7 +160,7 @@ def test_results_answer_as_the_official_ones(
 
 
 def test_the_table_of_our_additional_fields_is_exact() -> None:
-    # ollama_anyio._types._EXTRAS lists, per type, the fields the official model lacks.
+    # ollama_anyio._types_base._EXTRAS lists, per type, the fields the official model lacks.
     pairs: list[tuple[Any, Any]] = [
         (ollama_anyio.ChatResponse, ollama.ChatResponse),
         (ollama_anyio.GenerateResponse, ollama.GenerateResponse),
@@ -179,7 +180,7 @@ def test_the_table_of_our_additional_fields_is_exact() -> None:
     ]
     for ours, theirs in pairs:
         extra = {name for name in ours.__struct_fields__ if name not in theirs.model_fields}
-        assert ollama_anyio._types._extra_fields(ours) == extra, ours.__name__
+        assert ollama_anyio._types_base._extra_fields(ours) == extra, ours.__name__
 
 
 def test_every_decodable_fixture_is_compared() -> None:

@@ -56,7 +56,7 @@ def explode(city: str) -> str:
 async def test_tools_run_and_their_results_go_back_with_ids_and_names(
     emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
-    run = await emu_client.run_tools("llama3.2", ASK, [get_weather])
+    run = await emu_client.tools.run("llama3.2", ASK, [get_weather])
     assert run.steps == 2
     assistant, first, second, answer = run.messages[1:]
     assert assistant.tool_calls is not None
@@ -98,7 +98,7 @@ async def test_the_calls_of_a_step_run_concurrently(
         return city
 
     emu.script(Reply(tool_calls=[ToolCall("meet", {"city": "A"}), ToolCall("meet", {"city": "B"})]))
-    run = await emu_client.run_tools("llama3.2", ASK, [meet])
+    run = await emu_client.tools.run("llama3.2", ASK, [meet])
     assert [m.content for m in run.messages[2:4]] == ["A", "B"]  # in call order
 
 
@@ -117,7 +117,7 @@ async def test_sync_tools_run_in_worker_threads(
         return city
 
     emu.script(Reply(tool_calls=[ToolCall("where", {"city": "A"})]))
-    await emu_client.run_tools("llama3.2", ASK, [where, get_time], max_threads=1)
+    await emu_client.tools.run("llama3.2", ASK, [where, get_time], max_threads=1)
     assert threads
     assert threads[0] != threading.current_thread().name
 
@@ -135,7 +135,7 @@ async def test_a_raising_tool_and_an_unknown_one_are_reported_to_the_model(
         ),
         "done",
     )
-    run = await emu_client.run_tools("llama3.2", ASK, [explode, get_time])
+    run = await emu_client.tools.run("llama3.2", ASK, [explode, get_time])
     results = [m.content for m in run.messages[2:5]]
     assert results[0] == "error: ValueError: no data for Oslo"
     assert results[1] == "error: there is no tool 'teleport' (the tools are: explode, get_time)"
@@ -148,7 +148,7 @@ async def test_a_raising_tool_can_be_re_raised(
 ) -> None:
     emu.script(Reply(tool_calls=[ToolCall("explode", {"city": "Oslo"})]))
     with pytest.raises(ValueError, match="no data for Oslo"):
-        await emu_client.run_tools("llama3.2", ASK, [explode], tool_errors="raise")
+        await emu_client.tools.run("llama3.2", ASK, [explode], tool_errors="raise")
 
 
 async def test_max_steps_raises_with_the_run_or_returns_the_last_reply(
@@ -157,11 +157,11 @@ async def test_max_steps_raises_with_the_run_or_returns_the_last_reply(
     always = Reply(tool_calls=[ToolCall("get_weather", {"city": "Rome"})])
     emu.script(always, always)
     with pytest.raises(MaxStepsError) as caught:
-        await emu_client.run_tools("llama3.2", ASK, [get_weather], max_steps=2)
+        await emu_client.tools.run("llama3.2", ASK, [get_weather], max_steps=2)
     assert caught.value.run.steps == 2
     assert len(caught.value.run.messages) == 5
     emu.script(always)
-    run = await emu_client.run_tools(
+    run = await emu_client.tools.run(
         "llama3.2", ASK, [get_weather], max_steps=1, at_max_steps="return"
     )
     assert run.steps == 1
@@ -188,7 +188,7 @@ async def test_cancelling_the_runner_cancels_a_slow_tool(
 
     emu.script(Reply(tool_calls=[ToolCall("slow", {"city": "A"})]))
     async with anyio.create_task_group() as tasks:
-        tasks.start_soon(emu_client.run_tools, "llama3.2", ASK, [slow])
+        tasks.start_soon(emu_client.tools.run, "llama3.2", ASK, [slow])
         with anyio.fail_after(5):
             await started.wait()
         tasks.cancel_scope.cancel()
@@ -204,7 +204,7 @@ async def test_the_streamed_form_yields_events_as_they_happen(
         Reply(tool_calls=[ToolCall("get_weather", {"city": "Paris"}), ToolCall("nope", {})]),
         "It is sunny.",
     )
-    async with await emu_client.run_tools("llama3.2", ASK, [get_weather], stream=True) as events:
+    async with await emu_client.tools.run("llama3.2", ASK, [get_weather], stream=True) as events:
         seen = [event async for event in events]
     kinds = [type(event) for event in seen]
     assert kinds[-1] is DoneEvent
@@ -236,7 +236,7 @@ async def test_leaving_the_streamed_form_early_cancels_the_run(
         return city  # pragma: no cover
 
     emu.script(Reply(tool_calls=[ToolCall("slow", {"city": "A"})]))
-    async with await emu_client.run_tools("llama3.2", ASK, [slow], stream=True) as events:
+    async with await emu_client.tools.run("llama3.2", ASK, [slow], stream=True) as events:
         async for event in events:
             if isinstance(event, ToolCallEvent):
                 break
@@ -244,7 +244,7 @@ async def test_leaving_the_streamed_form_early_cancels_the_run(
 
 
 async def test_the_streamed_form_must_be_read_in_async_with(emu_client: AsyncClient) -> None:
-    events = await emu_client.run_tools("llama3.2", ASK, [get_weather], stream=True)
+    events = await emu_client.tools.run("llama3.2", ASK, [get_weather], stream=True)
     with pytest.raises(RuntimeError, match="async with"):
         await events.__anext__()
     await events.aclose()
@@ -255,7 +255,7 @@ async def test_errors_in_the_streamed_form_reach_the_reader(
 ) -> None:
     emu.script(Reply(tool_calls=[ToolCall("explode", {"city": "Oslo"})]))
     with pytest.raises(ValueError, match="Oslo"):
-        async with await emu_client.run_tools(
+        async with await emu_client.tools.run(
             "llama3.2", ASK, [explode], stream=True, tool_errors="raise"
         ) as events:
             async for _ in events:
@@ -281,7 +281,7 @@ async def test_bad_arguments_are_refused_before_any_request(
     match: str,
 ) -> None:
     with pytest.raises(RequestError, match=match):
-        await emu_client.run_tools("llama3.2", ASK, tools, **options)
+        await emu_client.tools.run("llama3.2", ASK, tools, **options)
     assert not emu.requests
 
 
@@ -290,10 +290,10 @@ def test_the_blocking_form_runs_sync_and_async_tools(portal_backend: str) -> Non
         OllamaEmulator.start_in_thread() as emu,
         Client(emu.url, backend=cast(Any, portal_backend)) as c,
     ):
-        run = c.run_tools("llama3.2", ASK, [get_weather])
+        run = c.tools.run("llama3.2", ASK, [get_weather])
         assert run.reply.message.content.startswith("Based on the tool result")
         emu.script(Reply(tool_calls=[ToolCall("get_time", {"city": "Lima"})]), "ok")
-        with c.run_tools("llama3.2", ASK, [get_time], stream=True) as events:
+        with c.tools.run("llama3.2", ASK, [get_time], stream=True) as events:
             kinds = [type(event).__name__ for event in events]
         assert kinds[-1] == "DoneEvent"
         assert "ToolResultEvent" in kinds

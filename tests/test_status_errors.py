@@ -23,7 +23,7 @@ from ollama_anyio import (
     UnauthorizedError,
     UsageLimitError,
 )
-from ollama_anyio._status_errors import is_usage_limit
+from ollama_anyio._errors import is_usage_limit
 
 BOTH_PATHS = True
 

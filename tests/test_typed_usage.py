@@ -50,10 +50,10 @@ def blocking(client: Client) -> None:
         reveal_type(stream.collect())
         for piece in stream.text():
             reveal_type(piece)
-    run = client.run_tools("m", [], [tool])
+    run = client.tools.run("m", [], [tool])
     reveal_type(run)
     reveal_type(run.reply)
-    with client.run_tools("m", [], [tool], stream=True) as events:
+    with client.tools.run("m", [], [tool], stream=True) as events:
         for event in events:
             reveal_type(event)
 
@@ -64,9 +64,9 @@ async def asynchronous(client: AsyncClient) -> None:
         final = await stream.collect()
     reveal_type(final.parse(Pet))
     reveal_type(stream.final)
-    run = await client.run_tools("m", [], [tool])
+    run = await client.tools.run("m", [], [tool])
     reveal_type(run.messages)
-    events = await client.run_tools("m", [], [tool], stream=True)
+    events = await client.tools.run("m", [], [tool], stream=True)
     async with events:
         async for event in events:
             reveal_type(event)
@@ -77,14 +77,14 @@ EXPECTED = [
     "usage.Pet",
     "usage.City",
     "TypedDict('usage.Book', {'title': builtins.str})",
-    "ollama_anyio._types.ChatResponse",
+    "ollama_anyio._types_responses.ChatResponse",
     "builtins.str",
     "ollama_anyio._tool_run.ToolRun",
-    "ollama_anyio._types.ChatResponse",
+    "ollama_anyio._types_responses.ChatResponse",
     "ollama_anyio._tool_run.ToolRunEvent",
     "usage.Pet",
-    "ollama_anyio._types.GenerateResponse",
-    "builtins.list[ollama_anyio._types.Message]",
+    "ollama_anyio._types_responses.GenerateResponse",
+    "builtins.list[ollama_anyio._types_base.Message]",
     "ollama_anyio._tool_run.ToolRunEvent",
 ]
 

@@ -11,26 +11,25 @@ Switch from the official client by changing one import::
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from ._errors import BadGatewayError as BadGatewayError
+from ._errors import BadRequestError as BadRequestError
+from ._errors import ForbiddenError as ForbiddenError
+from ._errors import GatewayTimeoutError as GatewayTimeoutError
 from ._errors import IncompleteStreamError as IncompleteStreamError
 from ._errors import MaxStepsError as MaxStepsError
+from ._errors import NotFoundError as NotFoundError
 from ._errors import OllamaConnectionError as OllamaConnectionError
 from ._errors import OllamaError as OllamaError
 from ._errors import OllamaTimeoutError as OllamaTimeoutError
 from ._errors import ProtocolError as ProtocolError
+from ._errors import RateLimitError as RateLimitError
 from ._errors import RequestError as RequestError
 from ._errors import ResponseError as ResponseError
+from ._errors import ServerBusyError as ServerBusyError
 from ._errors import StructuredOutputError as StructuredOutputError
-from ._install import install_as_ollama as install_as_ollama
+from ._errors import UnauthorizedError as UnauthorizedError
+from ._errors import UsageLimitError as UsageLimitError
 from ._progress import TransferProgress as TransferProgress
-from ._status_errors import BadGatewayError as BadGatewayError
-from ._status_errors import BadRequestError as BadRequestError
-from ._status_errors import ForbiddenError as ForbiddenError
-from ._status_errors import GatewayTimeoutError as GatewayTimeoutError
-from ._status_errors import NotFoundError as NotFoundError
-from ._status_errors import RateLimitError as RateLimitError
-from ._status_errors import ServerBusyError as ServerBusyError
-from ._status_errors import UnauthorizedError as UnauthorizedError
-from ._status_errors import UsageLimitError as UsageLimitError
 from ._tool_run import ChunkEvent as ChunkEvent
 from ._tool_run import DoneEvent as DoneEvent
 from ._tool_run import ReplyEvent as ReplyEvent
@@ -89,11 +88,11 @@ if TYPE_CHECKING:
     from ._generated_functions import ps as ps
     from ._generated_functions import pull as pull
     from ._generated_functions import push as push
-    from ._generated_functions import run_tools as run_tools
     from ._generated_functions import show as show
     from ._generated_functions import systemone as systemone
     from ._generated_functions import web_fetch as web_fetch
     from ._generated_functions import web_search as web_search
+    from ._install import install_as_ollama as install_as_ollama
     from ._raw import RawResponse as RawResponse
     from ._sync_client import Stream as Stream
 
@@ -113,11 +112,11 @@ _LAZY = {
     "embed": "._generated_functions",
     "embeddings": "._generated_functions",
     "generate": "._generated_functions",
+    "install_as_ollama": "._install",
     "list": "._generated_functions",
     "ps": "._generated_functions",
     "pull": "._generated_functions",
     "push": "._generated_functions",
-    "run_tools": "._generated_functions",
     "show": "._generated_functions",
     "systemone": "._generated_functions",
     "web_fetch": "._generated_functions",
@@ -202,7 +201,6 @@ __all__ = [
     "ps",
     "pull",
     "push",
-    "run_tools",
     "show",
     "systemone",
     "web_fetch",

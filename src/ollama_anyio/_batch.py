@@ -1,4 +1,5 @@
-"""Batch work on a task group: embed any number of texts, chat or generate over many prompts.
+"""Batch work on a task group (``client.batch``): embed any number of texts, chat or generate
+over many prompts.
 
 One driver, `run_bounded`, runs ``count`` jobs with at most N in flight: N worker tasks in a
 task group owned by the call, each taking the next job index and sending its request under a
@@ -20,17 +21,20 @@ response closed at once); nothing started here outlives the call.
 
 from __future__ import annotations
 
+import array
 import builtins
 import importlib
 import itertools
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import anyio
 
 from . import _requests
+from ._endpoints import AsyncEndpoints
 from ._errors import RequestError
+from ._marks import helper
 from ._types import (
     ChatResponse,
     Format,
@@ -42,10 +46,7 @@ from ._types import (
     ToolLike,
 )
 
-if TYPE_CHECKING:
-    from ._async_client import AsyncClient
-
-__all__ = ["chat", "embed", "generate", "run_bounded"]
+__all__ = ["AsyncBatch", "run_bounded"]
 
 R = TypeVar("R")
 Progress = Callable[[int, int], object]
@@ -136,72 +137,6 @@ def _progress(on_progress: Progress | None, total: int) -> Callable[[int], None]
     return counted
 
 
-async def embed(
-    client: AsyncClient,
-    model: str,
-    input: Sequence[str],
-    *,
-    batch_size: int,
-    concurrency: anyio.CapacityLimiter | int,
-    on_progress: Progress | None,
-    errors: str,
-    as_arrays: bool,
-    truncate: bool | None,
-    options: OptionsArg | None,
-    keep_alive: KeepAlive | None,
-    dimensions: int | None,
-) -> list[Any]:
-    """`AsyncClient.embed_batch`: one vector per input, in order."""
-    return_errors, limit = check_mode(errors, concurrency)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise RequestError(f"batch_size must be a positive int, got {batch_size!r}")
-    if isinstance(input, (str, bytes)) or not isinstance(input, Sequence):
-        raise RequestError("input must be a sequence of strings (use embed() for one text)")
-    texts: Sequence[str] = input
-    # Checked whole, before anything is sent: one bad item would otherwise fail mid-way.
-    _requests.embed(
-        model,
-        list(texts[:1]) or [""],
-        truncate=truncate,
-        options=options,
-        keep_alive=keep_alive,
-        dimensions=dimensions,
-    )
-    for index, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise RequestError(f"input[{index}] must be a str, got {type(text).__name__}")
-    starts = range(0, len(texts), batch_size)
-    progress = _progress(on_progress, len(texts))
-
-    async def one(number: int) -> Any:
-        start = starts[number]
-        answer = await client.embed(
-            model,
-            list(texts[start : start + batch_size]),
-            truncate=truncate,
-            options=options,
-            keep_alive=keep_alive,
-            dimensions=dimensions,
-            as_arrays=as_arrays,
-        )
-        return answer.embeddings
-
-    def done(number: int) -> None:
-        if progress is not None:
-            progress(min(batch_size, len(texts) - starts[number]))
-
-    batches = await run_bounded(
-        len(starts), one, concurrency=limit, return_errors=return_errors, on_done=done
-    )
-    vectors: list[Any] = []
-    for number, batch in enumerate(batches):
-        if isinstance(batch, Exception):
-            vectors += itertools.repeat(batch, min(batch_size, len(texts) - starts[number]))
-        else:
-            vectors += batch
-    return vectors
-
-
 async def _one_call_each(
     count: int,
     call: Callable[[int], Awaitable[R]],
@@ -226,107 +161,393 @@ def _items(value: object, what: str) -> Sequence[Any]:
     return value  # pyright: ignore[reportUnknownVariableType]
 
 
-async def chat(
-    client: AsyncClient,
-    model: str,
-    conversations: Sequence[Conversation],
-    *,
-    concurrency: anyio.CapacityLimiter | int,
-    on_progress: Progress | None,
-    errors: str,
-    tools: Sequence[ToolLike] | None,
-    think: Think | None,
-    format: Format | None,
-    options: OptionsArg | None,
-    keep_alive: KeepAlive | None,
-) -> list[ChatResponse | Exception]:
-    """`AsyncClient.chat_batch`: one answer per conversation, in order."""
-    return_errors, limit = check_mode(errors, concurrency)
-    items: Sequence[Conversation] = _items(conversations, "conversations")
-    shared: dict[str, Any] = dict(
-        tools=tools, think=think, format=format, options=options, keep_alive=keep_alive
-    )
-    for index, messages in enumerate(items):
-        if not _requests.needs_io(messages=messages):  # images by path are read when sent
-            try:
-                _requests.chat(
-                    model,
-                    messages,
-                    stream=False,
-                    logprobs=None,
-                    top_logprobs=None,
-                    truncate=None,
-                    shift=None,
-                    **shared,
-                )
-            except RequestError as exc:
-                raise RequestError(f"conversations[{index}]: {exc.error}") from None
+class AsyncBatch:
+    """``client.batch``: many requests of one kind, at most ``concurrency`` at a time."""
 
-    async def one(index: int) -> ChatResponse:
-        return await client.chat(
+    def __init__(self, client: AsyncEndpoints) -> None:
+        self._client = client
+
+    @overload
+    async def embed(
+        self,
+        model: str,
+        input: Sequence[str],
+        *,
+        batch_size: int = 64,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise"] = "raise",
+        as_arrays: Literal[False] = False,
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> builtins.list[builtins.list[float]]: ...
+
+    @overload
+    async def embed(
+        self,
+        model: str,
+        input: Sequence[str],
+        *,
+        batch_size: int = 64,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise"] = "raise",
+        as_arrays: Literal[True],
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> builtins.list[array.array[float]]: ...
+
+    @overload
+    async def embed(
+        self,
+        model: str,
+        input: Sequence[str],
+        *,
+        batch_size: int = 64,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["return"],
+        as_arrays: Literal[False] = False,
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> builtins.list[builtins.list[float] | Exception]: ...
+
+    @overload
+    async def embed(
+        self,
+        model: str,
+        input: Sequence[str],
+        *,
+        batch_size: int = 64,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["return"],
+        as_arrays: Literal[True],
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> builtins.list[array.array[float] | Exception]: ...
+
+    @overload
+    async def embed(
+        self,
+        model: str,
+        input: Sequence[str],
+        *,
+        batch_size: int = 64,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        as_arrays: bool = False,
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> builtins.list[Any]: ...
+
+    @helper
+    async def embed(
+        self,
+        model: str,
+        input: Sequence[str],
+        *,
+        batch_size: int = 64,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        as_arrays: bool = False,
+        truncate: bool | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> builtins.list[Any]:
+        """Embed any number of texts: one vector per input, in input order.
+
+        The inputs are sent ``batch_size`` at a time (one ``embed`` request each), with at
+        most ``concurrency`` requests in flight (a number, or an ``anyio.CapacityLimiter``
+        shared with other calls). Each batch is retried by the client's policy.
+        ``on_progress(done, total)`` is called as batches finish (inputs done; the blocking
+        client calls it in its own thread). ``as_arrays=True``: each vector is an
+        ``array.array("f")``, as for `embed`.
+
+        ``errors="raise"``: the first failed batch cancels the others and is raised (an
+        ``ExceptionGroup`` only if several failed at once). ``errors="return"``: every batch
+        is tried, and each input of a failed batch gets its exception in place of a vector.
+
+        Raises:
+            RequestError: an argument or input is invalid (nothing was sent).
+            ResponseError: a batch failed (with ``errors="raise"``).
+        """
+        return_errors, limit = check_mode(errors, concurrency)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise RequestError(f"batch_size must be a positive int, got {batch_size!r}")
+        if isinstance(input, (str, bytes)) or not isinstance(input, Sequence):
+            raise RequestError("input must be a sequence of strings (use embed() for one text)")
+        texts: Sequence[str] = input
+        # Checked whole, before anything is sent: one bad item would otherwise fail mid-way.
+        _requests.embed(
             model,
-            items[index],
-            tools=tools,
-            think=think,
-            format=format,
+            list(texts[:1]) or [""],
+            truncate=truncate,
             options=options,
             keep_alive=keep_alive,
+            dimensions=dimensions,
         )
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise RequestError(f"input[{index}] must be a str, got {type(text).__name__}")
+        starts = range(0, len(texts), batch_size)
+        progress = _progress(on_progress, len(texts))
 
-    return await _one_call_each(len(items), one, limit, return_errors, on_progress)
+        async def one(number: int) -> Any:
+            start = starts[number]
+            answer = await self._client.embed(
+                model,
+                list(texts[start : start + batch_size]),
+                truncate=truncate,
+                options=options,
+                keep_alive=keep_alive,
+                dimensions=dimensions,
+                as_arrays=as_arrays,
+            )
+            return answer.embeddings
 
+        def done(number: int) -> None:
+            if progress is not None:
+                progress(min(batch_size, len(texts) - starts[number]))
 
-async def generate(
-    client: AsyncClient,
-    model: str,
-    prompts: Sequence[str],
-    *,
-    concurrency: anyio.CapacityLimiter | int,
-    on_progress: Progress | None,
-    errors: str,
-    system: str | None,
-    think: Think | None,
-    format: Format | None,
-    options: OptionsArg | None,
-    keep_alive: KeepAlive | None,
-) -> list[GenerateResponse | Exception]:
-    """`AsyncClient.generate_batch`: one answer per prompt, in order."""
-    return_errors, limit = check_mode(errors, concurrency)
-    items: Sequence[str] = _items(prompts, "prompts")
-    shared: dict[str, Any] = dict(
-        system=system, think=think, format=format, options=options, keep_alive=keep_alive
-    )
-    for index, prompt in enumerate(items):
-        if not isinstance(prompt, str):
-            raise RequestError(f"prompts[{index}] must be a str, got {type(prompt).__name__}")
-    _requests.generate(
-        model,
-        items[0] if items else "",
-        None,
-        template=None,
-        context=None,
-        stream=False,
-        logprobs=None,
-        top_logprobs=None,
-        raw=None,
-        images=None,
-        truncate=None,
-        shift=None,
-        width=None,
-        height=None,
-        steps=None,
-        **shared,
-    )
+        batches = await run_bounded(
+            len(starts), one, concurrency=limit, return_errors=return_errors, on_done=done
+        )
+        vectors: list[Any] = []
+        for number, batch in enumerate(batches):
+            if isinstance(batch, Exception):
+                vectors += itertools.repeat(batch, min(batch_size, len(texts) - starts[number]))
+            else:
+                vectors += batch
+        return vectors
 
-    async def one(index: int) -> GenerateResponse:
-        return await client.generate(
+    @overload
+    async def chat(
+        self,
+        model: str,
+        conversations: Sequence[Sequence[Mapping[str, Any] | Message]],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise"] = "raise",
+        tools: Sequence[ToolLike] | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[ChatResponse]: ...
+
+    @overload
+    async def chat(
+        self,
+        model: str,
+        conversations: Sequence[Sequence[Mapping[str, Any] | Message]],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["return"],
+        tools: Sequence[ToolLike] | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[ChatResponse | Exception]: ...
+
+    @overload
+    async def chat(
+        self,
+        model: str,
+        conversations: Sequence[Sequence[Mapping[str, Any] | Message]],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        tools: Sequence[ToolLike] | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[ChatResponse] | builtins.list[ChatResponse | Exception]: ...
+
+    @helper
+    async def chat(
+        self,
+        model: str,
+        conversations: Sequence[Sequence[Mapping[str, Any] | Message]],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        tools: Sequence[ToolLike] | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[ChatResponse] | builtins.list[ChatResponse | Exception]:
+        """Answer many conversations, at most ``concurrency`` at a time; answers in order.
+
+        Each conversation is one ``chat`` call with the shared arguments. ``on_progress`` and
+        ``errors`` work as for ``batch.embed``, per conversation.
+
+        Raises:
+            RequestError: an argument or conversation is invalid (nothing was sent).
+            ResponseError: a call failed (with ``errors="raise"``).
+        """
+        return_errors, limit = check_mode(errors, concurrency)
+        items: Sequence[Conversation] = _items(conversations, "conversations")
+        shared: dict[str, Any] = dict(
+            tools=tools, think=think, format=format, options=options, keep_alive=keep_alive
+        )
+        for index, messages in enumerate(items):
+            if not _requests.needs_io(messages=messages):  # images by path are read when sent
+                try:
+                    _requests.chat(
+                        model,
+                        messages,
+                        stream=False,
+                        logprobs=None,
+                        top_logprobs=None,
+                        truncate=None,
+                        shift=None,
+                        **shared,
+                    )
+                except RequestError as exc:
+                    raise RequestError(f"conversations[{index}]: {exc.error}") from None
+
+        async def one(index: int) -> ChatResponse:
+            return await self._client.chat(
+                model,
+                items[index],
+                tools=tools,
+                think=think,
+                format=format,
+                options=options,
+                keep_alive=keep_alive,
+            )
+
+        return await _one_call_each(len(items), one, limit, return_errors, on_progress)
+
+    @overload
+    async def generate(
+        self,
+        model: str,
+        prompts: Sequence[str],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise"] = "raise",
+        system: str | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[GenerateResponse]: ...
+
+    @overload
+    async def generate(
+        self,
+        model: str,
+        prompts: Sequence[str],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["return"],
+        system: str | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[GenerateResponse | Exception]: ...
+
+    @overload
+    async def generate(
+        self,
+        model: str,
+        prompts: Sequence[str],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        system: str | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[GenerateResponse] | builtins.list[GenerateResponse | Exception]: ...
+
+    @helper
+    async def generate(
+        self,
+        model: str,
+        prompts: Sequence[str],
+        *,
+        concurrency: int | anyio.CapacityLimiter = 4,
+        on_progress: Callable[[int, int], object] | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        system: str | None = None,
+        think: Think | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> builtins.list[GenerateResponse] | builtins.list[GenerateResponse | Exception]:
+        """Complete many prompts, at most ``concurrency`` at a time; answers in order.
+
+        Each prompt is one ``generate`` call with the shared arguments. ``on_progress`` and
+        ``errors`` work as for ``batch.embed``, per prompt.
+
+        Raises:
+            RequestError: an argument or prompt is invalid (nothing was sent).
+            ResponseError: a call failed (with ``errors="raise"``).
+        """
+        return_errors, limit = check_mode(errors, concurrency)
+        items: Sequence[str] = _items(prompts, "prompts")
+        shared: dict[str, Any] = dict(
+            system=system, think=think, format=format, options=options, keep_alive=keep_alive
+        )
+        for index, prompt in enumerate(items):
+            if not isinstance(prompt, str):
+                raise RequestError(f"prompts[{index}] must be a str, got {type(prompt).__name__}")
+        _requests.generate(
             model,
-            items[index],
-            system=system,
-            think=think,
-            format=format,
-            options=options,
-            keep_alive=keep_alive,
+            items[0] if items else "",
+            None,
+            template=None,
+            context=None,
+            stream=False,
+            logprobs=None,
+            top_logprobs=None,
+            raw=None,
+            images=None,
+            truncate=None,
+            shift=None,
+            width=None,
+            height=None,
+            steps=None,
+            **shared,
         )
 
-    return await _one_call_each(len(items), one, limit, return_errors, on_progress)
+        async def one(index: int) -> GenerateResponse:
+            return await self._client.generate(
+                model,
+                items[index],
+                system=system,
+                think=think,
+                format=format,
+                options=options,
+                keep_alive=keep_alive,
+            )
+
+        return await _one_call_each(len(items), one, limit, return_errors, on_progress)

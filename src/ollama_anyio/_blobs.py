@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
-import anyio.to_thread
 
 from ._errors import RequestError
 
@@ -17,8 +16,9 @@ __all__ = ["file_digest", "file_pieces"]
 _PIECE = 1 << 20
 
 
-async def file_digest(path: str | os.PathLike[str]) -> tuple[Path, str]:
-    """The file at ``path`` and its digest, ``sha256:<hex>``, computed off the event loop.
+def file_digest(path: str | os.PathLike[str]) -> tuple[Path, str]:
+    """The file at ``path`` and its digest, ``sha256:<hex>``; reads the file (blocking: the async
+    client calls it in a worker thread).
 
     Raises:
         RequestError: ``path`` is not a path, or the file cannot be read.
@@ -26,18 +26,14 @@ async def file_digest(path: str | os.PathLike[str]) -> tuple[Path, str]:
     if not isinstance(path, (str, os.PathLike)):
         raise RequestError(f"path must be a str or a path, got {type(path).__name__}")
     file = Path(path)
-
-    def digest_file() -> str:
-        sha256 = hashlib.sha256()
+    sha256 = hashlib.sha256()
+    try:
         with file.open("rb") as f:
             while chunk := f.read(_PIECE):
                 sha256.update(chunk)
-        return f"sha256:{sha256.hexdigest()}"
-
-    try:
-        return file, await anyio.to_thread.run_sync(digest_file)
     except OSError as exc:
         raise RequestError(f"cannot read {str(file)!r}: {exc.strerror or exc}") from exc
+    return file, f"sha256:{sha256.hexdigest()}"
 
 
 async def file_pieces(file: Path) -> AsyncIterator[bytes]:

@@ -27,6 +27,7 @@ from ._errors import RequestError
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
+    "WEB_URL",
     "api_key_from_env",
     "build_headers",
     "check_header",
@@ -37,6 +38,9 @@ __all__ = [
     "timeouts",
     "user_agent",
 ]
+
+# Web search and fetch go to ollama.com, whatever the host (with the API key only).
+WEB_URL = "https://ollama.com"
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 # A local server answers only once the model is loaded, which can take minutes for big models.

@@ -1,4 +1,5 @@
-"""Images for ``generate(images=...)`` and chat messages: bytes, files or base64 -> base64.
+"""`Image`, and images for ``generate(images=...)`` and chat messages: bytes, files or base64
+-> base64.
 
 The server takes each image as standard padded base64 of the file's bytes, without a ``data:``
 prefix (SPEC 1.15). Reading a file blocks, so `needs_io` tells the async client when to run
@@ -11,12 +12,43 @@ import base64
 import binascii
 import os
 from collections.abc import Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias, Union
 
 from ._errors import RequestError
-from ._types import Image
+from ._pydantic import image_core_schema
+from ._types_base import DUMPED_WHOLE, SubscriptableStruct, dump_encoder
 
-__all__ = ["ImageArg", "encode_image", "encode_images", "needs_io"]
+__all__ = ["Image", "ImageArg", "ImageLike", "encode_image", "encode_images", "needs_io"]
+
+
+class Image(SubscriptableStruct, kw_only=True):
+    """An image given as bytes, a path, or a base64 string; sent as base64."""
+
+    value: Union[str, bytes, os.PathLike[str]]  # noqa: UP007  (msgspec reads this at run time)
+
+    def model_dump(self, **options: Any) -> str:  # type: ignore[override]
+        """The image as the base64 text sent to the server (a file is read).
+
+        Raises:
+            RequestError: the file does not exist or cannot be read, or a str is neither a
+                file nor base64.
+        """
+        return encode_image(self)
+
+    def model_dump_json(
+        self, *, indent: int | None = None, exclude_none: bool = False, **options: Any
+    ) -> str:
+        """`model_dump` as a JSON string."""
+        return dump_encoder.encode(self.model_dump()).decode()
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        return image_core_schema(cls)
+
+
+DUMPED_WHOLE.add(Image)
+
+ImageLike = Union[str, bytes, "os.PathLike[str]", Image]
 
 ImageArg: TypeAlias = Image | bytes | bytearray | memoryview | str | os.PathLike[str]
 

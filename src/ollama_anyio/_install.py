@@ -42,21 +42,21 @@ class _Package(types.ModuleType):
             from ._default import default_client
 
             return default_client()
-        import ollama_anyio
-
-        return getattr(ollama_anyio, name)
+        return getattr(_package(), name)
 
     def __dir__(self) -> list[str]:
-        import ollama_anyio
+        return dir(_package())
 
-        return dir(ollama_anyio)
+
+def _package() -> types.ModuleType:
+    # ollama_anyio itself, imported already (it is what loads this module, lazily): looked up
+    # rather than imported, so that the package and this module do not import each other.
+    return sys.modules[__package__ or "ollama_anyio"]
 
 
 def _spec(name: str, *, package: bool = False) -> importlib.machinery.ModuleSpec:
-    import ollama_anyio
-
     spec = importlib.machinery.ModuleSpec(
-        name, None, origin=ollama_anyio.__file__, is_package=package
+        name, None, origin=_package().__file__, is_package=package
     )
     if package:
         spec.submodule_search_locations = []
@@ -146,13 +146,12 @@ class _Distribution(importlib.metadata.Distribution):
 
     def read_text(self, filename: str) -> str | None:
         if filename == "METADATA":
-            import ollama_anyio
-
+            version = getattr(_package(), "__version__", "")
             return (
                 "Metadata-Version: 2.1\n"
                 "Name: ollama\n"
                 f"Version: {OFFICIAL_VERSION}\n"
-                f"Summary: ollama-anyio {ollama_anyio.__version__} standing in for ollama "
+                f"Summary: ollama-anyio {version} standing in for ollama "
                 "(install_as_ollama)\n"
             )
         if filename == "top_level.txt":
@@ -182,8 +181,7 @@ class _DistributionFinder(importlib.metadata.DistributionFinder):
 
 
 def _stand_ins() -> dict[str, types.ModuleType]:
-    import ollama_anyio
-
+    ollama_anyio = _package()
     from . import _tools
     from ._errors import RequestError, ResponseError
 

@@ -36,6 +36,7 @@ __all__ = [
     "ModelMeta",
     "PydanticModelAPI",
     "construct",
+    "defaults",
     "skipped",
     "struct_fields",
     "validation_error",
@@ -155,13 +156,13 @@ def struct_fields(cls: type[Any]) -> tuple[msgspec.structs.FieldInfo, ...]:
             except Exception:
                 hints[name] = Any
     names: tuple[str, ...] = cls.__struct_fields__
-    defaults: tuple[Any, ...] = cls.__struct_defaults__
+    given: tuple[Any, ...] = cls.__struct_defaults__
     result: list[msgspec.structs.FieldInfo] = []
     for index, (name, encode_name) in enumerate(
         zip(names, cls.__struct_encode_fields__, strict=True)
     ):
-        at = index - (len(names) - len(defaults))
-        default: Any = defaults[at] if at >= 0 else msgspec.NODEFAULT
+        at = index - (len(names) - len(given))
+        default: Any = given[at] if at >= 0 else msgspec.NODEFAULT
         factory: Any = msgspec.NODEFAULT
         if type(default).__name__ == "Factory":
             default, factory = msgspec.NODEFAULT, default.factory
@@ -357,7 +358,8 @@ class _ClassProperty(Generic[_O]):
 # The mixin
 
 
-def _defaults(cls: type[Any]) -> dict[str, Any]:
+def defaults(cls: type[Any]) -> dict[str, Any]:
+    """Each field's default value (a new one from its factory)."""
     return {
         name: info.get_default(call_default_factory=True)
         for name, info in model_fields(cls).items()
@@ -390,22 +392,6 @@ class PydanticModelAPI:
     model_fields: typing.ClassVar[_ClassProperty[dict[str, FieldInfo]]] = _ClassProperty(
         model_fields
     )
-
-    @property
-    def model_fields_set(self) -> set[str]:
-        """The fields given: sent by the server, or set to other than their default."""
-        from ._types import absent_fields
-
-        absent = absent_fields(type(self))
-        given: set[str] = set()
-        for name, default in _defaults(type(self)).items():
-            slot = absent.get(name)
-            if slot is not None:
-                if slot.__get__(self) is not msgspec.UNSET:
-                    given.add(name)
-            elif getattr(self, name) != default:
-                given.add(name)
-        return given
 
     @classmethod
     def model_validate(
@@ -607,8 +593,9 @@ def skipped(
             if not isinstance(exclude, Mapping) or cast("Mapping[str, Any]", exclude)[name] is True
         )
     if exclude_unset:
-        skip.update(set(_field_names(cls)) - value.model_fields_set)
+        given: set[str] = getattr(value, "model_fields_set")  # noqa: B009  (SubscriptableStruct's)
+        skip.update(set(_field_names(cls)) - given)
     if exclude_defaults:
-        defaults = _defaults(cls)
-        skip.update(name for name in _field_names(cls) if getattr(value, name) == defaults[name])
+        default = defaults(cls)
+        skip.update(name for name in _field_names(cls) if getattr(value, name) == default[name])
     return skip

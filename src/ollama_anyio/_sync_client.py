@@ -3,9 +3,10 @@
 Each `Client` owns one event loop in a daemon thread (an anyio ``BlockingPortal``), started on
 first use and stopped by ``close()``, by ``with``, or when the client is garbage collected or
 the interpreter exits. `ClientCore` is that part of `Client`; the endpoints are generated from
-`AsyncClient`'s into ``_generated_client.py`` (see ``tools/generate_surface.py``), each one typed
-call of its `AsyncClient` twin through `ClientCore._run` or `ClientCore._run_stream`: no
-endpoint is implemented on this side.
+`AsyncEndpoints`' into ``_generated_client.py`` (see ``tools/generate_surface.py``): each builds
+its body as its async twin does and ends in `ClientCore._request`, this side's send point, one
+crossing into the async core's private send. The helper groups' blocking twins call their
+async twins through `ClientCore._run` or `ClientCore._run_stream`.
 
 A blocking `Stream` is fed by a producer task in the portal that owns the `AsyncStream` and
 puts each batch of decoded chunks into a memory object stream; the consumer takes everything
@@ -22,7 +23,17 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeGuard, TypeVar, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    Literal,
+    NamedTuple,
+    TypeGuard,
+    TypeVar,
+    cast,
+    overload,
+)
 
 import anyio
 import anyio.from_thread
@@ -40,8 +51,6 @@ from ._errors import RequestError
 
 if TYPE_CHECKING:
     import httpx
-
-    from ._generated_raw import RawClient
 
 __all__ = ["ClientCore", "Stream"]
 
@@ -472,15 +481,6 @@ class ClientCore:
         clone._origin = self
         return clone
 
-    @property
-    def with_raw_response(self) -> RawClient:
-        """The same endpoints, each returning a `RawResponse`: the result, with the HTTP
-        status, headers and elapsed time of its answer (``client.with_raw_response.chat(...)``).
-        Streaming calls are left out: a `Stream` has ``status_code`` and ``headers``."""
-        from ._generated_raw import RawClient
-
-        return RawClient(self)
-
     def __enter__(self: _C) -> _C:
         return self
 
@@ -496,8 +496,78 @@ class ClientCore:
         """Close every connection and stop the client's thread. Calling it again does nothing."""
         self._finalizer()
 
-    # The crossing that every generated endpoint of `Client` makes: the endpoint's own
-    # AsyncClient call, typed, run in the portal's event loop.
+    # The send point of every generated endpoint of `Client`: one crossing into the portal's
+    # event loop, to the async core's private send (`AsyncCore._send`, the same code as its
+    # `_request`), so that a wrapper on `Client._request` or `AsyncClient._request` sees each
+    # call once.
+
+    @overload
+    def _request(
+        self,
+        cls: type[T],
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        stream: Literal[False] = False,
+        content: Any = None,
+    ) -> T: ...
+
+    @overload
+    def _request(
+        self,
+        cls: type[T],
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        stream: Literal[True],
+        content: Any = None,
+    ) -> Stream[T]: ...
+
+    @overload
+    def _request(
+        self,
+        cls: type[T],
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        stream: bool,
+        content: Any = None,
+    ) -> T | Stream[T]: ...
+
+    def _request(
+        self,
+        cls: type[T],
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        stream: bool = False,
+        content: Any = None,
+    ) -> T | Stream[T]:
+        """Send one request and decode its answer, as `AsyncCore._request` (see there) does;
+        with ``stream=True``, a `Stream` of ``cls`` chunks."""
+        loop = self._state.get()
+        send = self._async._send  # pyright: ignore[reportPrivateUsage]
+        result = _call(
+            loop, lambda: send(cls, method, path, json=json, stream=stream, content=content)
+        )
+        if _is_stream(result):
+            return Stream(result, loop, self)
+        return cast(T, result)
+
+    @staticmethod
+    def _build_body_in_thread_if(
+        reads_files: bool, build: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        """The request body ``build(*args, **kwargs)`` makes, built in the calling thread: a
+        blocking caller may block on reading files (``reads_files`` is for the async twin)."""
+        return build(*args, **kwargs)
+
+    # The crossing of the helper groups' blocking twins: the async helper's call, typed, run in
+    # the portal's event loop.
 
     def _run(self, call: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return _call(self._state.get(), call)
@@ -505,7 +575,7 @@ class ClientCore:
     def _run_stream(
         self, call: Callable[[], Coroutine[Any, Any, _R | AsyncStream[T]]]
     ) -> _R | Stream[T]:
-        # _R is T for every HTTP endpoint; run_tools answers a ToolRun or streams events.
+        # tools.run answers a ToolRun, or streams events.
         loop = self._state.get()
         result = _call(loop, call)
         if _is_stream(result):

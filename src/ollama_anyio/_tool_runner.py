@@ -1,6 +1,6 @@
 """The tool runner: call the model, run the tools it asks for, feed the results back, repeat.
 
-`run_tools` is what `AsyncClient.run_tools` does. Each step is one chat call; the tool calls of
+`AsyncTools.run` is ``client.tools.run``. Each step is one chat call; the tool calls of
 a step run concurrently in a task group (async functions as tasks, plain functions in worker
 threads under one `CapacityLimiter`), and their results go back to the model as ``role: "tool"``
 messages carrying ``tool_name`` and ``tool_call_id``, in the order of the calls. The run ends
@@ -18,7 +18,7 @@ import contextlib
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Union, cast
+from typing import Any, Literal, Union, cast, overload
 
 import anyio
 import anyio.abc
@@ -28,7 +28,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._accumulate import Accumulator
 from ._async_stream import AsyncStream
+from ._endpoints import AsyncEndpoints
 from ._errors import MaxStepsError, RequestError
+from ._marks import helper
 from ._tool_run import (
     ChunkEvent,
     DoneEvent,
@@ -41,10 +43,7 @@ from ._tool_run import (
 from ._tools import convert_tools
 from ._types import ChatResponse, KeepAlive, Message, OptionsArg, Think, Tool, ToolCall
 
-if TYPE_CHECKING:
-    from ._async_client import AsyncClient
-
-__all__ = ["Runner", "ToolRunStream", "run_tools"]
+__all__ = ["AsyncTools", "Runner", "ToolRunStream"]
 
 ToolErrors = Literal["report", "raise"]
 AtMaxSteps = Literal["raise", "return"]
@@ -86,7 +85,7 @@ class Runner:
 
     def __init__(
         self,
-        client: AsyncClient,
+        client: AsyncEndpoints,
         model: str,
         messages: Sequence[MessageLike] | None,
         tools: Sequence[Callable[..., Any]],
@@ -236,15 +235,10 @@ class Runner:
         )
 
 
-async def run_tools(runner: Runner) -> ToolRun:
-    """Run ``runner`` in the caller's task (the non-streaming form)."""
-    return await runner.run(None)
-
-
 class ToolRunStream(AsyncStream[ToolRunEvent]):
     """The events of a streamed tool run: an `AsyncStream` whose producer is the runner.
 
-    Use it as ``async with await client.run_tools(..., stream=True) as events:``: the block owns
+    Use it as ``async with await client.tools.run(..., stream=True) as events:``: the block owns
     the task group the run happens in, and leaving it early cancels the run and its tools.
     """
 
@@ -326,3 +320,118 @@ async def _never_opened() -> Any:  # pragma: no cover - a tool run sends no requ
 
 def _never_final(event: ToolRunEvent) -> bool:  # pragma: no cover
     return False
+
+
+class AsyncTools:
+    """``client.tools``: the tool runner (chat, run the tools the model asks for, repeat)."""
+
+    def __init__(self, client: AsyncEndpoints) -> None:
+        self._client = client
+
+    @overload
+    async def run(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[Callable[..., Any]],
+        *,
+        stream: Literal[False] = False,
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> ToolRun: ...
+
+    @overload
+    async def run(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[Callable[..., Any]],
+        *,
+        stream: Literal[True],
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> AsyncStream[ToolRunEvent]: ...
+
+    @overload
+    async def run(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[Callable[..., Any]],
+        *,
+        stream: bool,
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> ToolRun | AsyncStream[ToolRunEvent]: ...
+
+    @helper
+    async def run(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[Callable[..., Any]],
+        *,
+        stream: bool = False,
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> ToolRun | AsyncStream[ToolRunEvent]:
+        """Chat with tools until the model answers without calling one.
+
+        Each step is one chat call; the tool calls of a step run concurrently (async functions
+        as tasks, plain ones in worker threads, at most ``max_threads`` at once) and their
+        results go back as ``tool`` messages with ``tool_name`` and ``tool_call_id``. A tool
+        that raises has its error sent to the model as its result (``tool_errors="raise"``:
+        raised instead), and so has a call of an unknown tool. Cancelling the call cancels
+        the running tools.
+
+        Args:
+            tools: the functions the model may call, described from their signatures and
+                docstrings as for ``chat(tools=...)``.
+            max_steps: the most chat calls to make; a reply still calling tools at the last
+                one raises `MaxStepsError` (``at_max_steps="return"``: it is returned).
+            stream: return an `AsyncStream` of `ToolRunEvent` (chunks, tool calls, tool
+                results as they happen, then a `DoneEvent`); read it in ``async with``.
+
+        Returns:
+            A `ToolRun`: the last reply, the whole transcript and the number of steps.
+
+        Raises:
+            RequestError: an argument is invalid (nothing was sent).
+            MaxStepsError: ``max_steps`` was reached, with ``at_max_steps="raise"``.
+        """
+        runner = Runner(
+            self._client,
+            model,
+            messages,
+            tools,
+            max_steps=max_steps,
+            tool_errors=tool_errors,
+            at_max_steps=at_max_steps,
+            max_threads=max_threads,
+            think=think,
+            options=options,
+            keep_alive=keep_alive,
+        )
+        if stream:
+            return ToolRunStream(runner, self._client.base_url + "/api/chat")
+        return await runner.run(None)

@@ -35,6 +35,7 @@ from .._errors import (
     OllamaTimeoutError,
     ProtocolError,
     RequestError,
+    UsageLimitError,
     cause_of,
     failure_of,
     public_error,
@@ -42,7 +43,6 @@ from .._errors import (
     translate_errors,
 )
 from .._raw import observe, reply_headers
-from .._status_errors import UsageLimitError
 from ._direct_sender import DirectReply, DirectSender, HttpxReply, Reply
 from ._retry import Retry, RetryPolicy
 from ._transport import MAX_IDLE, AnyIOTransport
