@@ -258,7 +258,7 @@ class AsyncCore:
                 "pass api_key="
             )
         if json is not None:
-            content = _requests.encoder.encode(json)
+            content = _requests.encode_body(json)
         idempotent = not path.startswith(_WRITES)
         session = self._session
         if stream:

@@ -16,6 +16,7 @@ Structs that behaviour:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import importlib.util
 import re
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from pydantic_core import CoreSchema
 
 __all__ = [
+    "DataclassFields",
     "FieldInfo",
     "ModelMeta",
     "PydanticModelAPI",
@@ -380,6 +382,39 @@ def _adapter(cls: type[Any]) -> Any:
 
 def _pydantic_installed() -> bool:
     return "pydantic" in sys.modules or importlib.util.find_spec("pydantic") is not None
+
+
+_DATACLASS_FIELDS: dict[type[Any], dict[str, dataclasses.Field[Any]]] = {}
+
+
+def _dataclass_field(name: str) -> dataclasses.Field[Any]:
+    field: dataclasses.Field[Any] = dataclasses.field()
+    field.name = name
+    field.type = Any
+    # The marker dataclasses.fields() keeps a field by (it leaves out ClassVars and InitVars).
+    setattr(field, "_field_type", getattr(dataclasses, "_FIELD"))  # noqa: B009, B010
+    return field
+
+
+class DataclassFields:
+    """``__dataclass_fields__``: our types pass as dataclasses to code that serializes those
+    and not pydantic models it does not know (``dataclasses.asdict``, FastAPI's encoder,
+    OpenInference's span values), with the official model's fields: those ``extras`` does not
+    name (a field the official model lacks is left out, as pydantic leaves it out there)."""
+
+    def __init__(self, extras: Callable[[type[Any]], frozenset[str]]) -> None:
+        self.extras = extras
+
+    def __get__(self, obj: object, owner: type[Any] | None = None) -> dict[str, Any]:
+        cls: type[Any] = owner if owner is not None else type(obj)
+        fields = _DATACLASS_FIELDS.get(cls)
+        if fields is None:
+            extras = self.extras(cls)
+            names = [name for name in _field_names(cls) if name not in extras]
+            tag = cls.__struct_config__.tag_field
+            fields = {name: _dataclass_field(name) for name in ([tag, *names] if tag else names)}
+            _DATACLASS_FIELDS[cls] = fields
+        return fields
 
 
 class PydanticModelAPI:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, cast
 
@@ -46,14 +46,54 @@ from ._types import (
 )
 
 __all__ = [
+    "JsonBody",
     "check_digest",
     "check_keep_alive",
     "check_model",
+    "encode_body",
     "encoder",
     "needs_io",
 ]
 
 encoder = msgspec.json.Encoder()
+
+
+class JsonBody(Mapping[str, Any]):
+    """A request body as ``_request(json=...)`` shows it: a mapping of what is sent, as the
+    official client passes a dict there, for the tools that wrap ``_request`` and read it.
+
+    Its dict is built only when it is first read (``msgspec.to_builtins``); ``_request``
+    encodes the Struct itself, so an unwrapped call pays one small object for it.
+    """
+
+    __slots__ = ("_dict", "struct")
+
+    def __init__(self, struct: Any) -> None:
+        self.struct = struct
+        self._dict: dict[str, Any] | None = None
+
+    def _built(self) -> dict[str, Any]:
+        if self._dict is None:
+            self._dict = cast("dict[str, Any]", msgspec.to_builtins(self.struct))
+        return self._dict
+
+    def __getitem__(self, key: str) -> Any:
+        return self._built()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    def __repr__(self) -> str:
+        return f"JsonBody({self.struct!r})"
+
+
+def encode_body(json: Any) -> bytes:
+    """The bytes of a ``json=`` body: a `JsonBody`'s Struct, or anything msgspec encodes."""
+    return encoder.encode(json.struct if type(json) is JsonBody else json)
+
 
 # SPEC 1.10: [host/][namespace/]model[:tag]; a cloud name may carry a second tag (":cloud").
 _MODEL_NAME = re.compile(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal, TypeVar, Union, cast
+from typing import Any, ClassVar, Literal, TypeVar, Union, cast
 
 import msgspec
 
@@ -42,6 +42,9 @@ class SubscriptableStruct(
     ``r["x"]`` raises `KeyError` where ``in`` is false; ``r.get("x", d)`` is the attribute of
     a declared field (so None for an absent one) and ``d`` for an undeclared name.
     """
+
+    # As dataclasses, with the official fields (see `DataclassFields`).
+    __dataclass_fields__: ClassVar[Any] = _pydantic.DataclassFields(lambda cls: _extra_fields(cls))
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         tag = self.__struct_config__.tag_field
@@ -351,8 +354,9 @@ class Message(RequestStruct, kw_only=True, omit_defaults=True):
     content: str = ""
     thinking: str | None = None
     images: list[Any] | None = None
-    tool_calls: list[_ToolCall] | None = None
+    # (tool_name before tool_calls, in the official model's order: dumps list keys alike)
     tool_name: str | None = None
+    tool_calls: list[_ToolCall] | None = None
     tool_call_id: str | None = None
 
     def parse(self, cls: type[_T]) -> _T:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Any
 
 import ollama
 import ollama._types as official_types
@@ -119,10 +119,8 @@ async def test_fastapi_request_and_response_models(package: Any) -> None:
     def echo(message: Any) -> Any:
         return package.ChatResponse(model="m", message=message, done=True)
 
-    # (set here: this module's annotations are strings FastAPI could not resolve.) FastAPI
-    # takes a bare pydantic model as the body, ours only with Body() (see docs/drop-in.md).
-    body = Annotated[package.Message, fastapi.Body()]
-    echo.__annotations__ = {"message": body, "return": package.ChatResponse}
+    # (set here: this module's annotations are strings FastAPI could not resolve)
+    echo.__annotations__ = {"message": package.Message, "return": package.ChatResponse}
     app.post("/echo")(echo)
 
     transport = httpx.ASGITransport(app=app)
