@@ -574,18 +574,14 @@ class AsyncEndpoints(AsyncCore):
     @endpoint()
     async def copy(self, source: str, destination: str) -> StatusResponse:
         """Copy a model under a new name (``POST /api/copy``)."""
-        body = _requests.copy(source, destination)
-        return await self._request(
-            StatusResponse, "POST", "/api/copy", json=_requests.JsonBody(body)
-        )
+        body = _requests.JsonBody(_requests.copy(source, destination))
+        return await self._request(StatusResponse, "POST", "/api/copy", json=body)
 
     @endpoint()
     async def delete(self, model: str) -> StatusResponse:
         """Delete a model (``DELETE /api/delete``)."""
-        body = _requests.delete(model)
-        return await self._request(
-            StatusResponse, "DELETE", "/api/delete", json=_requests.JsonBody(body)
-        )
+        body = _requests.JsonBody(_requests.delete(model))
+        return await self._request(StatusResponse, "DELETE", "/api/delete", json=body)
 
     @endpoint()
     async def systemone(

@@ -1366,13 +1366,13 @@ class Client(ClientCore):
 
     def copy(self, source: str, destination: str) -> StatusResponse:
         """Copy a model under a new name (``POST /api/copy``)."""
-        body = _requests.copy(source, destination)
-        return self._request(StatusResponse, "POST", "/api/copy", json=_requests.JsonBody(body))
+        body = _requests.JsonBody(_requests.copy(source, destination))
+        return self._request(StatusResponse, "POST", "/api/copy", json=body)
 
     def delete(self, model: str) -> StatusResponse:
         """Delete a model (``DELETE /api/delete``)."""
-        body = _requests.delete(model)
-        return self._request(StatusResponse, "DELETE", "/api/delete", json=_requests.JsonBody(body))
+        body = _requests.JsonBody(_requests.delete(model))
+        return self._request(StatusResponse, "DELETE", "/api/delete", json=body)
 
     def systemone(
         self,

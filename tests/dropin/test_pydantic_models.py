@@ -33,14 +33,14 @@ HISTORY = [
 ]
 
 
-def _models(types: Any) -> tuple[type[pydantic.BaseModel], type[pydantic.BaseModel]]:
+def _models(types: Any) -> tuple[Any, Any]:
     class Settings(pydantic.BaseModel):  # e.g. an integration's configuration
         model: str
-        options: Mapping[str, Any] | types.Options | None = None  # type: ignore[name-defined]
+        options: Mapping[str, Any] | types.Options | None = None
 
     class Conversation(pydantic.BaseModel):
-        history: list[types.Message]  # type: ignore[name-defined]
-        last: types.ChatResponse | None = None  # type: ignore[name-defined]
+        history: list[types.Message]
+        last: types.ChatResponse | None = None
 
     return Settings, Conversation
 
