@@ -11,6 +11,9 @@ Structs that behaviour:
 - `PydanticModelAPI`, a mixin of `SubscriptableStruct`, has the class and instance methods
   (``model_validate``, ``model_copy``, ``__get_pydantic_core_schema__``, ...). pydantic is
   imported only by the methods that need it, and only where it is installed.
+- `DataclassFields` lists the official fields as ``__dataclass_fields__``, for the code that
+  serializes dataclasses but not models it does not know (``dataclasses.asdict``, FastAPI,
+  OpenInference).
 """
 
 from __future__ import annotations
