@@ -17,7 +17,7 @@ import msgspec
 
 from . import _images, _structured, _tools
 from ._errors import RequestError
-from ._pydantic import construct as _checked  # the values are checked here already
+from ._pydantic import construct
 from ._types import (
     ChatRequest,
     CopyRequest,
@@ -56,6 +56,12 @@ __all__ = [
 ]
 
 encoder = msgspec.json.Encoder()
+
+# The bodies below are copies of blank instances with their fields replaced (msgspec's replace,
+# a C call): calling the classes would run their argument checks (`_pydantic.ModelMeta`), which
+# the values built here have passed. Each copy replaces every field whose blank value must not
+# be shared (a required field, a list): ``model``, chat's ``messages`` and ``tools``, ``input``.
+_copy = msgspec.structs.replace
 
 
 class JsonBody(Mapping[str, Any]):
@@ -242,7 +248,7 @@ def _message(value: object, where: str) -> Message:
         plain = cast("dict[str, object]", value)
         role, content = plain.get("role"), plain.get("content")
         if isinstance(role, str) and role and isinstance(content, str):
-            return _checked(Message, role=role, content=content)
+            return _copy(_MESSAGE, role=role, content=content)
     if isinstance(value, Message):
         message = value
     elif isinstance(value, Mapping):
@@ -350,8 +356,8 @@ def generate(
     steps: int | None,
 ) -> GenerateRequest:
     """The body of ``generate()``; reads image files given as paths."""
-    return _checked(
-        GenerateRequest,
+    return _copy(
+        _GENERATE,
         model=check_model(model),
         stream=bool(stream),
         options=_options(options),
@@ -391,8 +397,8 @@ def chat(
     shift: bool | None,
 ) -> ChatRequest:
     """The body of ``chat()``; reads image files given as paths."""
-    return _checked(
-        ChatRequest,
+    return _copy(
+        _CHAT,
         model=check_model(model),
         stream=bool(stream),
         options=_options(options),
@@ -428,8 +434,8 @@ def embed(
         input = list(input)
     if _int(dimensions, "dimensions") is not None and dimensions is not None and dimensions < 1:
         raise RequestError(f"dimensions must be a positive integer, got {dimensions}")
-    return _checked(
-        EmbedRequest,
+    return _copy(
+        _EMBED,
         model=check_model(model),
         input=input,
         truncate=_bool(truncate, "truncate"),
@@ -605,3 +611,9 @@ def systemone(
 def message_list(messages: object) -> list[Message]:
     """The ``messages`` of a ``chat`` body, each checked and converted (images encoded)."""
     return _messages(messages)
+
+
+_MESSAGE = construct(Message)
+_GENERATE = construct(GenerateRequest, model="")
+_CHAT = construct(ChatRequest, model="", messages=[], tools=[])
+_EMBED = construct(EmbedRequest, model="", input="")
