@@ -227,7 +227,7 @@ async def test_several_failures_at_once_raise_an_exception_group() -> None:
         started += 1
         if started == 2:
             both_started.set()
-        with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True), anyio.fail_after(10):
             await both_started.wait()
         raise ValueError(index)
 

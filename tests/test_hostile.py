@@ -533,7 +533,8 @@ class TricklingThread:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        self._thread.join(30)
+        assert not self._thread.is_alive()
         self._listener.close()
 
     def _serve(self) -> None:

@@ -123,11 +123,21 @@ def responses(draw: st.DrawFn) -> tuple[bytes, bytes, bool]:
     """A response's bytes, the request method, and whether it sends both TE and CL."""
     method = draw(st.sampled_from([b"GET", b"POST", b"HEAD"]))
     version = draw(st.sampled_from([b"HTTP/1.1", b"HTTP/1.1", b"HTTP/1.0"]))
+    # RFC 9112 §2.2: a head's lines may end in a bare LF (h11 accepts them), or mix both.
+    eol = draw(st.sampled_from([b"\r\n", b"\r\n", b"\n", b"mixed"]))
+
+    def head_lines(text: bytes) -> bytes:
+        if eol == b"mixed":
+            return b"".join(
+                line + draw(st.sampled_from([b"\r\n", b"\n"])) for line in text.split(b"\r\n")[:-1]
+            )
+        return text.replace(b"\r\n", eol)
+
     wire = b""
     for status in draw(st.lists(st.sampled_from([100, 102, 103]), max_size=2)):
         extra = draw(st.sampled_from([b"", b"Link: </a.css>; rel=preload\r\n"]))
-        wire += b"HTTP/1.1 %d Interim\r\n%s\r\n" % (status, extra)
-    status = draw(st.sampled_from([200, 200, 201, 204, 304, 404, 503, 101]))
+        wire += head_lines(b"HTTP/1.1 %d Interim\r\n%s\r\n" % (status, extra))
+    status = draw(st.sampled_from([200, 200, 201, 204, 304, 404, 503, 101, 0, 99, 42]))
     reason = draw(st.sampled_from([b" OK", b"", b" ", b" Not Found at all"]))
     headers = [
         (draw(_token), draw(_value)) for _ in range(draw(st.integers(min_value=0, max_value=3)))
@@ -186,7 +196,8 @@ def responses(draw: st.DrawFn) -> tuple[bytes, bytes, bool]:
     elif framing == "bad-status":
         version = b"HTTP/1.1 2000"
     lines = b"".join(b"%s: %s\r\n" % pair for pair in headers)
-    wire += b"%s %d%s\r\n%s\r\n%s" % (version, status, reason, lines, body)
+    head = b"%s %03d%s\r\n%s\r\n" % (version, status, reason, lines)
+    wire += head_lines(head) + body
     return wire, method, both
 
 
@@ -365,11 +376,33 @@ def test_bad_or_unbounded_chunk_framing_is_an_error(wire: bytes) -> None:
         b"HTTP/1.1 200 OK\r\nName : value\r\n\r\n",
         b"HTTP/1.1 2OO OK\r\n\r\n",
         b"HTTP/2 200 OK\r\n\r\n",
+        b"HTTP/1.1 000 OK\r\n\r\n",  # below 100: h11 refuses it, never an interim head
+        b"HTTP/1.1 099 OK\n\n",
+        b"HTTP/1.1 200 OK\nX: a\rb\n\n",  # a lone CR, with bare LFs around it
     ],
 )
 def test_malformed_heads_are_an_error(wire: bytes) -> None:
     with pytest.raises(FramingError):
         parse_head(wire)
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"HTTP/1.1 200 OK\nContent-Length: 2\n\nhi",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\n\r\nhi",
+        b"HTTP/1.1 200 OK\nContent-Length: 2\r\n\nhi",
+    ],
+)
+def test_a_head_with_bare_lf_line_ends_is_read(wire: bytes) -> None:
+    # RFC 9112 §2.2 lets a recipient accept a bare LF; h11 does, and so do we.
+    for cut in range(1, len(wire)):  # the blank line found across any two reads
+        reader = ResponseReader(b"GET")
+        assert reader.feed_head(wire[:cut]) is None or cut >= wire.index(b"hi")
+        head = reader.head or reader.feed_head(wire[cut:])
+        assert head is not None
+        assert head.status == 200
+        assert head.headers == [(b"Content-Length", b"2")]
 
 
 def test_a_request_head_is_its_line_headers_and_a_blank_line() -> None:

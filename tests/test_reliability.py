@@ -31,9 +31,11 @@ from ollama_anyio import (
 )
 from ollama_anyio._errors import Fact, Failure
 from ollama_anyio._http._retry import Retry, RetryPolicy
+from ollama_anyio._sync_client import Stream
 from ollama_anyio.testing import Fault, OllamaEmulator, ThreadedEmulator
 
 HI = [{"role": "user", "content": "Why is the sky blue?"}]
+WAIT = 30.0  # seconds any wait of a helper thread may take
 
 
 @pytest.fixture
@@ -320,6 +322,8 @@ def test_ctrl_c_in_the_blocking_client_closes_the_response(
     ollama_emulator.faults.add(Fault.hang(after=1, path="/api/chat"))
 
     def press_ctrl_c() -> None:
+        # Deterministic: once the request has arrived, the call runs in the portal, so the
+        # main thread is inside its crossing (`_call`), whose handler the test is about.
         ollama_emulator.wait_for_requests(1)
         # A real SIGINT to the main thread, which wakes it from its wait as Ctrl-C does.
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
@@ -327,34 +331,49 @@ def test_ctrl_c_in_the_blocking_client_closes_the_response(
     presser = threading.Thread(target=press_ctrl_c)
     with Client(ollama_emulator.url, backend=portal_backend) as client:  # type: ignore[arg-type]
         presser.start()
-        with pytest.raises(KeyboardInterrupt):
-            client.chat("llama3.2", HI)
-        presser.join()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                client.chat("llama3.2", HI)
+        finally:
+            presser.join(WAIT)
+        assert not presser.is_alive()
         ollama_emulator.wait_for_disconnects(1)
         assert client.chat("llama3.2", HI).done
 
 
 def test_ctrl_c_while_reading_a_blocking_stream_closes_it(
-    ollama_emulator: ThreadedEmulator, portal_backend: str
+    ollama_emulator: ThreadedEmulator, portal_backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ollama_emulator.faults.add(Fault.hang(after=2, path="/api/generate"))
 
-    two_received = threading.Event()
+    received: list[object] = []
+    waiting = threading.Event()  # the reader waits in the portal for a third chunk
+    take_ready = Stream._take_ready
+
+    async def take_ready_and_tell(self: Stream[object]) -> object:
+        # Runs in the portal while the main thread is inside its crossing (`_call`): a
+        # SIGINT sent from now on lands where Ctrl-C is handled, never a line before it.
+        if len(received) == 2:
+            waiting.set()
+        return await take_ready(self)
+
+    monkeypatch.setattr(Stream, "_take_ready", take_ready_and_tell)
 
     def press_ctrl_c() -> None:
-        two_received.wait()  # the reader now waits for a third chunk that will not come
-        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        if waiting.wait(WAIT):  # (the reader never came: the test fails, nothing hangs)
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     presser = threading.Thread(target=press_ctrl_c)
-    received = []
     with Client(ollama_emulator.url, backend=portal_backend) as client:  # type: ignore[arg-type]
         presser.start()
-        with pytest.raises(KeyboardInterrupt):
-            for part in client.generate("llama3.2", "a long story", stream=True):
-                received.append(part)
-                if len(received) == 2:
-                    two_received.set()
-        presser.join()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                for part in client.generate("llama3.2", "a long story", stream=True):
+                    received.append(part)
+        finally:
+            waiting.set()
+            presser.join(WAIT)
+        assert not presser.is_alive()
         ollama_emulator.wait_for_disconnects(1)  # before close(): the stream closed itself
     assert len(received) == 2
 
@@ -413,7 +432,8 @@ def test_blocking_client_from_many_threads_then_nothing_left(
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(WAIT)
+        assert not t.is_alive()
     client.close()
     assert errors == []
     assert client._async._session.closed  # every connection closed; the autouse fixture checks

@@ -136,7 +136,8 @@ def test_many_threads_share_one_client(fake: FakeOllama, client: Client) -> None
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(30)
+        assert not t.is_alive()
     assert len(results) == 40
     assert len(set(results)) == 1
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import BadGatewayError as BadGatewayError
 from ._errors import BadRequestError as BadRequestError
+from ._errors import ClientClosedError as ClientClosedError
 from ._errors import ForbiddenError as ForbiddenError
 from ._errors import GatewayTimeoutError as GatewayTimeoutError
 from ._errors import IncompleteStreamError as IncompleteStreamError
@@ -131,6 +132,7 @@ __all__ = [
     "ChatResponse",
     "ChunkEvent",
     "Client",
+    "ClientClosedError",
     "DoneEvent",
     "EmbedArraysResponse",
     "EmbedResponse",

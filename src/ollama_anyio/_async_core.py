@@ -41,6 +41,10 @@ __all__ = ["AsyncCore"]
 T = TypeVar("T")
 _C = TypeVar("_C", bound="AsyncCore")
 
+# Bytes one decoded float takes in a list: the float object (24) and its slot (8).
+_FLOAT_IN_A_LIST = 32
+# And one vector, floats aside: a list's (or an array's) object and its slot in the answer.
+_A_VECTOR = 96
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 # Calls that change the server's state: sent again only with retry_writes=True.
 _WRITES = ("/api/create", "/api/push", "/api/copy", "/api/delete", "/api/blobs/")
@@ -268,7 +272,7 @@ class AsyncCore:
                 _IS_FINAL.get(cls, _is_done),
                 url,
                 read_timeout=session.timeouts["read"],
-                max_line_size=session.max_line_size,
+                max_line_size=session.limits(url).line,
                 owner=self,
             )
             self._streams.add(opened)
@@ -292,12 +296,39 @@ class AsyncCore:
     async def _read_embed(
         self, url: str, content: bytes, vector: Callable[[Any], Any]
     ) -> tuple[bytes, list[Any] | None]:
-        """Send an embed request and decode its vectors as they arrive (see `_embed`)."""
-        reply = await self._session.send("POST", url, content)
-        decoder = EmbedBodyDecoder(vector)
+        """Send an embed request and decode its vectors as they arrive (see `_embed`).
+
+        What the vectors take is weighed before each is decoded (a float is 32 bytes in a list
+        and its slot, 4 in an array, and each vector is a list while it is decoded; a vector
+        itself about 96): past the decode budget (see `_http._limits`) the answer is a
+        `ProtocolError`.
+        """
+        session = self._session
+        limits = session.limits(url)
+        budget = session.decode_budget(limits)
+        kept = 4 if vector is float32s else _FLOAT_IN_A_LIST
+        spent = 0
+
+        def weighed(text: Any) -> Any:
+            nonlocal spent
+            count = text.count(b",") + 1
+            spent += count * kept + _A_VECTOR
+            if spent > budget or count * _FLOAT_IN_A_LIST > budget:
+                raise ProtocolError(
+                    f"the embeddings from {url} would take more than the limit of "
+                    f"{budget >> 20} MiB to decode"
+                )
+            return vector(text)
+
+        reply = await session.send("POST", url, content)
+        # A vector's text has at least 2 bytes a float: one that could not be decoded within
+        # the budget is refused as it grows, not once it is all here.
+        decoder = EmbedBodyDecoder(weighed, max_vector=budget // _FLOAT_IN_A_LIST * 2)
         try:
-            await self._session.each_piece(reply, url, decoder.feed)
-            return decoder.finish()
+            await session.each_piece(reply, url, decoder.feed, limits)
+            rest, vectors = decoder.finish()
+            session.check_density(rest, url, limits)  # (the whole answer, if vectors is None)
+            return rest, vectors
         except DECODE_ERRORS as exc:
             raise ProtocolError(f"malformed response from {url} ({exc})") from exc
         finally:

@@ -49,6 +49,8 @@ class EmbedBodyDecoder(Generic[V]):
     Args:
         vector: turns the JSON text of one vector (``b"[0.1, 0.2]"``) into a vector; it may
             raise ``msgspec.DecodeError`` or ``msgspec.ValidationError``.
+        max_vector: the longest text of one vector; a longer one raises `ProtocolError` once
+            that much of it is buffered (None: no limit).
 
     After the last ``feed()``, ``finish()`` returns ``(rest, vectors)``: ``rest`` is the whole
     answer's JSON without its ``"embeddings"`` member, and ``vectors`` the decoded vectors;
@@ -56,8 +58,9 @@ class EmbedBodyDecoder(Generic[V]):
     whole answer to decode as usual. Raises ``msgspec.DecodeError`` for a malformed array.
     """
 
-    def __init__(self, vector: Callable[[bytearray], V]) -> None:
+    def __init__(self, vector: Callable[[bytearray], V], max_vector: int | None = None) -> None:
         self._vector = vector
+        self._max_vector = max_vector  # the longest text of one vector, in bytes
         self._buffer = bytearray()
         self._head = b""  # the answer's text before the array's key
         self._tail = bytearray()  # its text after the array
@@ -130,6 +133,11 @@ class EmbedBodyDecoder(Generic[V]):
             if self._expect_vector and char == ord("["):
                 end = buffer.find(b"]", position)
                 if end < 0:
+                    if self._max_vector is not None and size - position > self._max_vector:
+                        raise ProtocolError(
+                            f"a vector of the embeddings is longer than the limit of "
+                            f"{self._max_vector} bytes"
+                        )
                     break  # the vector's end has not arrived
                 self.vectors.append(self._vector(buffer[position : end + 1]))
                 position = end + 1

@@ -57,6 +57,7 @@ __all__ = [
     "STATUS_ERRORS",
     "BadGatewayError",
     "BadRequestError",
+    "ClientClosedError",
     "Fact",
     "Failure",
     "ForbiddenError",
@@ -141,6 +142,13 @@ class OllamaConnectionError(OllamaError, ConnectionError):
 
 class OllamaTimeoutError(OllamaError, TimeoutError):
     """A connect, read, write or pool timeout expired."""
+
+
+class ClientClosedError(OllamaError, RuntimeError):
+    """The client was closed: before the call, or while it ran (another thread's ``close()``).
+
+    A `RuntimeError` too, as the error for a closed client was one before this class.
+    """
 
 
 class ProtocolError(OllamaError):
@@ -297,9 +305,10 @@ class _ErrorBody(msgspec.Struct):
 
 _error_body_decoder = msgspec.json.Decoder(_ErrorBody)
 
-# What decoding a server's JSON can raise: msgspec's errors, and UnicodeDecodeError for bytes
-# that are not UTF-8 in a string it decodes.
-DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
+# What decoding a server's JSON can raise: msgspec's errors, UnicodeDecodeError for bytes that
+# are not UTF-8 in a string it decodes, and RecursionError, msgspec's answer to a value nested
+# deeper than it recurses (a hostile tool call's arguments): a server's fault like any other.
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
 
 
 _HTML = re.compile(r"\s*(<!doctype html|<html\b|<head\b|<body\b|<title\b)", re.IGNORECASE)

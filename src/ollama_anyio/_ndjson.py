@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 import msgspec
 
 from ._errors import DECODE_ERRORS, ProtocolError, ResponseError, parse_error_body
+from ._http._limits import DECODE_BUDGET, decoded_cost
 
 __all__ = ["NDJSONDecoder"]
 
@@ -95,6 +96,16 @@ class NDJSONDecoder(Generic[T]):
         return self._decode(rest)
 
     def _decode(self, lines: bytes) -> list[T]:
+        # A long line is weighed before it is decoded: dense JSON (``[[],[],...]``) costs
+        # some 24 times its size in objects (see `_limits`).
+        cost = decoded_cost(lines)
+        if cost:
+            budget = max(DECODE_BUDGET, 4 * (self._max_line_size or 0))
+            if cost > budget:
+                raise ProtocolError(
+                    f"a line of the response stream would take about {cost >> 20} MiB to "
+                    f"decode, more than the limit of {budget >> 20} MiB"
+                )
         if _ERROR_KEY not in lines:
             try:
                 return self._decoder.decode_lines(lines)

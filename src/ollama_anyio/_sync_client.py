@@ -47,7 +47,8 @@ from . import _config
 from ._accumulate import Accumulator, Tap, chunk_of, content_of, final_of, thinking_of
 from ._async_client import AsyncClient
 from ._async_stream import AsyncStream
-from ._errors import RequestError
+from ._errors import ClientClosedError, OllamaError, RequestError
+from ._http import _fork
 
 if TYPE_CHECKING:
     import httpx
@@ -64,16 +65,28 @@ _PREFETCH = 16
 
 
 class _Loop(NamedTuple):
-    """The portal of a running event loop, and the loop's token for `anyio.from_thread`."""
+    """The portal of a running event loop, the loop's token for `anyio.from_thread`, and the
+    `_Portal` that runs it."""
 
     portal: BlockingPortal
     token: EventLoopToken
+    owner: _Portal
+
+
+# How long close() lets the calls it cancelled unwind (closing their connections) before it
+# stops the loop anyway.
+_UNWIND = 10.0
+_CLOSED = "this Client is closed"
 
 
 class _Portal:
     """An event loop in a daemon thread, reachable through an anyio `BlockingPortal`.
 
     It holds no reference to the `Client`, so a `weakref.finalize` can stop it.
+
+    After a ``fork()`` the child has none of the parent's threads: the portal notices (see
+    `_fork`) and starts a loop of its own on first use; closing it there never touches the
+    parent's loop.
     """
 
     def __init__(self, backend: str) -> None:
@@ -82,15 +95,34 @@ class _Portal:
         self._portal: _Loop | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._generation = _fork.generation()
         self.async_client: AsyncClient | None = None
+        # The calls running in the loop (touched in the loop's thread only): close() cancels
+        # them, and waits for them to end, before it stops the loop.
+        self.calls: set[_Abandonable] = set()
+        self._idle: anyio.Event | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _after_fork(self) -> None:
+        # The parent's lock may have been held by a thread that does not exist here.
+        self._lock = threading.Lock()
+        self._portal, self._thread = None, None
+        self.calls = set()
+        self._idle = None
+        self._generation = _fork.generation()
 
     def get(self) -> _Loop:
+        if self._generation != _fork.generation():
+            self._after_fork()
         loop = self._portal
         if loop is not None:
             return loop
         with self._lock:
             if self._closed:
-                raise RuntimeError("this Client is closed")
+                raise ClientClosedError(_CLOSED)
             if self._portal is None:
                 self._portal, self._thread = self._start()
             return self._portal
@@ -100,7 +132,7 @@ class _Portal:
 
         async def serve() -> None:
             async with BlockingPortal() as portal:
-                ready.set_result(_Loop(portal, anyio.lowlevel.current_token()))
+                ready.set_result(_Loop(portal, anyio.lowlevel.current_token(), self))
                 await portal.sleep_until_stopped()
             # The portal's tasks (stream producers) have ended: close the connections.
             if self.async_client is not None:
@@ -118,7 +150,24 @@ class _Portal:
         thread.start()
         return ready.result(), thread
 
+    async def _cancel_calls(self) -> None:
+        """Cancel the running calls (each then raises `ClientClosedError`), and let them end."""
+        for call in list(self.calls):
+            call.closing = True
+            call.abandon()
+        if self.calls:
+            self._idle = anyio.Event()
+            with anyio.move_on_after(_UNWIND):
+                await self._idle.wait()
+
+    def ended(self, call: _Abandonable) -> None:  # in the loop's thread
+        self.calls.discard(call)
+        if not self.calls and self._idle is not None:
+            self._idle.set()
+
     def close(self) -> None:
+        if self._generation != _fork.generation():
+            self._after_fork()  # the parent's loop is not ours to stop
         with self._lock:
             if self._closed:
                 return
@@ -130,7 +179,9 @@ class _Portal:
         if threading.current_thread() is thread:  # pragma: no cover - collected in the portal
             return
         try:
-            # Cancel what still runs (a stream nobody reads to the end), then leave the loop.
+            # Cancel the calls under way, then what else runs (a stream nobody reads to the
+            # end), then leave the loop: no task is left for the loop's shutdown to cancel.
+            loop.portal.call(self._cancel_calls)
             loop.portal.call(loop.portal.stop, True)
         except RuntimeError:  # pragma: no cover - the loop is already gone (interpreter exit)
             pass
@@ -178,27 +229,45 @@ def _blocking(func: Callable[[], T]) -> T:
 
 
 class _Abandonable:
-    """A call into the loop that the calling thread can give up on (Ctrl-C) and cancel."""
+    """A call into the loop that the calling thread can give up on (Ctrl-C) and cancel, and
+    that the client's close() cancels."""
 
-    __slots__ = ("abandoned", "func", "scope")
+    __slots__ = ("abandoned", "closing", "func", "owner", "scope")
 
-    def __init__(self, func: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-        self.func = func
+    def __init__(self, func: Callable[[], Coroutine[Any, Any, Any]], owner: _Portal) -> None:
+        self.func: Callable[[], Coroutine[Any, Any, Any]] = func
+        self.owner: _Portal = owner
         self.scope: anyio.CancelScope | None = None
-        self.abandoned = False
+        self.abandoned: bool = False
+        self.closing: bool = False
 
     async def run(self) -> Any:
-        with anyio.CancelScope() as scope:
-            self.scope = scope
-            if self.abandoned:
-                scope.cancel()
-            return await self.func()
+        owner = self.owner
+        if owner.closed:  # close() has begun: it will not wait for a call that starts now
+            raise ClientClosedError(_CLOSED)
+        owner.calls.add(self)
+        try:
+            with anyio.CancelScope() as scope:
+                self.scope = scope
+                if self.abandoned:
+                    scope.cancel()
+                return await self.func()
+        finally:
+            owner.ended(self)
+        if self.closing:
+            raise ClientClosedError("this Client was closed during the call")
         raise RuntimeError("abandoned by its caller")  # nobody reads this
 
     def abandon(self) -> None:  # in the loop's thread
         self.abandoned = True
         if self.scope is not None:
             self.scope.cancel()
+
+
+# What a thread gets from a loop that ended under its call (another thread's close()):
+# asyncio's or trio's cancellation of the call's task, a loop or portal no longer running.
+# Anything but these, once the client is closed, is that closing's doing.
+_THE_CALLERS_OWN = (KeyboardInterrupt, SystemExit, GeneratorExit, ClientClosedError)
 
 
 def _call(loop: _Loop, func: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -209,10 +278,12 @@ def _call(loop: _Loop, func: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """
     if _in_trio_thread():
         return _blocking(lambda: _call(loop, func))
-    call = _Abandonable(func)
+    call = _Abandonable(func, loop.owner)
     try:
         result: T = anyio.from_thread.run(call.run, token=loop.token)
     except BaseException as exc:
+        if loop.owner.closed and not isinstance(exc, (*_THE_CALLERS_OWN, OllamaError)):
+            raise ClientClosedError("this Client was closed during the call") from None
         if isinstance(exc, Exception):
             raise  # the call's own error: it has ended
         # KeyboardInterrupt in this thread: cancel the call in the loop too, which closes
@@ -278,9 +349,15 @@ class Stream(Generic[T]):
         if self._producer is None:
             # The producer holds the AsyncStream, never this object: dropping the last reference
             # to a half-read Stream must reach __del__, which stops the producer.
-            self._producer, (self._receive, self._scope) = _blocking(
-                lambda: self._portal.start_task(_produce, self._astream)
-            )
+            try:
+                self._producer, (self._receive, self._scope) = _blocking(
+                    lambda: self._portal.start_task(_produce, self._astream)
+                )
+            except RuntimeError:  # the portal has stopped: another thread closed the client
+                if not self._loop.owner.closed:
+                    raise
+                self._ended = True
+                raise ClientClosedError(_CLOSED) from None
         try:
             ready = _call(self._loop, self._take_ready)
         except BaseException:
@@ -332,17 +409,30 @@ class Stream(Generic[T]):
             return
         if self._scope is not None:
             scope = self._scope
-            _blocking(lambda: self._portal.call(scope.cancel))
+            self._in_portal(lambda: self._portal.call(scope.cancel))
         self._finish()
 
     def _finish(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            _blocking(producer.result)
+            self._in_portal(producer.result)
         receive = self._receive
-        if receive is not None:
-            _blocking(lambda: self._portal.call(receive.close))
+        if receive is not None and not self._in_portal(lambda: self._portal.call(receive.close)):
+            receive.close()  # the portal has stopped: nothing in it uses the stream any more
         self._owner = None
+
+    def _in_portal(self, func: Callable[[], object]) -> bool:
+        """Do ``func`` in the portal; False if another thread's ``close()`` had stopped it
+        (the producer was cancelled with it)."""
+        if self._loop.owner.closed:
+            return False  # (a call into a stopping portal can only fail, or warn)
+        try:
+            _blocking(func)
+        except (RuntimeError, concurrent.futures.CancelledError):
+            if not self._loop.owner.closed:
+                raise
+            return False
+        return True
 
     # Accumulation, as in AsyncStream (the same accumulator, fed on this side of the portal).
 

@@ -408,6 +408,17 @@ def test_blocking_call_after_nginx_closed_the_idle_connection_reconnects(
     check_reconnected(short_keepalive.nginx)
 
 
+async def test_a_write_after_nginx_closed_the_idle_connection_succeeds(
+    short_keepalive: Cluster,
+) -> None:
+    # A write is never sent twice, so it succeeds only because the closed connection was
+    # seen before anything was sent on it (the check before reuse), with retries off.
+    async with AsyncClient(short_keepalive.url, timeout=TIMEOUT, max_retries=0) as client:
+        assert (await client.chat(MODEL, HI)).done
+        await anyio.to_thread.run_sync(wait_for_idle_close, short_keepalive.nginx)
+        await client.copy(MODEL, "copy-after-idle-close")
+
+
 # -- 200 concurrent streams -------------------------------------------------------------------
 
 STREAMS = 200

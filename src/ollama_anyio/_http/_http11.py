@@ -8,8 +8,11 @@ here too (`request_head`), so every byte rule of the wire is in this module.
 
 Implemented (RFC 9112 unless named):
 
-- §4 status line ``HTTP/1.0`` or ``HTTP/1.1``, three digits, optional reason; §5 header lines
-  ``token ":" OWS value OWS`` with values free of NUL, CR, LF, VT and FF.
+- §4 status line ``HTTP/1.0`` or ``HTTP/1.1``, three digits (at least ``100``: h11 refuses a
+  lower one too), optional reason; §5 header lines ``token ":" OWS value OWS`` with values
+  free of NUL, CR, LF, VT and FF.
+- §2.2: a head's lines may end in a bare LF instead of CRLF (as h11 accepts them); a lone CR
+  is still an error.
 - RFC 9110 §15.2: ``1xx`` heads are read and skipped; ``101`` is an error, as we never ask to
   upgrade.
 - §6.3 body framing, in its order: no body after HEAD, ``1xx``, ``204`` and ``304``; then
@@ -25,8 +28,8 @@ Implemented (RFC 9112 unless named):
   1 KiB, trailers of at most 64 KiB; exceeding one is a `FramingError`.
 
 Left out on purpose: pipelining (one request at a time per connection), upgrades and CONNECT,
-obs-fold continuation lines (§5.2, deprecated: an error), bare LF line ends (§2.2 allows
-accepting them; we do not), HTTP/0.9 and versions other than 1.0 and 1.1, transfer codings
+obs-fold continuation lines (§5.2, deprecated: an error), bare LF line ends in chunked
+framing (h11 refuses them there too), HTTP/0.9 and versions other than 1.0 and 1.1, transfer codings
 other than ``chunked`` (content codings, ``Content-Encoding``, are the layer above's).
 
 Why not h11 itself: it costs about 5 µs per chunk, and Ollama sends every line of a stream as
@@ -121,8 +124,20 @@ class ResponseHead:
         return self.header(b"connection") is None or b"close" not in self.values(b"connection")
 
 
-def _head_end(buffer: bytes, start: int) -> int:
-    return buffer.find(b"\r\n\r\n", max(0, start - 3))
+# The blank line that ends a head: CRLF CRLF, or with bare LFs (RFC 9112 §2.2).
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+
+
+def _head_end(buffer: bytes, start: int) -> tuple[int, int]:
+    """Where the head's last line ends (its CR or LF) and where the body starts; -1s if the
+    blank line has not come yet."""
+    match = _BLANK_LINE.search(buffer, max(0, start - 2))
+    if match is None:
+        return -1, -1
+    end = match.start()
+    if end and buffer[end - 1] == 0x0D:  # (b"\r")
+        end -= 1
+    return end, match.end()
 
 
 def parse_head(buffer: bytes, searched: int = 0) -> tuple[ResponseHead, bytes] | None:
@@ -135,7 +150,7 @@ def parse_head(buffer: bytes, searched: int = 0) -> tuple[ResponseHead, bytes] |
     Raises:
         FramingError: the head is malformed or longer than 64 KiB.
     """
-    end = _head_end(buffer, searched)
+    end, body_start = _head_end(buffer, searched)
     if end < 0:
         if len(buffer) > MAX_HEAD:
             raise FramingError("response head longer than 64 KiB")
@@ -143,7 +158,13 @@ def parse_head(buffer: bytes, searched: int = 0) -> tuple[ResponseHead, bytes] |
     if end > MAX_HEAD:
         raise FramingError("response head longer than 64 KiB")
     block = buffer[:end]
-    lines = block.split(b"\r\n")
+    if block.count(b"\n") != block.count(b"\r\n"):  # some bare LF line ends (§2.2)
+        block = block.replace(b"\r\n", b"\n")
+        lines = block.split(b"\n")
+        clean = b"\r" not in block and _CONTROL.search(block) is None
+    else:
+        lines = block.split(b"\r\n")
+        clean = _clean(block)
     status_line = lines[0]
     version, _, rest = status_line.partition(b" ")
     code, _, reason = rest.partition(b" ")
@@ -152,11 +173,12 @@ def parse_head(buffer: bytes, searched: int = 0) -> tuple[ResponseHead, bytes] |
         or len(code) != 3
         or not code.isdigit()
         or not code.isascii()
+        or code[0] == 0x30  # (b"0": a status below 100 is no HTTP status at all)
     ):
         raise FramingError(f"malformed status line: {status_line[:80]!r}")
-    if not _clean(block):
+    if not clean:
         raise FramingError(f"a control character in the response head: {block[:80]!r}")
-    return ResponseHead(version, int(code), reason, _header_lines(lines[1:])), buffer[end + 4 :]
+    return ResponseHead(version, int(code), reason, _header_lines(lines[1:])), buffer[body_start:]
 
 
 def _clean(block: bytes) -> bool:

@@ -15,6 +15,14 @@ says whether the request may be repeated; `RetryPolicy.decide` alone answers:
 - anything else (a response had begun, a timeout waiting for it, a framing error, no file
   descriptors left): never.
 
+The transport looks at an idle connection before reusing it (see `_transport`): one the
+server closed, or wrote to, is dropped before a byte is sent, so the second and third cases
+above are left to a server that closes in the instant between that look and the request's
+write. There RFC 9110 §9.2.2 decides: the server may have read the request and acted on it,
+so only a request safe to repeat is sent again; a write fails (as with httpx) rather than
+risk running twice. A server that answers before the request's end (a 413 to an upload) is
+not a failure: its answer is read and raised as it is.
+
 "Safe to repeat": every endpoint but the writes (``create``, ``push``, ``copy``, ``delete``
 and blob uploads), which are repeated only with ``retry_writes=True``. A body that is a
 one-shot stream (a blob upload) is never sent twice.

@@ -43,7 +43,9 @@ from .._errors import (
     translate_errors,
 )
 from .._raw import observe, reply_headers
+from . import _fork
 from ._direct_sender import DirectReply, DirectSender, HttpxReply, Reply
+from ._limits import DECODE_BUDGET, Limits, decoded_cost, limits_for
 from ._retry import Retry, RetryPolicy
 from ._transport import MAX_IDLE, AnyIOTransport
 
@@ -105,9 +107,26 @@ class _Pool:
         self._http, self.direct = factory()
         self._per_loop = per_loop
         self._loop: object = None
+        self._generation = _fork.generation()
+
+    def _after_fork(self) -> None:
+        """In a forked child: a new httpx client, the parent's left untouched (see `_fork`)."""
+        self._generation = _fork.generation()
+        if self._http.is_closed:
+            return  # closed before the fork: it stays closed
+        transport = getattr(self._http, "_transport", None)
+        if isinstance(transport, AnyIOTransport):
+            transport.forget_the_parents()
+        # (httpx's own pool, if that is the transport: its sockets are the parent's, and
+        # belong to the parent's loop; left as they are.)
+        _fork.park(self._http)
+        self._http, self.direct = self._factory()
+        self._loop = None
 
     def http_client(self) -> httpx.AsyncClient:
         """The httpx client of the running event loop (the one client, if not ``per_loop``)."""
+        if self._generation != _fork.generation():
+            self._after_fork()
         if self._per_loop:
             loop = anyio.lowlevel.current_token()
             if loop != self._loop:
@@ -121,6 +140,8 @@ class _Pool:
         return self._http.is_closed
 
     async def aclose(self) -> None:
+        if self._generation != _fork.generation():
+            self._after_fork()
         if not self._per_loop or self._loop in (None, anyio.lowlevel.current_token()):
             await self._http.aclose()
         else:  # its loop has ended: forget it (see above), and refuse further use
@@ -185,6 +206,9 @@ class Session:
         self.base_url = base_url
         self.max_line_size = max_line_size
         self.max_body_size = max_body_size
+        # Figures given by the user apply to every endpoint; the defaults are per endpoint.
+        self._custom_line = max_line_size != DEFAULT_MAX_LINE_SIZE
+        self._custom_body = max_body_size != DEFAULT_MAX_BODY_SIZE
         self._headers = headers
         self._api_key = api_key
         self._key_to_base_url = api_key_to_host or _config.is_ollama_com(base_url)
@@ -443,9 +467,39 @@ class Session:
     # -----------------------------------------------------------------------------------------
     # Reading
 
+    def limits(self, url: str) -> Limits:
+        """The limits of an answer from ``url`` (see `_limits`)."""
+        base = self.base_url
+        path = url[len(base) :] if url.startswith(base) else httpx.URL(url).path
+        return limits_for(
+            path.partition("?")[0],
+            self.max_body_size,
+            self.max_line_size,
+            custom_body=self._custom_body,
+            custom_line=self._custom_line,
+        )
+
+    def decode_budget(self, limits: Limits) -> int:
+        """The most memory one body or stream line may take decoded (see `_limits`)."""
+        return max(DECODE_BUDGET, 4 * limits.body) if self._custom_body else DECODE_BUDGET
+
+    def check_density(self, data: bytes | bytearray, url: str, limits: Limits) -> None:
+        """Refuse JSON whose decoded objects would take more than the decode budget.
+
+        Raises:
+            ProtocolError: ``data`` is dense enough in arrays and objects to exceed it.
+        """
+        cost = decoded_cost(data)
+        budget = self.decode_budget(limits)
+        if cost > budget:
+            raise ProtocolError(
+                f"the answer from {url} would take about {cost >> 20} MiB to decode, more "
+                f"than the limit of {budget >> 20} MiB"
+            )
+
     async def read(
         self, method: str, url: str, content: Any = None, *, idempotent: bool = True
-    ) -> bytes:
+    ) -> bytes | bytearray:
         """Send a request and return the whole body of its answer."""
         reply = await self.send(method, url, content, idempotent=idempotent)
         try:
@@ -462,17 +516,44 @@ class Session:
                 f"{limit} (max_body_size)"
             )
 
-    async def body(self, reply: Reply, url: str) -> bytes:
-        """The whole body of ``reply``, within the read timeout and ``max_body_size``."""
-        pieces: list[bytes] = []
-        await self.each_piece(reply, url, pieces.append)
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+    async def body(self, reply: Reply, url: str) -> bytes | bytearray:
+        """The whole body of ``reply``, within the read timeout and the endpoint's limits
+        (weighed, if large, for what decoding it would cost)."""
+        # One piece is returned as it came; more are added to one buffer, which grows in
+        # place: the body is held once, never as its pieces and their join at the same time.
+        first: bytes | None = None
+        buffer: bytearray | None = None
 
-    async def each_piece(self, reply: Reply, url: str, take: Callable[[bytes], object]) -> None:
+        def take(piece: bytes) -> None:
+            nonlocal first, buffer
+            if buffer is not None:
+                buffer += piece
+            elif first is None:
+                first = piece
+            else:
+                buffer = bytearray(first)
+                buffer += piece
+                first = None
+
+        limits = self.limits(url)
+        await self.each_piece(reply, url, take, limits)
+        data: bytes | bytearray = buffer if buffer is not None else (first or b"")
+        self.check_density(data, url, limits)
+        return data
+
+    async def each_piece(
+        self,
+        reply: Reply,
+        url: str,
+        take: Callable[[bytes], object],
+        limits: Limits | None = None,
+    ) -> None:
         """Hand every piece of ``reply``'s body to ``take``, within the read timeout (for the
-        whole body) and ``max_body_size`` (refused before reading if the length says so)."""
-        self._check_length(reply, url, self.max_body_size)
-        await self._pieces(reply, url, take, "the answer", self.max_body_size)
+        whole body) and the endpoint's body limit (refused before reading if the length says
+        so)."""
+        limit = (limits or self.limits(url)).body
+        self._check_length(reply, url, limit)
+        await self._pieces(reply, url, take, "the answer", limit)
 
     async def _error_body(self, reply: Reply, url: str) -> bytes:
         """The first `ERROR_EXCERPT` bytes of an error answer (the rest is not read)."""

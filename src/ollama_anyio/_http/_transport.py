@@ -8,7 +8,11 @@ failure is reported as a `Failure` naming how far the exchange got, for the retr
 judge (this transport never sends a request twice).
 
 Connections: idle ones are kept per origin in a list (taking one is a dict lookup and a pop,
-where httpcore's pool scans every connection on each request start and end); at most
+where httpcore's pool scans every connection on each request start and end). An idle one is
+looked at before it is reused, as httpcore and Go's net/http do: if it is readable (the server
+closed it, or sent bytes no request asked for), it is closed and another taken, so leftovers
+never become the next call's answer and a server's idle close costs no failed request. The
+look is one ``poll`` of the socket (the raw one, for TLS): about 1 µs. At most
 ``max_connections`` are open per origin, beyond which a request waits for one (up to the pool
 timeout). Plain connections are sockets of our own that any event loop can use; a TLS
 connection (anyio's TLS stream, with the system's CA certificates) is reused only in the loop
@@ -25,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import socket
 import ssl
 import time
@@ -38,6 +43,7 @@ import anyio.lowlevel
 import httpx
 
 from .._errors import Fact, Failure
+from . import _fork
 from ._http11 import FramingError, IncompleteBody, ResponseHead, ResponseReader, request_head
 
 __all__ = ["BODY", "AnyIOTransport", "Body", "httpx_response"]
@@ -175,7 +181,7 @@ class _Origin:
 
 
 class _Connection:
-    __slots__ = ("buffer", "closed", "idle_since", "loop", "origin", "stream")
+    __slots__ = ("buffer", "closed", "idle_since", "loop", "origin", "poller", "stream")
 
     # ``loop``: the event loop a TLS connection belongs to; None for a plain one, any loop's.
     def __init__(
@@ -187,6 +193,7 @@ class _Connection:
         self.buffer = b""
         self.idle_since = 0.0
         self.closed = False
+        self.poller: Any = None  # select.poll(), made when the connection first idles
 
     async def receive(self) -> bytes:
         """The next bytes from the server; b"" when it has closed the connection.
@@ -201,6 +208,30 @@ class _Connection:
 
     async def send(self, data: bytes) -> None:
         await self.stream.send(data)
+
+    def readable(self) -> bool:
+        """Whether the server sent something (bytes, or its end) on this idle connection.
+
+        A ``poll`` of the socket (TLS: the raw one, whose records are what arrive), with a
+        poller made once per connection: one system call, about 1 µs.
+        """
+        poller = self.poller
+        if poller is None:
+            stream = self.stream
+            if isinstance(stream, _PlainSocket):
+                raw: socket.socket | None = stream.sock
+            else:
+                raw = stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
+            if raw is None:  # pragma: no cover - anyio's TLS streams all have one
+                return False
+            if not hasattr(select, "poll"):  # pragma: no cover - Windows
+                return bool(select.select([raw], [], [], 0)[0])
+            poller = self.poller = select.poll()
+            poller.register(raw.fileno(), select.POLLIN)
+        try:
+            return bool(poller.poll(0))  # POLLIN (bytes, or the end), or HUP, ERR, NVAL
+        except OSError:  # pragma: no cover - the descriptor is gone
+            return True
 
     def _forget(self) -> None:
         if not self.closed:
@@ -250,6 +281,7 @@ class Body(httpx.AsyncByteStream):
         # reading nor a timeout scope.
         self.timeout: float | None = None
         self._deadline: float | None = None
+        self.reusable = True  # False: close the connection after the body, whatever it says
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
@@ -274,7 +306,7 @@ class Body(httpx.AsyncByteStream):
                         body.end_of_input()  # the server closed: complete, or an error
                         piece = b""
                 if body.done:
-                    await self._release(reuse=self._reader.reusable)
+                    await self._release(reuse=self.reusable and self._reader.reusable)
                     if piece:
                         return piece
                     raise StopAsyncIteration
@@ -350,10 +382,32 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         self._max_connections = max_connections
         self._max_idle = max_idle
         self._idle_expiry = idle_expiry
+        self._generation = _fork.generation()
+
+    def forget_the_parents(self) -> None:
+        """In a forked child: drop the connections inherited from the parent, unused.
+
+        A plain socket's descriptor is closed (the parent's copy keeps the connection open:
+        no FIN is sent); a TLS stream is parked, as closing it would speak TLS on the parent's
+        connection.
+        """
+        self._generation = _fork.generation()
+        origins, self._origins = self._origins, {}
+        for connection in [c for origin in origins.values() for c in origin.idle] + self._to_close:
+            if isinstance(connection.stream, _PlainSocket):
+                connection.stream.sock.close()
+            else:
+                _fork.park(connection)
+        self._to_close = []
 
     def put_idle(self, connection: _Connection) -> None:
         origin = connection.origin
-        if self._closed or len(origin.idle) >= self._max_idle:
+        if (
+            self._closed
+            or len(origin.idle) >= self._max_idle
+            or connection.buffer
+            or self._generation != _fork.generation()
+        ):
             if not connection.close_now():
                 self._to_close.append(connection)
             return
@@ -365,6 +419,8 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         self, key: Origin, timeouts: dict[str, float | None]
     ) -> tuple[_Connection, bool]:
         """An idle connection to ``key`` (True), or a new one (False), waiting if need be."""
+        if self._generation != _fork.generation():
+            self.forget_the_parents()
         origin = self._origins.get(key)
         if origin is None:
             origin = self._origins[key] = _Origin()
@@ -377,7 +433,11 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
                 usable = (
                     connection.loop is None or connection.loop == anyio.lowlevel.current_token()
                 )
-                if usable and now - connection.idle_since < self._idle_expiry:
+                if (
+                    usable
+                    and now - connection.idle_since < self._idle_expiry
+                    and not connection.readable()
+                ):
                     return connection, True
                 if usable:
                     await connection.aclose()
@@ -480,14 +540,29 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         if self._closed:
             raise Failure(Fact.NOT_CONNECTED, "the transport is closed")
         connection, reused = await self._connection_to(origin, timeouts)
+        early = False
         try:
             reader = ResponseReader(method)
-            await self._send(connection, reused, head, body, timeouts.get("write"))
-            response_head = await self._receive_head(connection, reused, reader, timeouts)
+            try:
+                await self._send(connection, reused, head, body, timeouts.get("write"))
+            except Failure as failure:
+                if failure.fact is not Fact.NO_RESPONSE or failure.timeout is not None:
+                    raise
+                # A server may answer before the request's end (a 413 to a large upload) and
+                # close: its answer is in the socket's buffer, and says more than a reset.
+                try:
+                    response_head = await self._receive_head(connection, reused, reader, timeouts)
+                except Failure:
+                    raise failure from None
+                early = True
+            else:
+                response_head = await self._receive_head(connection, reused, reader, timeouts)
         except BaseException:
             await connection.aclose()
             raise
-        return response_head, Body(self, connection, reader)
+        answer = Body(self, connection, reader)
+        answer.reusable = not early  # the request was cut: the connection cannot go on
+        return response_head, answer
 
     @staticmethod
     async def _send(
@@ -560,6 +635,8 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
             ) from exc
 
     async def aclose(self) -> None:
+        if self._generation != _fork.generation():
+            self.forget_the_parents()  # a forked child closes only its own connections
         self._closed = True
         origins, self._origins = self._origins, {}
         loop = anyio.lowlevel.current_token()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
@@ -22,20 +23,25 @@ import anyio
 from anyio.abc import SocketAttribute
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from .._http import _fork
 from ._context import Context, ReplyQueue
 from ._engine import Engine, ReplySource
 from ._faults import Fault, FaultKind, Faults, Plan, plan
-from ._http import HttpRequest, HttpServer
+from ._http import DEFAULT_MAX_BODY, HttpRequest, HttpServer, serve
 from ._llama import real_models
 from ._routes import route
 from ._runner import DEFAULT_MAX_QUEUE, Runner, serve_engines
 from ._store import ModelStore
-from ._wire import DeferredResponse, Response, StreamResponse
+from ._wire import DeferredResponse, Response, StreamResponse, error_response
 
 __all__ = ["OllamaEmulator", "RecordedRequest", "ThreadedEmulator", "run_emulator_in_thread"]
 
 FAULT_HEADER = "x-emulator-fault"
 DEFAULT_REQUEST_LOG = 1000
+_LONGEST_WAIT = 60.0  # seconds: see OllamaEmulator.wait_for_requests
+# The bodies the request log keeps, in bytes at most (the oldest go first): a flood of large
+# bodies must not grow the log without end.
+_REQUEST_LOG_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -47,14 +53,19 @@ class RecordedRequest:
         path: the request target (path and query string).
         headers: header pairs, names lower-cased, in arrival order.
         body: the raw body.
-        json: the body parsed as JSON, or ``None`` if it is empty or not JSON.
+        json: the body parsed as JSON, or ``None`` if it is empty or not JSON (parsed when
+            first read: a flood of large bodies is not held twice).
     """
 
     method: str
     path: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
-    json: Any
+
+    @functools.cached_property
+    def json(self) -> Any:
+        """The body parsed as JSON, or ``None`` if it is empty or not JSON."""
+        return _parse_json(self.body)
 
     def header(self, name: str) -> str | None:
         """The value of the first header called ``name`` (case-insensitive)."""
@@ -65,7 +76,7 @@ class RecordedRequest:
 def _parse_json(body: bytes) -> Any:
     try:
         return json.loads(body) if body.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # the client's input: not JSON, or nested too deep
         return None
 
 
@@ -90,6 +101,8 @@ class OllamaEmulator:
             ``models`` (``smollm2``) is served by llama.cpp, which the ``llama`` extra installs.
         max_queue: requests that may wait for an engine's model while it answers another;
             one more is answered 503 "server busy".
+        max_request_body: the largest request body accepted, in bytes (64 MiB); a larger one
+            is answered 413 and its connection closed.
 
     Raises:
         EngineUnavailable: a real model was asked for without the ``llama`` extra or its file.
@@ -107,6 +120,7 @@ class OllamaEmulator:
         done_reason_only: bool = False,
         engines: Mapping[str, Engine] | None = None,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        max_request_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         if not isinstance(request_log, int) or request_log < 0:
             raise ValueError(f"request_log must be a count of requests, got {request_log!r}")
@@ -122,6 +136,7 @@ class OllamaEmulator:
         self._token_delay = token_delay
         self._lock = threading.Lock()
         self._requests: deque[RecordedRequest] = deque(maxlen=request_log)
+        self._logged_bytes = 0  # of the bodies in the log, bounded by _REQUEST_LOG_BYTES
         self._received = 0
         self._done_reason_only = done_reason_only
         self._disconnects = 0
@@ -131,6 +146,7 @@ class OllamaEmulator:
         self._stack: contextlib.AsyncExitStack | None = None
         self._engines = {**self._owned, **(engines or {})}
         self._max_queue = max_queue
+        self._max_request_body = max_request_body
         self._runners: dict[str, Runner] = {}
 
     @classmethod
@@ -185,18 +201,28 @@ class OllamaEmulator:
         self.replies.push(*replies)
 
     async def wait_for_requests(self, count: int) -> None:
-        """Wait until at least ``count`` requests were received (bound it with ``fail_after``)."""
+        """Wait until at least ``count`` requests were received (bound it with ``fail_after``).
+
+        Raises:
+            TimeoutError: not reached within a minute, the longest any wait here lasts (a
+                test that waits longer is stuck, and must say so rather than hang).
+        """
         await self._wait(lambda: self.received >= count)
 
     async def wait_for_disconnects(self, count: int = 1) -> None:
-        """Wait until at least ``count`` clients abandoned a response before it was complete."""
+        """Wait until at least ``count`` clients abandoned a response before it was complete.
+
+        Raises:
+            TimeoutError: not reached within a minute (see `wait_for_requests`).
+        """
         await self._wait(lambda: self.disconnects >= count)
 
     async def _wait(self, done: Callable[[], bool]) -> None:
-        while not done():
-            if self._changed is None:
-                self._changed = anyio.Event()
-            await self._changed.wait()
+        with anyio.fail_after(_LONGEST_WAIT):
+            while not done():
+                if self._changed is None:
+                    self._changed = anyio.Event()
+                await self._changed.wait()
 
     def _notify(self) -> None:
         # Runs in the event loop; waiters re-check their condition and wait on a new event.
@@ -215,11 +241,14 @@ class OllamaEmulator:
     async def _app(self, request: HttpRequest) -> Plan:
         path = request.target.partition("?")[0]
         headers = tuple((k.lower(), v) for k, v in request.headers)
-        record = RecordedRequest(
-            request.method, request.target, headers, request.body, _parse_json(request.body)
-        )
+        record = RecordedRequest(request.method, request.target, headers, request.body)
         with self._lock:
+            if len(self._requests) == self._requests.maxlen and self._requests:
+                self._logged_bytes -= len(self._requests[0].body)
             self._requests.append(record)
+            self._logged_bytes += len(record.body)
+            while self._logged_bytes > _REQUEST_LOG_BYTES and len(self._requests) > 1:
+                self._logged_bytes -= len(self._requests.popleft().body)
             self._received += 1
         self._notify()
         faults = self.faults.take(path)
@@ -243,7 +272,12 @@ class OllamaEmulator:
         if any(f.kind in (FaultKind.BUSY, FaultKind.BAD_GATEWAY) for f in faults):
             response = Response(200)  # replaced by the fault; the handler never runs
         else:
-            response = route(ctx, request.method, request.target, request.body)
+            try:
+                response = route(ctx, request.method, request.target, request.body)
+            except RecursionError:
+                # Nesting that parses but is too deep to walk: the client's fault, answered
+                # as Go's decoder answers nesting past its limit, not an emulator error.
+                response = error_response(400, "exceeded max depth")
         if isinstance(response, DeferredResponse):  # a real model's whole answer
             response = await response.produce()
         result = plan(response, faults, request.method)
@@ -257,6 +291,7 @@ class OllamaEmulator:
             on_disconnect=self._disconnected,
             on_error=self._failed,
             on_busy=self._busy,
+            max_body=self._max_request_body,
         )
         async with contextlib.AsyncExitStack() as stack:
             self._runners = await stack.enter_async_context(
@@ -273,7 +308,7 @@ class OllamaEmulator:
             group = await stack.enter_async_context(anyio.create_task_group())
             # Registered last, so it runs first on exit: stop accepting, cancel connections.
             stack.callback(group.cancel_scope.cancel)
-            group.start_soon(functools.partial(listener.serve, server.handle, group))
+            group.start_soon(serve, listener, server.handle, group)
             self._stack = stack.pop_all()
         return self
 
@@ -292,11 +327,21 @@ class ThreadedEmulator:
     """The synchronous face of an emulator running on a portal thread.
 
     Attributes and methods mirror :class:`OllamaEmulator`; waits block the calling thread.
+    In a process forked from the one running it, the server keeps running in the parent: its
+    URL still serves, but waiting on it from the child raises `RuntimeError` (the thread that
+    would answer is the parent's).
     """
 
     def __init__(self, emulator: OllamaEmulator, portal: BlockingPortal) -> None:
         self.emulator = emulator
-        self._portal = portal
+        self._portal_of_the_parent = portal
+        self._pid = os.getpid()
+
+    @property
+    def _portal(self) -> BlockingPortal:
+        if os.getpid() != self._pid:
+            raise RuntimeError("the emulator runs in the parent process: wait on it there")
+        return self._portal_of_the_parent
 
     @property
     def url(self) -> str:
@@ -383,7 +428,17 @@ def run_emulator_in_thread(
         The running emulator's synchronous face; leaving the block stops the server, closes
         its connections and joins the thread.
     """
-    with start_blocking_portal(backend) as portal:
+    parent = os.getpid()
+    stack = contextlib.ExitStack()
+    with stack:
+        portal = stack.enter_context(start_blocking_portal(backend))
         emulator = OllamaEmulator(**kwargs)
-        with portal.wrap_async_context_manager(emulator):
+        stack.enter_context(portal.wrap_async_context_manager(emulator))
+        try:
             yield ThreadedEmulator(emulator, portal)
+        finally:
+            if os.getpid() != parent:
+                # A forked child leaving the block: the server and its thread are the
+                # parent's; stopping them from here (or collecting the portal's context,
+                # which would) waits forever on a thread that is not in this process.
+                _fork.park(stack.pop_all())

@@ -6,13 +6,23 @@ chunk per NDJSON line, from an iterator or from an asynchronous body read in the
 While a response is being produced and written a second task watches the socket, so a client
 that goes away is noticed at once, even while the response is paused (delay, hang) or a model
 is still generating it.
+
+Run as a server, it holds up against hostile clients: a request body over ``max_body`` is
+answered ``413`` (announced, at once; chunked, once that much has come) and the connection
+closed; while a response is under way at most `_PENDING` bytes of a next request are read
+ahead (a pipelined flood waits in the kernel); and the accept loop (`serve`) outlives running
+out of file descriptors, retrying after a pause as trio's ``serve_listeners`` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import contextlib
+import errno
+import json as _json
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
+from typing import Any, cast
 
 import anyio
 import anyio.abc
@@ -21,10 +31,48 @@ import h11
 
 from ._faults import Action, Plan
 
-__all__ = ["HttpRequest", "HttpServer"]
+__all__ = ["DEFAULT_MAX_BODY", "HttpRequest", "HttpServer", "serve"]
 
 _READ_SIZE = 65536
 _CLOSED = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError)
+DEFAULT_MAX_BODY = 64 * 1024 * 1024  # far above any API request but a blob upload's
+_PENDING = 64 * 1024  # bytes of a next request read ahead while a response is under way
+# accept() errors that mean "not now" (descriptors or kernel memory run out), not "never".
+_CAPACITY = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+_CAPACITY_PAUSE = 0.1  # seconds, as trio's serve_listeners
+_LINGER = 1.0  # seconds an unread request body is drained before the connection closes
+
+
+class _TooLarge(Exception):
+    """A request body over the server's limit."""
+
+
+async def serve(
+    listener: anyio.abc.Listener[anyio.abc.SocketStream],
+    handler: Callable[[anyio.abc.SocketStream], Coroutine[Any, Any, None]],
+    group: anyio.abc.TaskGroup,
+) -> None:
+    """Accept connections and start ``handler`` on each in ``group``, until cancelled.
+
+    Unlike ``listener.serve``, running out of file descriptors (a burst of connections) pauses
+    accepting for a moment instead of ending the server: the connections being served close,
+    and accepting resumes.
+    """
+    listeners = getattr(listener, "listeners", None)  # anyio's MultiListener: one per address
+    if listeners is not None:
+        for each in listeners:
+            group.start_soon(serve, each, handler, group)
+        return
+    accept = cast("anyio.abc.SocketListener", listener).accept
+    while True:
+        try:
+            stream = await accept()
+        except OSError as exc:
+            if exc.errno not in _CAPACITY:
+                raise
+            await anyio.sleep(_CAPACITY_PAUSE)
+            continue
+        group.start_soon(handler, stream)
 
 
 @dataclass(frozen=True)
@@ -51,6 +99,7 @@ class HttpServer:
         on_disconnect: called when a client leaves before its response was complete.
         on_error: called with an unexpected exception before its connection is closed.
         on_busy: called with +1 when a request has arrived, -1 when its response has ended.
+        max_body: the largest request body accepted; a larger one is answered ``413``.
     """
 
     def __init__(
@@ -61,8 +110,10 @@ class HttpServer:
         on_disconnect: Callable[[], None] = lambda: None,
         on_error: Callable[[BaseException], None] = lambda exc: None,
         on_busy: Callable[[int], None] = lambda change: None,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self._app = app
+        self._max_body = max_body
         self._on_busy = on_busy
         self._token_delay = token_delay
         self._on_disconnect = on_disconnect
@@ -118,14 +169,31 @@ class HttpServer:
         if not isinstance(event, h11.Request):
             return None
         body = bytearray()
-        while True:
-            part = await self._next_event(conn, stream)
-            if isinstance(part, h11.Data):
-                body += part.data
-            elif isinstance(part, h11.EndOfMessage):
-                break
-            else:
-                return None
+        try:
+            length = next((int(v) for k, v in event.headers if k == b"content-length"), 0)
+            if length > self._max_body:
+                raise _TooLarge
+            while True:
+                part = await self._next_event(conn, stream)
+                if isinstance(part, h11.Data):
+                    body += part.data
+                    if len(body) > self._max_body:
+                        raise _TooLarge
+                elif isinstance(part, h11.EndOfMessage):
+                    break
+                else:
+                    return None
+        except _TooLarge:
+            # As Go's MaxBytesReader words it; the rest of the body is not read: the
+            # connection closes after the answer.
+            await self._send_error(conn, stream, 413, "http: request body too large")
+            # A lingering close, as nginx's: the unread body is drained (and dropped) a moment,
+            # as closing on it would reset the connection, and the answer with it.
+            with anyio.move_on_after(_LINGER):
+                with contextlib.suppress(*_CLOSED):
+                    while await stream.receive(_READ_SIZE):
+                        pass
+            return None
         headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers)
         return HttpRequest(
             event.method.decode("ascii"), event.target.decode("latin-1"), headers, bytes(body)
@@ -134,11 +202,31 @@ class HttpServer:
     async def _send_bad_request(
         self, conn: h11.Connection, stream: anyio.abc.ByteStream, exc: h11.RemoteProtocolError
     ) -> None:
+        await self._send_error(conn, stream, exc.error_status_hint, "400 Bad Request", json=False)
+
+    @staticmethod
+    async def _send_error(
+        conn: h11.Connection,
+        stream: anyio.abc.ByteStream,
+        status: int,
+        message: str,
+        *,
+        json: bool = True,
+    ) -> None:
+        """Answer with an error and close: ``{"error": message}``, or the message as text."""
         if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
-        body = b"400 Bad Request"
-        headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
-        response = h11.Response(status_code=exc.error_status_hint, headers=headers)
+        if json:
+            body = _json.dumps({"error": message}, separators=(",", ":")).encode()
+            kind = "application/json; charset=utf-8"
+        else:
+            body, kind = message.encode(), "text/plain"
+        headers = [
+            ("Content-Type", kind),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+        ]
+        response = h11.Response(status_code=status, headers=headers)
         try:
             await stream.send(conn.send(response) or b"")
             await stream.send(conn.send(h11.Data(data=body)) or b"")
@@ -157,8 +245,10 @@ class HttpServer:
             async def watch() -> None:
                 nonlocal gone
                 try:
-                    while True:
-                        # Bytes of a pipelined next request are kept for the next cycle.
+                    # Bytes of a pipelined next request are kept for the next cycle, up to
+                    # _PENDING: past that a flood waits in the kernel (back-pressure), and a
+                    # client that leaves is noticed when its answer cannot be written.
+                    while len(conn.trailing_data[0]) < _PENDING:
                         conn.receive_data(await stream.receive(_READ_SIZE))
                 except _CLOSED:
                     gone = True

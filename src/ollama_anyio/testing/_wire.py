@@ -122,6 +122,17 @@ class DeferredResponse:
 # typed, so callers get precise types without trusting the shape of the input.
 
 
+# A large body is weighed before it is parsed: dense JSON (``[[],[],...]``) costs some 24
+# times its size in Python objects; past the budget it is refused like a body over the limit.
+_DENSE = 1024 * 1024
+_DECODE_BUDGET = 256 * 1024 * 1024
+
+
+def _decoded_cost(body: bytes) -> int:
+    values = body.count(b",") + body.count(b"[") + body.count(b"{")
+    return values * 72 + len(body)
+
+
 def json_object(value: object) -> dict[str, Any] | None:
     """``value`` if it is a JSON object (a ``dict``, whose keys are strings), else ``None``."""
     return cast("dict[str, Any]", value) if isinstance(value, dict) else None
@@ -286,12 +297,16 @@ def decode_body(
         if required:
             raise ApiError(400, "missing request body")
         return {}
+    if len(body) > _DENSE and _decoded_cost(body) > _DECODE_BUDGET:
+        raise ApiError(413, "http: request body too large")
     try:
         data = json.loads(body)
     except json.JSONDecodeError as exc:
         raise ApiError(400, _syntax_message(exc)) from None
     except UnicodeDecodeError:
         raise ApiError(400, "invalid character looking for beginning of value") from None
+    except RecursionError:  # Go's decoder stops at 10,000 levels with these words
+        raise ApiError(400, "exceeded max depth") from None
     if data is None:
         return {}
     obj = json_object(data)

@@ -1,0 +1,192 @@
+"""The emulator run as a server, against hostile clients (issue 18).
+
+It must outlive running out of file descriptors, answer a body over its limit with 413, read
+no more than a little of a pipelined flood while a response is under way, and answer invalid,
+deeply nested or dense JSON with 400/413 in Ollama's ``{"error": ...}`` shape, leaving
+``emu.errors`` (the emulator's own bugs) empty. Async tests run on asyncio and trio.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+
+import anyio
+import anyio.abc
+import pytest
+
+from ollama_anyio.testing import Fault, OllamaEmulator
+
+pytestmark = pytest.mark.anyio
+
+WAIT = 30.0
+
+
+async def exchange(url: str, request: bytes) -> tuple[int, bytes]:
+    """Send raw bytes, read the answer until the server closes; its status and body."""
+    host, port = url.removeprefix("http://").split(":")
+    with anyio.fail_after(WAIT):
+        async with await anyio.connect_tcp(host, int(port)) as stream:
+            await stream.send(request)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data or not _complete(data):
+                    data += await stream.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                pass
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def _complete(data: bytes) -> bool:
+    head, _, body = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return False
+
+
+def post(path: str, body: bytes, *headers: bytes) -> bytes:
+    extra = b"".join(h + b"\r\n" for h in headers)
+    return b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s\r\n%s" % (
+        path.encode(),
+        len(body),
+        extra,
+        body,
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "exceeded max depth"),
+        (b'{"model": "llama3.2", "messages": ' + b"[" * 5000 + b"]" * 5000 + b"}", None),
+        (b"{not json", None),
+    ],
+)
+async def test_invalid_or_too_deep_json_is_a_400_in_ollamas_shape(
+    emu: OllamaEmulator, body: bytes, message: str | None
+) -> None:
+    status, answer = await exchange(emu.url, post("/api/chat", body))
+    assert status == 400
+    error = json.loads(answer)["error"]
+    assert isinstance(error, str)
+    assert error
+    if message is not None:
+        assert error == message
+    assert emu.errors == []
+    assert emu.requests[-1].json is None  # recorded, though not JSON
+
+
+async def test_an_announced_body_over_the_limit_is_a_413_at_once(emu: OllamaEmulator) -> None:
+    # Only the head is sent: the answer must not wait for the 1 GiB it announces.
+    request = b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (1 << 30)
+    status, answer = await exchange(emu.url, request)
+    assert status == 413
+    assert json.loads(answer) == {"error": "http: request body too large"}
+    assert emu.errors == []
+
+
+async def test_a_chunked_body_over_the_limit_is_a_413() -> None:
+    async with OllamaEmulator(max_request_body=1024 * 1024) as emu:
+        piece = b"x" * 65536
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(20))
+        request = (
+            b"POST /api/chat HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
+        )
+        status, answer = await exchange(emu.url, request)
+        assert status == 413
+        assert json.loads(answer)["error"] == "http: request body too large"
+        assert emu.errors == []
+
+
+async def test_dense_json_is_refused_before_it_is_parsed(emu: OllamaEmulator) -> None:
+    body = b"[" + b"[]," * (6 * 1024 * 1024) + b"[]]"  # 18 MiB, some 400 MiB once parsed
+    status, answer = await exchange(emu.url, post("/api/chat", body))
+    assert status == 413
+    assert json.loads(answer)["error"] == "http: request body too large"
+    assert emu.errors == []
+
+
+async def test_a_pipelined_flood_waits_in_the_kernel_while_a_response_hangs(
+    emu: OllamaEmulator,
+) -> None:
+    emu.faults.add(Fault.hang(path="/api/chat"))
+    request = post("/api/chat", b'{"model":"llama3.2","messages":[],"stream":true}')
+    host, port = emu.url.removeprefix("http://").split(":")
+    flood = b"GET /api/tags HTTP/1.1\r\nHost: x\r\n\r\n" * 2000  # 74 KB a piece
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=WAIT) as sock:
+        sock.sendall(request)
+        await emu.wait_for_requests(1)
+        sock.setblocking(False)
+        # Stop when the peer's buffers are full: a send that would block for long.
+        while sent < 256 * 1024 * 1024:
+            try:
+                sent += sock.send(flood)
+            except BlockingIOError:
+                with anyio.move_on_after(1.0) as waited:
+                    await anyio.wait_writable(sock)
+                if waited.cancelled_caught:
+                    break
+    # Kernel buffers on loopback hold a few MiB; without back-pressure all 256 MiB go in.
+    assert sent < 64 * 1024 * 1024
+    assert emu.errors == []
+
+
+def test_the_server_outlives_running_out_of_file_descriptors(tmp_path: object) -> None:
+    # In a process of its own, whose descriptor limit is then set just above what it uses.
+    script = textwrap.dedent(
+        """
+        import os, resource, sys
+        import anyio
+        from ollama_anyio.testing import OllamaEmulator
+
+        async def main():
+            async with OllamaEmulator() as emu:
+                used = len(os.listdir("/proc/self/fd"))
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                resource.setrlimit(resource.RLIMIT_NOFILE, (used + 4, hard))
+                print(emu.url, flush=True)
+                await anyio.to_thread.run_sync(sys.stdin.readline)  # until the test is done
+                print("alive", len(emu.errors), flush=True)
+
+        anyio.run(main)
+        """
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    try:
+        url = process.stdout.readline().strip()
+        host, port = url.removeprefix("http://").split(":")
+        # A burst: far more connections than the server has descriptors for.
+        burst = [socket.create_connection((host, int(port)), timeout=WAIT) for _ in range(64)]
+        for sock in burst:
+            sock.sendall(b"GET /api/version HTTP/1.1\r\nHost: x\r\n\r\n")
+        for sock in burst[:3]:
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        for sock in burst:
+            sock.close()
+        # The burst gone, the server answers again.
+        with socket.create_connection((host, int(port)), timeout=WAIT) as sock:
+            sock.sendall(b"GET /api/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        process.stdin.write("done\n")
+        process.stdin.flush()
+        assert process.stdout.readline().split() == ["alive", "0"]
+        assert process.wait(WAIT) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(WAIT)
+        process.stdin.close()
+        process.stdout.close()
