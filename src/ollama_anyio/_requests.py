@@ -50,7 +50,6 @@ __all__ = [
     "check_digest",
     "check_keep_alive",
     "check_model",
-    "encode_body",
     "encoder",
     "needs_io",
 ]
@@ -94,11 +93,6 @@ class JsonBody(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"JsonBody({self.struct!r})"
-
-
-def encode_body(json: Any) -> bytes:
-    """The bytes of a ``json=`` body: a `JsonBody`'s Struct, or anything msgspec encodes."""
-    return encoder.encode(json.struct if type(json) is JsonBody else json)
 
 
 # SPEC 1.10: [host/][namespace/]model[:tag]; a cloud name may carry a second tag (":cloud").
