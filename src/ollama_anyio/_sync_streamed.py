@@ -75,7 +75,7 @@ class StreamedResponse(Generic[T]):
 
     def _stream(self, body: AsyncStream[Any]) -> Any:
         assert self._loop is not None
-        self._body = Stream(body, self._loop)
+        self._body = Stream(body, self._loop, self._core)
         return self._body
 
     def iter_lines(self) -> Stream[str]:
