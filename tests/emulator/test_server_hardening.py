@@ -65,6 +65,8 @@ def post(path: str, body: bytes, *headers: bytes) -> bytes:
         (b"[" * 100_000 + b"]" * 100_000, "exceeded max depth"),
         (b'{"model": "llama3.2", "messages": ' + b"[" * 5000 + b"]" * 5000 + b"}", None),
         (b"{not json", None),
+        # Past Python's 4,300-digit limit json.loads raises a plain ValueError.
+        (b'{"model": "llama3.2", "messages": [], "keep_alive": ' + b"9" * 5000 + b"}", None),
     ],
 )
 async def test_invalid_or_too_deep_json_is_a_400_in_ollamas_shape(
