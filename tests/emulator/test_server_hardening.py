@@ -113,8 +113,9 @@ async def test_dense_json_is_refused_before_it_is_parsed(emu: OllamaEmulator) ->
     assert emu.errors == []
 
 
+@pytest.mark.parametrize("at_once", [False, True], ids=["after", "at-once"])
 async def test_a_pipelined_flood_waits_in_the_kernel_while_a_response_hangs(
-    emu: OllamaEmulator,
+    emu: OllamaEmulator, at_once: bool
 ) -> None:
     emu.faults.add(Fault.hang(path="/api/chat"))
     request = post("/api/chat", b'{"model":"llama3.2","messages":[],"stream":true}')
@@ -122,7 +123,14 @@ async def test_a_pipelined_flood_waits_in_the_kernel_while_a_response_hangs(
     flood = b"GET /api/tags HTTP/1.1\r\nHost: x\r\n\r\n" * 2000  # 74 KB a piece
     sent = 0
     with socket.create_connection((host, int(port)), timeout=WAIT) as sock:
-        sock.sendall(request)
+        if at_once:
+            # The flood is there before the server has even accepted the connection (so
+            # before its first read): on asyncio, anyio's accepted streams read until a
+            # read finds nothing waiting, which a flood never lets happen.
+            sock.sendall(request + flood)
+            sent = len(flood)
+        else:
+            sock.sendall(request)
         await emu.wait_for_requests(1)
         sock.setblocking(False)
         # Stop when the peer's buffers are full: a send that would block for long.
