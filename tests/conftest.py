@@ -28,8 +28,14 @@ import anyio.abc
 import anyio.from_thread
 import h11
 import httpx
+import hypothesis
 import pytest
 from anyio.abc import SocketAttribute
+
+# No deadline on a Hypothesis example: a test's speed is not its behaviour, and on a shared
+# CI machine an example can take 300 ms where it takes 1 ms alone (a flaky failure).
+hypothesis.settings.register_profile("ollama-anyio", deadline=None)
+hypothesis.settings.load_profile("ollama-anyio")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

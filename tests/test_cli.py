@@ -12,6 +12,7 @@ import datetime as _dt
 import functools
 import io
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -25,7 +26,15 @@ from ollama_anyio import Client
 from ollama_anyio.__main__ import main
 from ollama_anyio._cli import _main
 from ollama_anyio._cli._errors import CliError
-from ollama_anyio._cli._format import human_bytes, processor, relative_time, table, until
+from ollama_anyio._cli._format import (
+    go_duration,
+    human_bytes,
+    processor,
+    relative_time,
+    table,
+    timings,
+    until,
+)
 from ollama_anyio._cli._modelfile import ModelfileError, parse_modelfile
 from ollama_anyio._cli._progress import Progress, ProgressView, render_bar
 from ollama_anyio._cli._prompt import Input, LineCollector, join_prompt
@@ -308,20 +317,26 @@ def test_view_without_terminal_prints_each_status_once() -> None:
     ]
 
 
-def test_view_on_a_terminal_redraws_one_bar() -> None:
+def test_view_on_a_terminal_draws_a_bar_per_layer_with_its_own_total() -> None:
     view = ProgressView(tty=True, width=100)
     text = "".join(view.feed(*event, now=float(i)) for i, event in enumerate(PULL))
     text += view.finish()
-    head, bar, *tail = text.split("\n")
+    head, first, second, *tail = text.split("\n")
     assert head == "pulling manifest"
-    # One line, redrawn in place: each drawing starts with a carriage return.
-    draws = bar.split("\r")[1:]
-    assert len(draws) == 5
-    percents = [int(d.split("%")[0].split()[-1]) for d in draws]
-    # b appearing would show 25%: the bar holds at 50% until the bytes catch up.
-    assert percents == [0, 50, 50, 50, 100]
-    assert all(d.endswith("\x1b[K") for d in draws)
+    # aaa's line: drawn at 0 % and 50 %; then bbb's line below it, at 0 %.
+    assert [d.split("%")[0].split()[-1] for d in first.split("\r")[1:]] == ["0", "50"]
+    assert first.split("\r")[1].startswith("pulling aaa")
+    draws = second.split("\r")[1:]
+    assert draws[0].startswith("pulling bbb   0% ")
+    # aaa completes: the cursor goes up a line to redraw it at 100 %, then back down.
+    assert draws[1].startswith("pulling aaa 100% ")
+    assert second.split("\r")[1].endswith("\x1b[K\x1b[1A")
+    assert draws[1].endswith("\x1b[K\x1b[1B")
+    assert draws[2].startswith("pulling bbb 100% ")
+    # Each bar shows its own layer's bytes, not the sum of both.
+    assert all(" 100 B/100 B " in d for d in draws[1:])
     assert tail == ["verifying sha256 digest", "writing manifest", "success", ""]
+    assert view.progress.fraction == 1.0
 
 
 def test_view_finish_ends_a_bar_cut_short() -> None:
@@ -424,14 +439,109 @@ def test_run_reads_the_prompt_from_stdin(
     assert chat_bodies(emu)[0]["messages"][0]["content"] == "Why is the sky blue?"
 
 
-def test_run_without_a_prompt_is_a_usage_error(
+def test_run_without_a_prompt_loads_the_model(
     emu: ThreadedEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli(emu, "run", "llama3.2") == 2
-    err = capsys.readouterr().err
-    assert "usage: ollama-anyio run" in err
-    assert "error: no prompt" in err
+    # As ``ollama run MODEL < /dev/null``: nothing to answer, the model is loaded.
+    assert cli(emu, "run", "llama3.2", "--keepalive", "10m") == 0
+    assert capsys.readouterr() == ("", "")
     assert chat_bodies(emu) == []
+    load = body_of(emu, "/api/generate")
+    assert (load["model"], load.get("prompt", ""), load["keep_alive"]) == ("llama3.2", "", "10m")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "llama3.2", "--format", "json", "Why", "is", "the", "sky", "blue?"],
+        ["run", "llama3.2", "Why", "is", "--format", "json", "the", "sky", "blue?"],
+        ["run", "--format", "json", "llama3.2", "Why is the sky blue?"],
+    ],
+)
+def test_run_takes_options_after_the_model_as_ollama_does(
+    emu: ThreadedEmulator, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    assert cli(emu, *argv) == 0
+    [body] = chat_bodies(emu)
+    assert body["messages"] == [{"role": "user", "content": "Why is the sky blue?"}]
+    assert body["format"] == "json"
+    assert json.loads(capsys.readouterr().out)
+
+
+def test_run_system_after_the_model(
+    emu: ThreadedEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(emu, "run", "llama3.2", "--system", "Be brief", "Hello") == 0
+    [body] = chat_bodies(emu)
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief"},
+        {"role": "user", "content": "Hello"},
+    ]
+    assert capsys.readouterr().out == "Hello! How can I help you today?\n"
+
+
+def test_run_verbose_prints_ollamas_timings(
+    emu: ThreadedEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu.script("Four.")
+    assert cli(emu, "run", "llama3.2", "--verbose", "What is 2+2?") == 0
+    out, err = capsys.readouterr()
+    assert out == "Four.\n"
+    summary = lines(err)
+    assert summary[0] == ""  # a blank line between the answer and the summary
+    labels = [line.split(":")[0] for line in summary[1:]]
+    # load duration only when the model was loaded for this request
+    assert [label for label in labels if label != "load duration"] == [
+        "total duration",
+        "prompt eval count",
+        "prompt eval duration",
+        "prompt eval rate",
+        "eval count",
+        "eval duration",
+        "eval rate",
+    ]
+    for line in summary[1:]:
+        match = re.fullmatch(r"([a-z ]+:\s+)\S.*", line)
+        assert match is not None
+        assert len(match[1]) == 22  # the values line up
+    assert re.search(r"^eval count: +\d+ token\(s\)$", err, re.MULTILINE)
+    assert re.search(r"^eval rate: +\d+\.\d\d tokens/s$", err, re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("nanoseconds", "text"),
+    [
+        (0, "0s"),
+        (850, "850ns"),
+        (1_500, "1.5µs"),
+        (61_145_167, "61.145167ms"),
+        (7_945_641_583, "7.945641583s"),
+        (62_500_000_000, "1m2.5s"),
+        (3_600_000_000_000, "1h0m0s"),
+    ],
+)
+def test_go_duration(nanoseconds: int, text: str) -> None:
+    assert go_duration(nanoseconds) == text
+
+
+def test_timings_has_the_lines_it_has_figures_for() -> None:
+    text = timings(
+        total_duration=2_000_000_000,
+        load_duration=None,
+        prompt_eval_count=10,
+        prompt_eval_duration=500_000_000,
+        eval_count=30,
+        eval_duration=1_000_000_000,
+    )
+    assert text == (
+        "total duration:       2s\n"
+        "prompt eval count:    10 token(s)\n"
+        "prompt eval duration: 500ms\n"
+        "prompt eval rate:     20.00 tokens/s\n"
+        "eval count:           30 token(s)\n"
+        "eval duration:        1s\n"
+        "eval rate:            30.00 tokens/s\n"
+    )
 
 
 def test_run_pulls_a_missing_model(
@@ -807,7 +917,7 @@ def test_connection_error_suggests_the_emulator(capsys: pytest.CaptureFixture[st
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"Error: failed to connect to http://127.0.0.1:{port}")
-    assert "Is Ollama running there?" in err
+    assert err.count("Is Ollama running there?") + err.count("is Ollama running there?") == 1
     assert "--emulate" in err
     assert "Traceback" not in err
 
@@ -830,6 +940,7 @@ def test_broken_answer_is_an_error_without_the_hint(
         ([], "the following arguments are required: COMMAND"),
         (["serve"], "invalid choice: 'serve'"),
         (["run"], "the following arguments are required: MODEL"),
+        (["list", "extra"], "unrecognized arguments: extra"),
         (["embed", "m", "x", "--dimensions", "0"], "must be a positive integer"),
         (["run", "m", "x", "--keepalive", "soon"], "--keepalive must be a Go duration"),
         (["run", "m", "x", "--format", "yaml"], "must be 'json' or a JSON schema"),
@@ -851,6 +962,27 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for command in ("run", "pull", "push", "list", "ps", "show", "rm", "cp", "create", "embed"):
         assert command in out
+
+
+COMMANDS = ("run", "pull", "push", "list", "ls", "ps", "show", "rm", "cp", "create", "embed")
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "version"])
+def test_every_subcommands_help_describes_it(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    # usage, a blank line, then the description before the arguments.
+    description = out.split("\n\n")[1]
+    assert description.strip()
+    assert not description.startswith(("positional arguments", "options"))
+
+
+def test_extra_options_are_still_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--bogus"]) == 2
+    assert main(["run", "m", "hi", "--bogus"]) == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,11 +4,12 @@ built, quiet by default, and never a key or a body."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-import ollama_anyio._raw as raw_module
+import ollama_anyio._http._request_log as raw_module
 from ollama_anyio import AsyncClient, NotFoundError, RequestError
 from ollama_anyio.testing import Fault, OllamaEmulator
 
@@ -43,12 +44,15 @@ async def test_log_info_writes_one_line_per_request_without_keys(
     async with AsyncClient(emulator.url, api_key="sk-secret-key", retry_backoff=0) as client:
         assert quiet_logger.level == logging.INFO
         await client.list()
-        with pytest.raises(NotFoundError):
+        with pytest.raises(NotFoundError) as caught:
             await client.show("missing")
     lines = [r.getMessage() for r in caplog.records if r.name == "ollama_anyio.requests"]
     assert lines[0].startswith(f"GET {emulator.url}/api/tags 200 in ")
-    assert lines[0].endswith("1 retry")
+    assert re.search(r", 1 retry \[[0-9a-f]{16}\]$", lines[0])
     assert lines[1].startswith(f"POST {emulator.url}/api/show 404 in ")
+    # The request id on the line is the one the error carries (and the server was sent).
+    assert caught.value.request_id is not None
+    assert lines[1].endswith(f" [{caught.value.request_id}]")
     assert "sk-secret-key" not in caplog.text
     assert "missing" not in caplog.text  # the request body is never logged
 

@@ -47,6 +47,8 @@ LAZY_CLASSES = {
     "AsyncStream": "._async_stream",
     "Client": "._generated_client",
     "RawResponse": "._raw",
+    "RequestEvent": "._http._observe",
+    "ResponseEvent": "._http._observe",
     "Stream": "._sync_client",
     # a function, but loaded lazily too: it looks the package up, and must not be imported by it
     "install_as_ollama": "._install",

@@ -93,6 +93,8 @@ if TYPE_CHECKING:
     from ._generated_functions import systemone as systemone
     from ._generated_functions import web_fetch as web_fetch
     from ._generated_functions import web_search as web_search
+    from ._http._observe import RequestEvent as RequestEvent
+    from ._http._observe import ResponseEvent as ResponseEvent
     from ._install import install_as_ollama as install_as_ollama
     from ._raw import RawResponse as RawResponse
     from ._sync_client import Stream as Stream
@@ -104,6 +106,8 @@ _LAZY = {
     "AsyncStream": "._async_stream",
     "Client": "._generated_client",
     "RawResponse": "._raw",
+    "RequestEvent": "._http._observe",
+    "ResponseEvent": "._http._observe",
     "Stream": "._sync_client",
     "chat": "._generated_functions",
     "copy": "._generated_functions",
@@ -159,7 +163,9 @@ __all__ = [
     "RawResponse",
     "ReplyEvent",
     "RequestError",
+    "RequestEvent",
     "ResponseError",
+    "ResponseEvent",
     "ServerBusyError",
     "ShowResponse",
     "StatusResponse",

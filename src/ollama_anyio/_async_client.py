@@ -38,6 +38,15 @@ class AsyncClient(AsyncEndpoints):
         retry_writes: also retry ``create``, ``push``, ``copy``, ``delete`` and ``create_blob``.
         max_line_size: the longest line of a stream, in bytes (default 32 MiB).
         max_body_size: the largest whole answer, in bytes (default 1 GiB).
+        request_id_header: the header that carries each request's id, a fresh random one per
+            request (the same on its retries), also found on log lines, spans and errors
+            (``ResponseError.request_id``); None sends none. A value for it in ``headers``
+            is sent as the id of every request instead.
+        on_request, on_response: hooks, each a callable or a list of them, sync or async,
+            called in the task that sends: ``on_request(event)`` before a request is sent
+            (`RequestEvent`: it may add headers), ``on_response(event)`` once it has ended
+            (`ResponseEvent`: status, headers, elapsed time, retries, error). They keep the
+            client on its own transport, unlike httpx's ``event_hooks``.
         follow_redirects, **kwargs: passed on to ``httpx.AsyncClient`` (e.g. ``transport``,
             ``verify``, ``proxy``); ``limits=httpx.Limits(...)`` caps our transport's
             connections per server (default 100) and idle ones (default 64).

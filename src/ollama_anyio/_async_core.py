@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy as _copy
 import functools
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
@@ -24,9 +24,11 @@ from . import _config, _requests
 from ._async_stream import AsyncStream
 from ._embed import EmbedBodyDecoder, embed_response, float32s, floats
 from ._errors import DECODE_ERRORS, ProtocolError, RequestError
+from ._http import _observe
+from ._http._observe import DEFAULT_REQUEST_ID_HEADER, Observer, RequestHook, ResponseHook
+from ._http._request_log import configure_logging
 from ._http._retry import RetryPolicy
 from ._http._session import DEFAULT_MAX_BODY_SIZE, DEFAULT_MAX_LINE_SIZE, Session
-from ._raw import configure_logging
 from ._types import (
     ChatResponse,
     EmbedArraysResponse,
@@ -90,6 +92,14 @@ _EMBED_VECTORS: dict[type[Any], Callable[[Any], Any]] = {
 }
 
 
+def _path(url: str) -> str:
+    """The API path of a URL (``/api/chat``), after the base URL's own path, if any."""
+    rest = url.split("://", 1)[-1]
+    path = rest[rest.find("/") :] if "/" in rest else "/"
+    index = path.find("/api/")
+    return path[index:] if index > 0 else path
+
+
 def _is_cached(cls: type[Any], name: str) -> bool:
     return isinstance(getattr(cls, name, None), functools.cached_property)
 
@@ -113,6 +123,9 @@ class AsyncCore:
         retry_writes: bool = False,
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        request_id_header: str | None = DEFAULT_REQUEST_ID_HEADER,
+        on_request: RequestHook | Sequence[RequestHook] | None = None,
+        on_response: ResponseHook | Sequence[ResponseHook] | None = None,
         **kwargs: Any,
     ) -> None:
         configure_logging()  # OLLAMA_ANYIO_LOG: read when a client is built, never at import
@@ -120,9 +133,10 @@ class AsyncCore:
             retry = RetryPolicy(max_retries, retry_backoff, retry_writes)
         except (TypeError, ValueError) as exc:
             raise RequestError(f"invalid retry settings: {exc}") from None
+        client_headers = _config.build_headers(headers)
         self._session = Session(
             _config.host_from_env(host),
-            headers=_config.build_headers(headers),
+            headers=client_headers,
             api_key=_config.api_key_from_env(api_key),
             api_key_to_host=api_key is not None,
             timeout=_config.default_timeout() if timeout is _config.DEFAULT else timeout,
@@ -131,6 +145,7 @@ class AsyncCore:
             max_line_size=max_line_size,
             max_body_size=max_body_size,
             options=kwargs,
+            observer=Observer(client_headers, request_id_header, on_request, on_response),
         )
         self._base_url = self._session.base_url
         self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
@@ -265,6 +280,8 @@ class AsyncCore:
             content = _requests.encoder.encode(json)
         idempotent = not path.startswith(_WRITES)
         session = self._session
+        # OpenTelemetry (`_otel`) gets each call while instrumented: one check when not.
+        telemetry = _observe.telemetry
         if stream:
             opened = AsyncStream(
                 lambda: session.send(method, url, content, idempotent=idempotent),
@@ -273,9 +290,25 @@ class AsyncCore:
                 url,
                 read_timeout=session.timeouts["read"],
                 max_line_size=session.limits(url).line,
+                watch=None if telemetry is None else telemetry.stream(url, _path(url), json),
             )
             self._streams.add(opened)
             return opened
+        if telemetry is not None:
+            return await telemetry.call(  # type: ignore[no-any-return]
+                method,
+                url,
+                _path(url),
+                json,
+                lambda: self._answer(cls, method, url, content, idempotent),
+            )
+        return await self._answer(cls, method, url, content, idempotent)
+
+    async def _answer(
+        self, cls: type[T], method: str, url: str, content: Any, idempotent: bool
+    ) -> T:
+        """Send a request answered whole and decode the answer into ``cls`` (`_request`)."""
+        session = self._session
         vector = _EMBED_VECTORS.get(cls)
         if vector is not None:
             rest, vectors = await self._read_embed(url, content, vector)

@@ -19,13 +19,14 @@ import warnings
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 
 from ._accumulate import Accumulator, AsyncTap, chunk_of, content_of, final_of, thinking_of
 from ._errors import IncompleteStreamError, OllamaError, OllamaTimeoutError, translate_errors
 from ._http._direct_sender import Reply
+from ._http._observe import last_request_id
 from ._ndjson import NDJSONDecoder
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class AsyncStream(Generic[T]):
     # Set by the first accumulating read (collect, text, thinking, accumulate); a plain loop
     # never creates one, so it costs nothing per chunk.
     _accumulator: Accumulator[T] | None = None
+    # The call's span while instrumented (`_otel.StreamWatch`): fed the chunks and the end.
+    _watch: Any = None
 
     def __init__(
         self,
@@ -59,8 +62,10 @@ class AsyncStream(Generic[T]):
         *,
         read_timeout: float | None = None,
         max_line_size: int | None = None,
+        watch: Any = None,
     ) -> None:
         self._send = start
+        self._watch = watch
         self._type = item_type
         self._is_final = is_final
         self._url = url
@@ -71,6 +76,8 @@ class AsyncStream(Generic[T]):
         self._decoder: NDJSONDecoder[T] | None = None
         self._buffer: deque[T] = deque()
         self._finished = False  # the final chunk was seen
+        self._eof = False  # the response has ended
+        self._request_id: str | None = None
         self._closed = False
         self._reply: Reply | None = None  # kept after closing, for its status and headers
 
@@ -143,20 +150,30 @@ class AsyncStream(Generic[T]):
             if self._response is None:
                 await self._start()
             if self._read_timeout is None:
-                return await self._next_lines()
-            try:
-                with anyio.fail_after(self._read_timeout):
-                    return await self._next_lines()
-            except TimeoutError as exc:
-                if isinstance(exc, OllamaError):
-                    raise
-                raise OllamaTimeoutError(
-                    f"read timeout talking to {self._url}: no complete line of the stream "
-                    f"within {self._read_timeout:g} s"
-                ) from None
-        except BaseException:
+                batch = await self._next_lines()
+            else:
+                try:
+                    with anyio.fail_after(self._read_timeout):
+                        batch = await self._next_lines()
+                except TimeoutError as exc:
+                    if isinstance(exc, OllamaError):
+                        raise
+                    raise OllamaTimeoutError(
+                        f"read timeout talking to {self._url}: no complete line of the stream "
+                        f"within {self._read_timeout:g} s"
+                    ) from None
+        except BaseException as exc:
+            if isinstance(exc, OllamaError) and exc.request_id is None:
+                exc.request_id = self._request_id  # an error line, an incomplete stream
+            if self._watch is not None:
+                self._watch.failed(exc)
             await self.aclose()
             raise
+        if self._watch is not None:
+            self._watch.chunks(batch)
+        if self._eof:
+            await self.aclose()
+        return batch
 
     async def _next_lines(self) -> list[T]:
         assert self._chunks is not None
@@ -172,7 +189,7 @@ class AsyncStream(Generic[T]):
                     raise IncompleteStreamError(
                         f"the stream from {self._url} ended without its final chunk"
                     ) from None
-                await self.aclose()
+                self._eof = True  # closed by next_batch, once the watch has seen the batch
                 return batch
             batch = self._decoder.feed(chunk)
             if batch:
@@ -184,7 +201,12 @@ class AsyncStream(Generic[T]):
             self._finished = True
 
     async def _start(self) -> None:
-        response = await self._send()
+        if self._watch is not None:
+            with self._watch.current():  # the request's traceparent names the call's span
+                response = await self._send()
+        else:
+            response = await self._send()
+        self._request_id = last_request_id.get()  # set by the send loop, in this task
         self._response = self._reply = response
         self._decoder = NDJSONDecoder(
             self._type, response.status_code, max_line_size=self._max_line_size
@@ -196,6 +218,8 @@ class AsyncStream(Generic[T]):
         if self._closed:
             return
         self._closed = True
+        if self._watch is not None:
+            self._end_watch()
         self._buffer.clear()
         response, chunks = self._response, self._chunks
         self._response = self._chunks = None
@@ -209,6 +233,16 @@ class AsyncStream(Generic[T]):
                 pass  # another task reads it (AsyncClient.aclose); closing the response ends it
             finally:
                 await response.aclose()
+
+    def _end_watch(self) -> None:
+        # Ended by its final chunk, or closed before it; a no-op if it failed first (or if
+        # the call is not traced). The blocking Stream calls it when its reader stops.
+        if self._watch is None:
+            return
+        if self._finished:
+            self._watch.finished()
+        else:
+            self._watch.closed()
 
     # Accumulation. Each of these reads the stream in the caller's task, like ``async for``,
     # and feeds every chunk it reads to one accumulator, which `final` then reads.
@@ -261,6 +295,8 @@ class AsyncStream(Generic[T]):
         # stream no other signal. On our transport the socket is closed here and now (a plain
         # close: no task, nothing outlives the caller, and it works after the loop has ended);
         # where only an await can close it (httpx's transport), the caller is told.
+        if self._watch is not None and not self._closed:
+            self._end_watch()
         response = self._response
         if self._closed or response is None:
             return

@@ -34,6 +34,7 @@ import anyio
 from . import _requests
 from ._endpoints import AsyncEndpoints
 from ._errors import RequestError
+from ._http import _observe
 from ._marks import helper
 from ._types import (
     ChatResponse,
@@ -135,6 +136,15 @@ def _progress(on_progress: Progress | None, total: int) -> Callable[[int], None]
         on_progress(done, total)
 
     return counted
+
+
+async def _traced(operation: str, model: str, count: int, run: Callable[[], Awaitable[R]]) -> R:
+    """``run()``, inside the batch's span while instrumented: its calls' spans are children."""
+    telemetry = _observe.telemetry
+    if telemetry is None:
+        return await run()
+    with telemetry.batch_span(operation, model, count):
+        return await run()
 
 
 async def _one_call_each(
@@ -323,8 +333,13 @@ class AsyncBatch:
             if progress is not None:
                 progress(min(batch_size, len(texts) - starts[number]))
 
-        batches = await run_bounded(
-            len(starts), one, concurrency=limit, return_errors=return_errors, on_done=done
+        batches = await _traced(
+            "batch.embed",
+            model,
+            len(starts),
+            lambda: run_bounded(
+                len(starts), one, concurrency=limit, return_errors=return_errors, on_done=done
+            ),
         )
         vectors: list[Any] = []
         for number, batch in enumerate(batches):
@@ -438,7 +453,12 @@ class AsyncBatch:
                 keep_alive=keep_alive,
             )
 
-        return await _one_call_each(len(items), one, limit, return_errors, on_progress)
+        return await _traced(
+            "batch.chat",
+            model,
+            len(items),
+            lambda: _one_call_each(len(items), one, limit, return_errors, on_progress),
+        )
 
     @overload
     async def generate(
@@ -550,4 +570,9 @@ class AsyncBatch:
                 keep_alive=keep_alive,
             )
 
-        return await _one_call_each(len(items), one, limit, return_errors, on_progress)
+        return await _traced(
+            "batch.generate",
+            model,
+            len(items),
+            lambda: _one_call_each(len(items), one, limit, return_errors, on_progress),
+        )

@@ -86,7 +86,14 @@ __all__ = [
 
 
 class OllamaError(Exception):
-    """Base class of every exception raised by ollama-anyio."""
+    """Base class of every exception raised by ollama-anyio.
+
+    Attributes:
+        request_id: the id of the request that failed (the ``X-Request-Id`` it was sent
+            with), for errors raised by a request; None otherwise.
+    """
+
+    request_id: str | None = None
 
 
 class RequestError(OllamaError, ValueError):
@@ -111,6 +118,7 @@ class ResponseError(OllamaError):
         signin_url: for 401 answers about ollama.com sign-in, the URL the server suggests.
         headers: the response's headers (case-insensitive; empty for an error line inside a
             stream): proxies put request ids and rate-limit figures there.
+        request_id: the id the request was sent with (see `OllamaError`).
 
     Its subclasses by status (`NotFoundError`, `ServerBusyError`, ...) follow it below.
     """
@@ -133,7 +141,8 @@ class ResponseError(OllamaError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         headers = dict(self.headers) if self.headers else None
-        return (type(self), (self.error, self.status_code, self.signin_url, headers))
+        state = {"request_id": self.request_id} if self.request_id is not None else None
+        return (type(self), (self.error, self.status_code, self.signin_url, headers), state)
 
 
 class OllamaConnectionError(OllamaError, ConnectionError):

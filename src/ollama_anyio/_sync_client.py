@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import contextvars
 import sys
 import threading
 import weakref
@@ -47,6 +48,7 @@ from . import _config
 from ._accumulate import Accumulator, Tap, chunk_of, content_of, final_of, thinking_of
 from ._async_client import AsyncClient
 from ._async_stream import AsyncStream
+from ._backends import require_backend
 from ._errors import ClientClosedError, OllamaError, RequestError
 from ._http import _fork
 
@@ -220,7 +222,10 @@ def _blocking(func: Callable[[], T]) -> T:
         except BaseException as exc:
             error.append(exc)
 
-    helper = threading.Thread(target=run, name="ollama-anyio-crossing")
+    # In the caller's context (a new thread starts with an empty one): the call's span is a
+    # child of the caller's, and context variables read in the call are the caller's.
+    context = contextvars.copy_context()
+    helper = threading.Thread(target=context.run, args=(run,), name="ollama-anyio-crossing")
     helper.start()
     helper.join()
     if error:
@@ -400,11 +405,13 @@ class Stream(Generic[T]):
         if self._ended and self._producer is None:
             return
         self._ended = True
+        astream = self._astream
         if self._producer is None:
+            _close_watch(astream)  # never started: nothing runs in the portal
             return
         if self._scope is not None:
             scope = self._scope
-            self._in_portal(lambda: self._portal.call(scope.cancel))
+            self._in_portal(lambda: self._portal.call(_stop, astream, scope))
         self._finish()
 
     def _finish(self) -> None:
@@ -466,7 +473,7 @@ class Stream(Generic[T]):
         if self._producer is None or scope is None or receive is None:
             return
         try:
-            self._portal.start_task_soon(_abandon, scope, receive)
+            self._portal.start_task_soon(_abandon, scope, receive, self._astream)
         except RuntimeError:
             # We are in the portal thread (cancel from here), or its loop is gone (interpreter
             # exit: its tasks have ended, and the AsyncStream, collected too, closes its own
@@ -504,8 +511,22 @@ def _abandon_now(scope: anyio.CancelScope, receive: MemoryObjectReceiveStream[An
     receive.close()
 
 
-async def _abandon(scope: anyio.CancelScope, receive: MemoryObjectReceiveStream[Any]) -> None:
+async def _abandon(
+    scope: anyio.CancelScope, receive: MemoryObjectReceiveStream[Any], stream: AsyncStream[Any]
+) -> None:
+    _close_watch(stream)
     _abandon_now(scope, receive)
+
+
+def _close_watch(stream: AsyncStream[Any]) -> None:
+    # The reader stopped: the call's span ends as a close, before the producer's cancellation
+    # could end it as a cancelled call (see `AsyncStream._watch`).
+    stream._end_watch()  # pyright: ignore[reportPrivateUsage]
+
+
+def _stop(stream: AsyncStream[Any], scope: anyio.CancelScope) -> None:
+    _close_watch(stream)
+    scope.cancel()
 
 
 def _is_stream(value: object) -> TypeGuard[AsyncStream[Any]]:
@@ -534,6 +555,7 @@ class ClientCore:
     ) -> None:
         if backend not in _BACKENDS:
             raise RequestError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}")
+        require_backend(backend)  # trio is an extra: say how to get it, before any thread
         self._async = AsyncClient(host, **kwargs)
         self._state = _Portal(backend)
         self._state.async_client = self._async

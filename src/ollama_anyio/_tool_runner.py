@@ -30,6 +30,7 @@ from ._accumulate import Accumulator
 from ._async_stream import AsyncStream
 from ._endpoints import AsyncEndpoints
 from ._errors import MaxStepsError, RequestError
+from ._http import _observe
 from ._marks import helper
 from ._tool_run import (
     ChunkEvent,
@@ -131,6 +132,13 @@ class Runner:
         self.keep_alive: KeepAlive | None = keep_alive
 
     async def run(self, emit: Emit | None) -> ToolRun:
+        telemetry = _observe.telemetry
+        if telemetry is None:
+            return await self._run(emit)
+        with telemetry.run_span(self.model):
+            return await self._run(emit)
+
+    async def _run(self, emit: Emit | None) -> ToolRun:
         limiter = anyio.CapacityLimiter(self.max_threads)
         transcript = list(self.messages)
         reply: ChatResponse | None = None
@@ -212,7 +220,14 @@ class Runner:
             content = error = f"error: there is no tool {name!r} (the tools are: {known})"
         else:
             try:
-                content = _as_text(await self._invoke(function, call.function.arguments, limiter))
+                telemetry = _observe.telemetry
+                if telemetry is None:
+                    result = await self._invoke(function, call.function.arguments, limiter)
+                else:
+                    with telemetry.tool_span(call) as span:
+                        result = await self._invoke(function, call.function.arguments, limiter)
+                        telemetry.tool_result(span, result)
+                content = _as_text(result)
             except Exception as exc:
                 if self.tool_errors == "raise":
                     failures.append(exc)

@@ -31,6 +31,31 @@ async def test_replies_are_deterministic_and_depend_on_the_prompt(emu: OllamaEmu
     assert first["message"]["content"] != other["message"]["content"]
 
 
+@pytest.mark.parametrize(
+    ("prompt", "answer"),
+    [
+        (
+            "Why is the sky blue?",
+            "The sky appears blue because air molecules scatter short wavelengths of sunlight.",
+        ),
+        ("Hello", "Hello! How can I help you today?"),
+        ("How does bread rise?", "Bread rises because yeast ferments sugars and releases"),
+        ("Tell me about Paris", "Paris"),
+        ("Explain quantum computing", "quantum computing"),
+    ],
+)
+async def test_the_canned_answer_is_one_sentence_about_the_prompt(
+    emu: OllamaEmulator, prompt: str, answer: str
+) -> None:
+    reply = await chat(emu, messages=[{"role": "user", "content": prompt}])
+    content = reply["message"]["content"]
+    assert answer in content
+    # One sentence: no unrelated trivia after it (the emulator once added a random second).
+    assert content.count(". ") == 0
+    assert content.endswith((".", "!", "?"))
+    assert "Coffee" not in content
+
+
 async def test_script_queue_strings_replies_and_callables(emu: OllamaEmulator) -> None:
     seen: list[dict[str, Any]] = []
 

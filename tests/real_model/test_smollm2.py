@@ -15,7 +15,8 @@ import ollama
 import pytest
 
 from ollama_anyio import AsyncClient, ResponseError
-from ollama_anyio.testing import OllamaEmulator
+from ollama_anyio.testing import LlamaCppEngine, OllamaEmulator
+from ollama_anyio.testing._llama import real_models
 
 QUESTION = [{"role": "user", "content": "Why is the sky blue?"}]
 
@@ -163,3 +164,47 @@ async def test_the_official_client_streams_a_real_answer(emu: OllamaEmulator) ->
     assert parts[-1].done_reason in ("stop", "length")
     assert len(parts) - 1 <= parts[-1].eval_count <= 16  # a chunk per token with text
     assert "".join(part.message.content for part in parts[:-1]).strip()
+
+
+async def test_ps_reports_what_ollama_would_on_a_cpu(emu: OllamaEmulator) -> None:
+    async with AsyncClient(emu.url) as client:
+        await client.generate("smollm2", "Hi", options={"num_predict": 1})
+        (loaded,) = (await client.ps()).models
+        (listed,) = (await client.list()).models
+    # The weights and an f16 KV cache of 4096 tokens (30 layers, 3 KV heads of 64), in RAM.
+    assert listed.size is not None
+    assert loaded.size == listed.size + 4096 * 2 * 30 * 3 * 64 * 2
+    assert loaded.size_vram == 0
+    assert loaded.context_length == 4096
+
+
+async def test_parallel_slots_answer_while_another_request_streams(
+    smollm2_two_slots: OllamaEmulator,
+) -> None:
+    long = {"num_predict": 400, "temperature": 0}
+    async with AsyncClient(smollm2_two_slots.url) as client:
+        stream = await client.generate("smollm2", "Write a long story.", stream=True, options=long)
+        async with stream:
+            first = await stream.__anext__()
+            # With one slot this request would wait for the story's end; with two it runs now.
+            short = await client.generate("smollm2", "Hi", options={"num_predict": 3})
+            assert not first.done
+            assert short.done
+            assert short.eval_count
+        (loaded,) = (await client.ps()).models
+        (listed,) = (await client.list()).models
+    # Each slot holds the KV cache of a whole num_ctx, as Ollama allocates them.
+    assert listed.size is not None
+    assert loaded.size == listed.size + 2 * 4096 * 2 * 30 * 3 * 64 * 2
+
+
+def test_ollama_num_parallel_gives_the_served_model_its_slots(
+    monkeypatch: pytest.MonkeyPatch, smollm2: LlamaCppEngine
+) -> None:
+    monkeypatch.setenv("OLLAMA_NUM_PARALLEL", "3")
+    catalogue, engines = real_models(["llama3.2", "smollm2"])
+    assert catalogue == ["llama3.2"]
+    (engine,) = engines.values()
+    assert isinstance(engine, LlamaCppEngine)
+    assert engine.parallel == 3
+    engine.close()  # nothing loaded yet: closing is free

@@ -11,9 +11,10 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from .. import Client, OllamaError, ResponseError
+from .. import ChatResponse, Client, OllamaError, ResponseError
 from ._console import Console
-from ._errors import UsageError, error_message
+from ._errors import error_message
+from ._format import timings
 from ._prompt import HELP, LineCollector, join_prompt
 from ._transfer import show_progress
 
@@ -28,6 +29,7 @@ class _Settings:
     think: bool | None
     format: Any
     keep_alive: float | str | None
+    verbose: bool = False
 
 
 def _ensure_model(client: Client, model: str, console: Console) -> None:
@@ -43,9 +45,14 @@ def _ensure_model(client: Client, model: str, console: Console) -> None:
 
 def _answer(
     client: Client, settings: _Settings, messages: list[dict[str, str]], console: Console
-) -> str:
-    """Stream one answer: content to stdout, reasoning to stderr. Returns the content."""
+) -> tuple[str, ChatResponse | None]:
+    """Stream one answer: content to stdout, reasoning to stderr.
+
+    Returns:
+        The content, and the final chunk (None if the stream had none).
+    """
     content: list[str] = []
+    final: ChatResponse | None = None
     thinking = False
     stream = client.chat(
         settings.model,
@@ -67,10 +74,26 @@ def _answer(
                         console.err("\n")
                     content.append(chunk.message.content)
                     console.out(chunk.message.content)
+                if chunk.done:
+                    final = chunk
     finally:
         if thinking:
             console.err("\n")
-    return "".join(content)
+    return "".join(content), final
+
+
+def _summary(settings: _Settings, final: ChatResponse | None) -> str:
+    """With ``--verbose``, the timings of an answer as ``ollama run --verbose`` shows them."""
+    if not settings.verbose or final is None:
+        return ""
+    return timings(
+        total_duration=final.total_duration,
+        load_duration=final.load_duration,
+        prompt_eval_count=final.prompt_eval_count,
+        prompt_eval_duration=final.prompt_eval_duration,
+        eval_count=final.eval_count,
+        eval_duration=final.eval_duration,
+    )
 
 
 def _chat(
@@ -99,7 +122,7 @@ def _chat(
         else:
             history.append({"role": "user", "content": item.text})
             try:
-                answer = _answer(client, settings, history, console)
+                answer, final = _answer(client, settings, history, console)
             except KeyboardInterrupt:
                 # The answer was cut: forget the question too, so the history stays a
                 # conversation the model actually had.
@@ -112,20 +135,26 @@ def _chat(
                 continue
             history.append({"role": "assistant", "content": answer})
             console.out("\n\n")
+            if summary := _summary(settings, final):
+                console.err(summary + "\n")
 
 
 def run(client: Client, args: argparse.Namespace, console: Console) -> int:
     """Answer a prompt, or chat when there is none and stdin is a terminal."""
-    settings = _Settings(args.model, args.think, args.format, args.keepalive)
+    settings = _Settings(args.model, args.think, args.format, args.keepalive, args.verbose)
     history = [{"role": "system", "content": args.system}] if args.system else []
     arguments = " ".join(args.prompt)
     interactive = console.stdin_tty and not arguments
     prompt = arguments if console.stdin_tty else join_prompt(arguments, console.read_stdin())
-    if not interactive and not prompt:
-        raise UsageError("no prompt: give PROMPT, or pipe it to stdin")
     _ensure_model(client, args.model, console)
+    if not interactive and not prompt:
+        # Nothing to answer: load the model, as ``ollama run MODEL < /dev/null`` does.
+        client.generate(args.model, keep_alive=settings.keep_alive)
+        return 0
     if interactive:
         return _chat(client, settings, history, console)
-    _answer(client, settings, [*history, {"role": "user", "content": prompt}], console)
+    _, final = _answer(client, settings, [*history, {"role": "user", "content": prompt}], console)
     console.out("\n")
+    if summary := _summary(settings, final):
+        console.err("\n" + summary)
     return 0

@@ -9,7 +9,16 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Sequence
 
-__all__ = ["human_bytes", "human_rate", "processor", "relative_time", "table", "until"]
+__all__ = [
+    "go_duration",
+    "human_bytes",
+    "human_rate",
+    "processor",
+    "relative_time",
+    "table",
+    "timings",
+    "until",
+]
 
 _UNITS = ("KB", "MB", "GB", "TB", "PB")
 # A model kept loaded "forever" expires centuries from now; anything this far away is forever.
@@ -100,3 +109,59 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], gap: int = 4) -
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
         lines.append((" " * gap).join(cells).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def go_duration(nanoseconds: int) -> str:
+    """A duration as Go prints one (``ollama run --verbose`` does): ``"0s"``, ``"850ns"``,
+    ``"61.145167ms"``, ``"7.945641583s"``, ``"1m2.5s"``, ``"1h0m0s"``."""
+    if nanoseconds == 0:
+        return "0s"
+    sign, value = ("-" if nanoseconds < 0 else ""), abs(nanoseconds)
+    if value < 1_000:
+        return f"{sign}{value}ns"
+    if value < 1_000_000:
+        return f"{sign}{_decimal(value, 1_000)}µs"
+    if value < 1_000_000_000:
+        return f"{sign}{_decimal(value, 1_000_000)}ms"
+    hours, rest = divmod(value, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    text = f"{hours}h{minutes}m" if hours else (f"{minutes}m" if minutes else "")
+    return f"{sign}{text}{_decimal(rest, 1_000_000_000)}s"
+
+
+def _decimal(value: int, unit: int) -> str:
+    whole, part = divmod(value, unit)
+    if not part:
+        return str(whole)
+    digits = len(str(unit)) - 1
+    return f"{whole}.{part:0{digits}d}".rstrip("0")
+
+
+def timings(
+    *,
+    total_duration: int | None,
+    load_duration: int | None,
+    prompt_eval_count: int | None,
+    prompt_eval_duration: int | None,
+    eval_count: int | None,
+    eval_duration: int | None,
+) -> str:
+    """The summary ``ollama run --verbose`` prints after an answer: the lines it has figures
+    for (durations as Go prints them, rates in tokens per second)."""
+    rows: list[tuple[str, str]] = []
+    if total_duration:
+        rows.append(("total duration", go_duration(total_duration)))
+    if load_duration:
+        rows.append(("load duration", go_duration(load_duration)))
+    if prompt_eval_count:
+        rows.append(("prompt eval count", f"{prompt_eval_count} token(s)"))
+    if prompt_eval_duration:
+        rows.append(("prompt eval duration", go_duration(prompt_eval_duration)))
+        rate = (prompt_eval_count or 0) / prompt_eval_duration * 1e9
+        rows.append(("prompt eval rate", f"{rate:.2f} tokens/s"))
+    if eval_count:
+        rows.append(("eval count", f"{eval_count} token(s)"))
+    if eval_duration:
+        rows.append(("eval duration", go_duration(eval_duration)))
+        rows.append(("eval rate", f"{(eval_count or 0) / eval_duration * 1e9:.2f} tokens/s"))
+    return "".join(f"{label + ':':<22}{value}\n" for label, value in rows)

@@ -18,7 +18,7 @@ from ._chat import run
 from ._console import Console
 from ._errors import CliError, UsageError, error_message, unreachable
 from ._models import copy, embed, list_models, ps, remove, show, version
-from ._parser import build_parser
+from ._parser import build_parser, parse
 from ._transfer import create, pull, push
 
 __all__ = ["main"]
@@ -40,8 +40,9 @@ _COMMANDS: dict[str, Command] = {
     "version": version,
 }
 _INTERRUPTED = 128 + 2  # the shell's status for a process ended by SIGINT
+# The error's own message already asks whether Ollama is running there: this says what to do.
 _HINT = (
-    "Is Ollama running there? Start it with `ollama serve`, point OLLAMA_HOST or --host at it,"
+    "Start Ollama with `ollama serve`, point OLLAMA_HOST or --host at a running one,"
     " or add --emulate to use the built-in emulator.\n"
 )
 
@@ -97,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse(parser, argv)
     except SystemExit as exc:  # argparse's usage errors (2) and --help (0)
         return exc.code if isinstance(exc.code, int) else 2
     console = Console.from_sys()

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, cast
 
 from .._errors import RequestError
 from .._requests import check_keep_alive
 
-__all__ = ["build_parser", "keepalive", "positive_int", "response_format"]
+__all__ = ["build_parser", "keepalive", "parse", "positive_int", "response_format"]
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 
@@ -72,11 +73,25 @@ def _globals(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 
 def _transfer(sub: Any, name: str, summary: str, parent: argparse.ArgumentParser) -> None:
-    command = sub.add_parser(name, parents=[parent], help=summary, description=summary)
+    command = sub.add_parser(name, parents=[parent], help=summary, description=_sentence(summary))
     command.add_argument("model", metavar="MODEL")
     command.add_argument(
         "--insecure", action="store_true", help="allow an insecure connection to the registry"
     )
+
+
+def _sentence(summary: str) -> str:
+    return summary[:1].upper() + summary[1:] + "."
+
+
+def _plain(
+    sub: Any, name: str, summary: str, parent: argparse.ArgumentParser, **extra: Any
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` describes it with its summary."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, parents=[parent], help=summary, description=_sentence(summary), **extra
+    )
+    return parser
 
 
 def _run(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -84,10 +99,12 @@ def _run(sub: Any, parent: argparse.ArgumentParser) -> None:
         "run",
         parents=[parent],
         help="chat with a model",
-        description="Answer PROMPT (and piped stdin), or chat interactively on a terminal.",
+        description="Answer PROMPT (and piped stdin), or chat interactively on a terminal;"
+        " without either, load MODEL. Options may come before or after MODEL and PROMPT.",
     )
     run.add_argument("model", metavar="MODEL")
     run.add_argument("prompt", nargs="*", metavar="PROMPT")
+    run.set_defaults(rest="prompt")
     run.add_argument(
         "--think",
         action=argparse.BooleanOptionalAction,
@@ -102,10 +119,20 @@ def _run(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="how long the model stays loaded afterwards, e.g. 5m, 1h, 0 or -1 (forever)",
     )
     run.add_argument("--system", metavar="TEXT", help="a system message")
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="after each answer, print its timings and token counts (to stderr)",
+    )
 
 
 def _show(sub: Any, parent: argparse.ArgumentParser) -> None:
-    show = sub.add_parser("show", parents=[parent], help="show a model's information")
+    show = sub.add_parser(
+        "show",
+        parents=[parent],
+        help="show a model's information",
+        description="Show MODEL's details, parameters, license and more, or one part of them.",
+    )
     show.add_argument("model", metavar="MODEL")
     only = show.add_mutually_exclusive_group()
     for field in ("modelfile", "template", "parameters", "system", "license"):
@@ -132,6 +159,26 @@ def _create(sub: Any, parent: argparse.ArgumentParser) -> None:
     create.add_argument("-q", "--quantize", metavar="TYPE", help="quantize, e.g. q4_K_M, q8_0")
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv`` as the official CLI does: options anywhere after the subcommand.
+
+    argparse gives a ``nargs="*"`` positional what follows MODEL up to the first option and
+    no more, so words after an option (``run MODEL --format json PROMPT``) are left over:
+    they belong to the subcommand's trailing positional (its ``rest``). Anything else left
+    over is argparse's usage error.
+    """
+    args, extras = parser.parse_known_args(argv)
+    rest: str | None = getattr(args, "rest", None)
+    words = [word for word in extras if not word.startswith("-") or word == "-"]
+    if rest is None or len(words) != len(extras):
+        command: argparse.ArgumentParser = getattr(args, "command_parser", parser)
+        if extras:
+            command.error(f"unrecognized arguments: {' '.join(extras)}")
+        return args
+    setattr(args, rest, [*getattr(args, rest), *words])
+    return args
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``ollama-anyio``; ``args.command`` names the subcommand."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -145,12 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     _run(sub, parent)
     _transfer(sub, "pull", "download a model from a registry", parent)
     _transfer(sub, "push", "upload a model to a registry", parent)
-    sub.add_parser("list", aliases=["ls"], parents=[parent], help="list the local models")
-    sub.add_parser("ps", parents=[parent], help="list the models loaded in memory")
+    _plain(sub, "list", "list the local models", parent, aliases=["ls"])
+    _plain(sub, "ps", "list the models loaded in memory", parent)
     _show(sub, parent)
-    rm = sub.add_parser("rm", parents=[parent], help="delete models")
+    rm = _plain(sub, "rm", "delete models", parent)
     rm.add_argument("models", nargs="+", metavar="MODEL")
-    cp = sub.add_parser("cp", parents=[parent], help="copy a model under a new name")
+    cp = _plain(sub, "cp", "copy a model under a new name", parent)
     cp.add_argument("source", metavar="SOURCE")
     cp.add_argument("destination", metavar="DESTINATION")
     _create(sub, parent)
@@ -162,8 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     embed.add_argument("model", metavar="MODEL")
     embed.add_argument("text", nargs="*", metavar="TEXT")
+    embed.set_defaults(rest="text")
     embed.add_argument("--dimensions", type=positive_int, metavar="N", help="truncate to N")
-    sub.add_parser("version", parents=[parent], help="show the client and server versions")
+    _plain(sub, "version", "show the client and server versions", parent)
     for command in sub.choices.values():
         # Lets a usage error found after parsing show the subcommand's usage line.
         command.set_defaults(command_parser=command)

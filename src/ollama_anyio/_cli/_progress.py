@@ -4,9 +4,10 @@ The server reports progress per layer; `Progress` is the library's `TransferProg
 overall figure that never goes backwards, the same that ``AsyncClient.ensure`` reports) with
 the rate a bar shows next to it.
 
-`ProgressView` turns events into the text to write: on a terminal, one bar redrawn in place
-(carriage return, erase to end of line) with status lines above it; elsewhere (a log, a pipe),
-each distinct status once, on its own line. Time is passed in, so both are testable.
+`ProgressView` turns events into the text to write: on a terminal, a bar per layer, each with
+its own total, redrawn in place (the cursor moves up to a layer's line when its progress
+changes) with status lines between them; elsewhere (a log, a pipe), each distinct status once,
+on its own line. Time is passed in, so both are testable.
 """
 
 from __future__ import annotations
@@ -73,9 +74,13 @@ class ProgressView:
     """Turns progress events into the text to write to stderr.
 
     Args:
-        tty: whether stderr is a terminal (one bar redrawn in place) or not (plain lines).
+        tty: whether stderr is a terminal (a bar per layer, redrawn in place) or not (plain
+            lines).
         width: the terminal's width in columns.
         unicode: whether the stream can show block characters.
+
+    Attributes:
+        progress: the transfer as a whole, over every layer.
     """
 
     def __init__(self, *, tty: bool, width: int = 80, unicode: bool = True) -> None:
@@ -84,7 +89,9 @@ class ProgressView:
         self.unicode = unicode
         self.progress = Progress()
         self._seen: set[str] = set()
-        self._bar: str | None = None  # the bar line on screen, not yet ended by a newline
+        # The bars on screen since the last status line, in order: each layer's key, its own
+        # progress and the line last drawn. The cursor sits at the end of the last one.
+        self._bars: list[tuple[tuple[str, str], Progress, str]] = []
 
     def feed(
         self,
@@ -97,21 +104,41 @@ class ProgressView:
         """The text to write for one event (maybe empty)."""
         status = status or ""
         if total:
-            self.progress.update((digest or "", status), completed or 0, total, now)
+            key = (digest or "", status)
+            self.progress.update(key, completed or 0, total, now)
             if not self.tty:
                 return self._once(status)
-            line = render_bar(status, self.progress, self.width, self.unicode)
-            if line == self._bar:
-                return ""
-            self._bar = line
-            return f"\r{line}{_ERASE_LINE}"
+            return self._draw(key, status, completed or 0, total, now)
         return self.finish() + self._once(status)
 
-    def finish(self) -> str:
-        """The text that ends a bar left on screen (keeping it visible), or nothing."""
-        if self._bar is None:
+    def _draw(
+        self, key: tuple[str, str], status: str, completed: int, total: int, now: float
+    ) -> str:
+        index = next((i for i, (k, _, _) in enumerate(self._bars) if k == key), None)
+        if index is None:  # a new layer: a line of its own below the others
+            layer = Progress()
+            layer.update(key, completed, total, now)
+            line = render_bar(status, layer, self.width, self.unicode)
+            start = "\n" if self._bars else ""
+            self._bars.append((key, layer, line))
+            return f"{start}\r{line}{_ERASE_LINE}"
+        _, layer, shown = self._bars[index]
+        layer.update(key, completed, total, now)
+        line = render_bar(status, layer, self.width, self.unicode)
+        if line == shown:
             return ""
-        self._bar = None
+        self._bars[index] = (key, layer, line)
+        up = len(self._bars) - 1 - index
+        if not up:
+            return f"\r{line}{_ERASE_LINE}"
+        # Up to the layer's line, redraw it, back down to the last line.
+        return f"\x1b[{up}A\r{line}{_ERASE_LINE}\x1b[{up}B"
+
+    def finish(self) -> str:
+        """The text that ends the bars left on screen (keeping them visible), or nothing."""
+        if not self._bars:
+            return ""
+        self._bars = []
         return "\n"
 
     def _once(self, status: str) -> str:

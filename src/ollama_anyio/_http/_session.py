@@ -3,7 +3,9 @@
 `Session` holds what every endpoint shares: the per-event-loop pool (`_Pool`), the choice
 between the direct path (`_direct`), our transport under httpx's client, and httpx's own
 transport; the scope of the API key; the retry loop (`Session.send`: one attempt, then the
-retry policy's verdict); and the limits in time and size of reading an answer.
+retry policy's verdict); and the limits in time and size of reading an answer. The send loop
+is also the one observation point of every request (`_observe`): request ids, hooks, the
+request log, raw responses and OpenTelemetry's trace context all hang off it.
 
 Which path: with no httpx option at all, requests go straight to our transport (`_direct`),
 which hands the client over to httpx when an answer needs httpx's client (a cookie to keep).
@@ -42,10 +44,11 @@ from .._errors import (
     response_error,
     translate_errors,
 )
-from .._raw import observe, reply_headers
+from .._raw import reply_headers
 from . import _fork
 from ._direct_sender import DirectReply, DirectSender, HttpxReply, Reply
 from ._limits import DECODE_BUDGET, Limits, decoded_cost, limits_for
+from ._observe import Observer
 from ._retry import Retry, RetryPolicy
 from ._transport import MAX_IDLE, AnyIOTransport
 
@@ -184,6 +187,8 @@ class Session:
         follow_redirects: follow 301, 302, 303, 307 and 308 answers.
         max_line_size, max_body_size: the longest line of a stream, the largest whole answer.
         options: options for ``httpx.AsyncClient``.
+        observer: the request id header and the hooks (`_observe`); default: the request id
+            in ``X-Request-Id``, no hooks.
     """
 
     def __init__(
@@ -199,6 +204,7 @@ class Session:
         max_line_size: int = DEFAULT_MAX_LINE_SIZE,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         options: dict[str, Any],
+        observer: Observer | None = None,
     ) -> None:
         for name, size in (("max_line_size", max_line_size), ("max_body_size", max_body_size)):
             if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
@@ -218,6 +224,7 @@ class Session:
         self.retry = retry
         self._follow_redirects = follow_redirects
         self._urls: dict[str, httpx.URL] = {}
+        self.observer = observer or Observer(headers, "X-Request-Id", None, None)
         self._pool = self._new_pool(dict(options))
 
     def _new_pool(self, options: dict[str, Any]) -> _Pool:
@@ -282,18 +289,19 @@ class Session:
     # -----------------------------------------------------------------------------------------
     # Sending
 
-    def _request_headers(self, url: str) -> dict[str, str] | None:
-        """The headers one request adds to the client's: the API key, where it may go."""
+    def _request_headers(self, url: str, own: dict[str, str]) -> dict[str, str] | None:
+        """The headers one request adds to the client's: its ``own`` (the request id, the
+        trace context, what hooks added), and the API key, where it may go."""
         if not self._api_key or "authorization" in self._headers:
-            return None
+            return own or None
         if url.startswith(self.base_url):
             allowed = self._key_to_base_url
         else:
             allowed = _config.is_ollama_com(url)
         if not allowed:
-            return None
+            return own or None
         _config.check_header("authorization", self._api_key, shown="OLLAMA_API_KEY")
-        return {"authorization": f"Bearer {self._api_key}"}
+        return {**own, "authorization": f"Bearer {self._api_key}"}
 
     def _url(self, url: str) -> httpx.URL:
         # Parsing a URL is a good part of httpx's cost per request; there are few of them.
@@ -323,11 +331,17 @@ class Session:
             and not _httpx_logger.isEnabledFor(logging.INFO)  # nobody reads httpx's request log
         )
         attempt, stale_retried = 0, False
-        started = time.perf_counter()  # for raw responses and the request log (`observe`)
+        observer = self.observer
+        event = observer.begin(method, url)  # the observation point: see `_observe`
+        if observer.on_request:
+            await observer.requesting(event)
+        started = time.perf_counter()
         while True:
             retry: Retry | None
             try:
-                reply = await self._attempt(http, method, url, content, direct=may_go_direct)
+                reply = await self._attempt(
+                    http, method, url, content, event.headers, direct=may_go_direct
+                )
             except Failure as failure:
                 retry = self.retry.decide(
                     attempt,
@@ -338,12 +352,16 @@ class Session:
                 )
                 if retry is None:
                     error = public_error(failure, url)
-                    observe(method, url, None, started, attempt, error)
+                    observer.end(event, None, started, attempt, error)
+                    if observer.on_response:
+                        await observer.responded(event, None, started, attempt, error)
                     raise error from cause_of(failure)
                 reason = str(failure)
             else:
                 if reply.status_code < 400:
-                    observe(method, url, reply, started, attempt)
+                    observer.end(event, reply, started, attempt)
+                    if observer.on_response:
+                        await self._respond(event, reply, started, attempt)
                     return reply
                 error = response_error(
                     await self._error_body(reply, url), reply.status_code, reply_headers(reply)
@@ -361,7 +379,9 @@ class Session:
                     )
                 )
                 if retry is None:
-                    observe(method, url, reply, started, attempt)
+                    observer.end(event, reply, started, attempt, error)
+                    if observer.on_response:
+                        await observer.responded(event, reply, started, attempt, error)
                     raise error
                 reason = str(error)
             if retry.stale:
@@ -379,15 +399,34 @@ class Session:
             )
             await anyio.sleep(retry.delay)
 
+    async def _respond(self, event: Any, reply: Reply, started: float, retries: int) -> None:
+        """Run the ``on_response`` hooks for a success; the answer is closed if one raises."""
+        try:
+            await self.observer.responded(event, reply, started, retries)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await reply.aclose()
+            raise
+
     async def _attempt(
-        self, http: httpx.AsyncClient, method: str, url: str, content: Any, *, direct: bool
+        self,
+        http: httpx.AsyncClient,
+        method: str,
+        url: str,
+        content: Any,
+        own: dict[str, str],
+        *,
+        direct: bool,
     ) -> Reply:
-        """Send the request once (following redirects), on the direct path if it may."""
+        """Send the request once (following redirects), on the direct path if it may;
+        ``own``: the request's own headers (`_request_headers`)."""
         sender = self._pool.direct if direct else None
         if sender is None:
-            return await self._through_httpx(http, method, url, content)
+            return await self._through_httpx(http, method, url, content, own)
         first = self._url(url)
-        reply = await sender.send(method, url, content, self._request_headers(url), self.timeouts)
+        reply = await sender.send(
+            method, url, content, self._request_headers(url, own), self.timeouts
+        )
         for _ in range(_MAX_REDIRECTS + 1):
             try:
                 if sender.must_hand_over(reply):
@@ -403,9 +442,9 @@ class Session:
             method, url = target
             content = None if method == "GET" else content
             if self._pool.direct is None:  # handed over: httpx follows on from here
-                return await self._through_httpx(http, method, url, content)
+                return await self._through_httpx(http, method, url, content, own)
             elsewhere = not _same_origin(first, self._url(url))
-            headers = None if elsewhere else self._request_headers(url)
+            headers = None if elsewhere else self._request_headers(url, own)
             reply = await sender.send(
                 method, url, content, headers, self.timeouts, elsewhere=elsewhere
             )
@@ -413,13 +452,13 @@ class Session:
         raise Failure(Fact.PROTOCOL, f"more than {_MAX_REDIRECTS} redirects")
 
     async def _through_httpx(
-        self, http: httpx.AsyncClient, method: str, url: str, content: Any
+        self, http: httpx.AsyncClient, method: str, url: str, content: Any, own: dict[str, str]
     ) -> Reply:
         request = http.build_request(
             method,
             self._url(url),
             content=content,
-            headers=self._request_headers(url),
+            headers=self._request_headers(url, own),
             timeout=httpx.USE_CLIENT_DEFAULT if self._timeout_is_default else self.timeout,
         )
         try:

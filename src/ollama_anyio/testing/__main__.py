@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import anyio
 
+from .._backends import require_backend
 from ._emulator import DEFAULT_REQUEST_LOG, OllamaEmulator
 from ._llama import EngineUnavailable
 
@@ -49,7 +50,44 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help='end streams with done_reason but "done": false, as some newer runners do',
     )
+    parser.add_argument(
+        "--service-time",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="time each generate, chat or embed request takes in its model's slot (default 0)",
+    )
+    parser.add_argument(
+        "--num-parallel",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="slots per model, as OLLAMA_NUM_PARALLEL; an embedding model gets 1"
+        " (default: no limit)",
+    )
+    parser.add_argument(
+        "--slots",
+        action="append",
+        type=_slot,
+        default=[],
+        metavar="MODEL=N",
+        help="slots of one model, overriding --num-parallel (repeatable)",
+    )
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _slot(text: str) -> tuple[str, int]:
+    name, sep, count = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected MODEL=N, got {text!r}")
+    return name, _positive(count)
 
 
 def _count(text: str) -> int:
@@ -67,6 +105,9 @@ async def _serve(args: argparse.Namespace) -> None:
         token_delay=args.token_delay,
         request_log=args.request_log,
         done_reason_only=args.done_reason_only,
+        service_time=args.service_time,
+        num_parallel=args.num_parallel,
+        slots=dict(args.slots),
     )
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with emulator:
@@ -79,10 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the emulator until interrupted; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
+        require_backend(args.backend)
         anyio.run(_serve, args, backend=args.backend)
     except KeyboardInterrupt:
         pass
-    except EngineUnavailable as exc:  # --model smollm2 without the llama extra
+    except (EngineUnavailable, LookupError) as exc:  # an extra is missing: llama, trio
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -23,6 +23,7 @@ import anyio
 from anyio.abc import SocketAttribute
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from .._backends import require_backend
 from .._http import _fork
 from ._context import Context, ReplyQueue
 from ._engine import Engine, ReplySource
@@ -31,8 +32,9 @@ from ._http import DEFAULT_MAX_BODY, HttpRequest, HttpServer, serve
 from ._llama import real_models
 from ._routes import route
 from ._runner import DEFAULT_MAX_QUEUE, Runner, serve_engines
+from ._slots import INFERENCE_PATHS, Slots
 from ._store import ModelStore
-from ._wire import DeferredResponse, Response, StreamResponse, error_response
+from ._wire import ApiError, DeferredResponse, Response, StreamResponse, error_response
 
 __all__ = ["OllamaEmulator", "RecordedRequest", "ThreadedEmulator", "run_emulator_in_thread"]
 
@@ -99,8 +101,13 @@ class OllamaEmulator:
         engines: models served by an engine instead of the deterministic answers, by name
             (see :class:`Engine`); the caller keeps ownership. A real model's name in
             ``models`` (``smollm2``) is served by llama.cpp, which the ``llama`` extra installs.
-        max_queue: requests that may wait for an engine's model while it answers another;
-            one more is answered 503 "server busy".
+        max_queue: requests that may wait for an engine's model while it answers another,
+            or for a model's slot; one more is answered 503 "server busy".
+        service_time: seconds each generate, chat or embed request takes (in its model's
+            slot), whatever its size: a server whose throughput is bounded by time, not CPU.
+        num_parallel: slots per model, as Ollama's ``OLLAMA_NUM_PARALLEL``: requests beyond
+            them wait. An embedding model gets one, as Ollama gives it. ``None``: no limit.
+        slots: slots by model name, overriding ``num_parallel`` (``{"all-minilm": 2}``).
         max_request_body: the largest request body accepted, in bytes (64 MiB); a larger one
             is answered 413 and its connection closed.
 
@@ -120,6 +127,9 @@ class OllamaEmulator:
         done_reason_only: bool = False,
         engines: Mapping[str, Engine] | None = None,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        service_time: float = 0.0,
+        num_parallel: int | None = None,
+        slots: Mapping[str, int] | None = None,
         max_request_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         if not isinstance(request_log, int) or request_log < 0:
@@ -129,6 +139,13 @@ class OllamaEmulator:
         # Annotated: users' type checkers see these (pyright --verifytypes).
         self.port: int = port
         self.store: ModelStore = ModelStore(models)
+        self._slots = Slots(
+            self.store,
+            service_time=service_time,
+            num_parallel=num_parallel,
+            slots=slots,
+            max_queue=max_queue,
+        )
         self.faults: Faults = Faults()
         self.replies: ReplyQueue = ReplyQueue()
         self.version = version
@@ -186,10 +203,22 @@ class OllamaEmulator:
         with self._lock:
             return self._max_in_flight
 
+    @property
+    def slot_peaks(self) -> dict[str, int]:
+        """The most slots each limited model used at once, by name as ``/api/tags`` shows it."""
+        return dict(self._slots.peaks)
+
+    @property
+    def in_flight(self) -> int:
+        """The requests being answered now (arrived, response not ended)."""
+        with self._lock:
+            return self._in_flight
+
     def _busy(self, change: int) -> None:
         with self._lock:
             self._in_flight += change
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        self._notify()
 
     def script(self, *replies: ReplySource) -> None:
         """Queue replies for the next generate/chat requests, one per request.
@@ -216,6 +245,10 @@ class OllamaEmulator:
             TimeoutError: not reached within a minute (see `wait_for_requests`).
         """
         await self._wait(lambda: self.disconnects >= count)
+
+    async def wait_until_idle(self) -> None:
+        """Wait until no request is being answered (bound it with ``fail_after``)."""
+        await self._wait(lambda: self.in_flight == 0)
 
     async def _wait(self, done: Callable[[], bool]) -> None:
         with anyio.fail_after(_LONGEST_WAIT):
@@ -268,21 +301,33 @@ class OllamaEmulator:
             done_reason_only=self._done_reason_only,
             engines=self._runners,
         )
-        response: Response | StreamResponse | DeferredResponse
+        response: Response | StreamResponse
         if any(f.kind in (FaultKind.BUSY, FaultKind.BAD_GATEWAY) for f in faults):
             response = Response(200)  # replaced by the fault; the handler never runs
-        else:
+        elif self._slots.active and path in INFERENCE_PATHS and request.method == "POST":
             try:
-                response = route(ctx, request.method, request.target, request.body)
-            except RecursionError:
-                # Nesting that parses but is too deep to walk: the client's fault, answered
-                # as Go's decoder answers nesting past its limit, not an emulator error.
-                response = error_response(400, "exceeded max depth")
-        if isinstance(response, DeferredResponse):  # a real model's whole answer
-            response = await response.produce()
+                # The slot is held while the answer is made, not while a stream is written.
+                async with self._slots.hold(record.json):
+                    response = await self._route(ctx, request)
+            except ApiError as exc:  # the model's queue is full
+                response = error_response(exc.status, exc.message)
+        else:
+            response = await self._route(ctx, request)
         result = plan(response, faults, request.method)
         result.delay += load
         return result
+
+    @staticmethod
+    async def _route(ctx: Context, request: HttpRequest) -> Response | StreamResponse:
+        try:
+            response = route(ctx, request.method, request.target, request.body)
+        except RecursionError:
+            # Nesting that parses but is too deep to walk: the client's fault, answered
+            # as Go's decoder answers nesting past its limit, not an emulator error.
+            return error_response(400, "exceeded max depth")
+        if isinstance(response, DeferredResponse):  # a real model's whole answer
+            response = await response.produce()
+        return response
 
     async def __aenter__(self) -> OllamaEmulator:
         server = HttpServer(
@@ -384,6 +429,16 @@ class ThreadedEmulator:
         return self.emulator.max_in_flight
 
     @property
+    def slot_peaks(self) -> dict[str, int]:
+        """The most slots each limited model used at once, by model key."""
+        return self.emulator.slot_peaks
+
+    @property
+    def in_flight(self) -> int:
+        """The requests being answered now."""
+        return self.emulator.in_flight
+
+    @property
     def errors(self) -> list[BaseException]:
         """Unexpected exceptions raised while serving (a bug if not empty)."""
         return self.emulator.errors
@@ -408,6 +463,14 @@ class ThreadedEmulator:
         """
         self._portal.call(_bounded, self.emulator.wait_for_disconnects(count), timeout)
 
+    def wait_until_idle(self, timeout: float = 10.0) -> None:
+        """Block until no request is being answered.
+
+        Raises:
+            TimeoutError: requests were still being answered after ``timeout`` seconds.
+        """
+        self._portal.call(_bounded, self.emulator.wait_until_idle(), timeout)
+
 
 async def _bounded(waiter: Coroutine[Any, Any, None], seconds: float) -> None:
     with anyio.fail_after(seconds):
@@ -428,6 +491,7 @@ def run_emulator_in_thread(
         The running emulator's synchronous face; leaving the block stops the server, closes
         its connections and joins the thread.
     """
+    require_backend(backend)
     parent = os.getpid()
     stack = contextlib.ExitStack()
     with stack:

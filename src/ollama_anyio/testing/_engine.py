@@ -2,7 +2,7 @@
 
 Everything here is a pure function of its inputs, so the same request always gets the same
 answer: a reply is chosen by hashing the last user message, structured output is generated
-from the JSON schema's types, and embeddings come from a generator seeded with the text.
+from the JSON schema's types, and embeddings come from a hash of the text.
 
 The end of the module defines the engine interface: what serves a model with something other
 than these answers (a real model, see ``_llama.py``), and :class:`DeterministicEngine`, these
@@ -11,12 +11,14 @@ same answers behind that interface.
 
 from __future__ import annotations
 
+import array
+import functools
 import hashlib
 import json
 import math
-import random
 import re
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -261,17 +263,59 @@ def _json_answer(prompt: str, sentence: str) -> dict[str, Any]:
 
 
 _WORD = re.compile(r"[a-z]{3,}")
+# Words that say nothing of a topic: a prompt sharing only these with a sentence is not on it.
+_COMMON = frozenset(
+    "about and are because can could does for from has have how into its not that the their"
+    " them then there these they this through what when where which who why will with would"
+    " you your tell write give explain describe list show".split()
+)
+# The words a request starts with before its topic ("Tell me about", "What is the").
+_LEAD = re.compile(
+    r"(?:(?:please|can|could|would|will|you|tell|me|us|about|explain|describe|write|give"
+    r"|list|show|summari[sz]e|what|why|how|who|when|where|which|is|are|was|were|do|does|did"
+    r"|the|a|an|of|be|i|need|want|to|know|in|on)\b[\s,]*)+",
+    re.IGNORECASE,
+)
 
 
 def _on_topic(prompt: str) -> str | None:
     """The sentence sharing the most words with the prompt, so a demo answer is on topic."""
-    words = set(_WORD.findall(prompt.lower()))
+    words = set(_WORD.findall(prompt.lower())) - _COMMON
     best, score = None, 0
     for sentence in _SENTENCES:
         shared = len(words & set(_WORD.findall(sentence.lower())))
         if shared > score:
             best, score = sentence, shared
     return best
+
+
+_GREETING = re.compile(
+    r"\W*(hi|hello|hey|good (morning|afternoon|evening))( there)?\b\W*", re.IGNORECASE
+)
+# Answers to a prompt no sentence above is about: about its own subject, so the one answer
+# reads as a reply to it, never as unrelated trivia.
+_GENERAL = (
+    "Here is a short answer about {topic}: start from the basics, then add detail as needed.",
+    "{Topic} is a broad subject; the key idea is to understand its parts one at a time.",
+    "In short, {topic} depends on the context, and a small example usually makes it clear.",
+    "Good question about {topic}: the short version comes down to a few simple ideas.",
+)
+
+
+def _answer(prompt: str, number: int) -> str:
+    """One coherent sentence for ``prompt``: a greeting back, the sentence on its topic, or
+    a general answer about its subject."""
+    if _GREETING.fullmatch(prompt):
+        return "Hello! How can I help you today?"
+    sentence = _on_topic(prompt)
+    if sentence is not None:
+        return sentence
+    rest = prompt.strip()
+    lead = _LEAD.match(rest)
+    rest = rest[lead.end() :] if lead else rest
+    topic = " ".join(re.split(r"[.?!\n]", rest, maxsplit=1)[0].split()[:6]) or "this"
+    template = _GENERAL[number % len(_GENERAL)]
+    return template.format(topic=topic, Topic=topic[:1].upper() + topic[1:])
 
 
 def default_reply(
@@ -299,9 +343,8 @@ def default_reply(
         thinking = f'The user asks: "{topic}". I should answer briefly and clearly.'
     if tools and not tool_results:
         return Reply(thinking=thinking, tool_calls=_tool_calls(tools, prompt))
-    first = _on_topic(prompt) or _SENTENCES[number % len(_SENTENCES)]
-    second = _SENTENCES[(number // len(_SENTENCES)) % len(_SENTENCES)]
-    text = first if first == second else f"{first} {second}"
+    first = _answer(prompt, number)
+    text = first
     if tool_results:
         text = "Based on the tool result: " + "; ".join(tool_results)
     if fmt == "json":
@@ -311,6 +354,47 @@ def default_reply(
     return Reply(content=text, thinking=thinking)
 
 
+# A vector is made of _PIECES pieces, each one of _TABLE precomputed unit-scaled pieces
+# chosen by a hash of the text: a 64 x 384 request costs the emulator well under a
+# millisecond of arithmetic and its JSON is joined from pre-encoded text, so a bulk client
+# meets a server bounded by its slots and service time, not by the emulator's CPU.
+_PIECES = 8
+_TABLE = 256
+
+
+@functools.lru_cache(maxsize=16)
+def _table(length: int) -> tuple[tuple[tuple[float, ...], bytes], ...]:
+    """The pieces of ``length`` values: each of L2 norm ``1 / sqrt(_PIECES)``, with its JSON."""
+    entries: list[tuple[tuple[float, ...], bytes]] = []
+    for index in range(_TABLE):
+        seed = f"embed-piece\x00{length}\x00{index}".encode()
+        values = _unit(hashlib.shake_256(seed).digest(2 * length), _PIECES)
+        entries.append((values, ",".join(map(repr, values)).encode()))
+    return tuple(entries)
+
+
+def _unit(raw: bytes, pieces: int = 1) -> tuple[float, ...]:
+    """``raw`` read as int16s, scaled to L2 norm ``1 / sqrt(pieces)``, six digits each."""
+    ints = array.array("h")
+    ints.frombytes(raw)
+    if sys.byteorder == "big":  # the same vectors on every machine
+        ints.byteswap()
+    scale = 1.0 / (math.sqrt(sum(v * v for v in ints) * pieces) or 1.0)
+    # Six significant digits (the values are below 1): a float32 holds them exactly and
+    # they are already the shortest decimal of that float32, as Ollama writes it.
+    return tuple(round(v * scale, 6) for v in ints)
+
+
+def _pieces(text: str, model: str, size: int) -> list[tuple[tuple[float, ...], bytes]]:
+    key = "\x00".join(("embed", model, text)).encode()
+    if size < 8 * _PIECES:  # a small vector costs little made whole, and pieces would repeat
+        values = _unit(hashlib.shake_256(key).digest(2 * size))
+        return [(values, ",".join(map(repr, values)).encode())]
+    digest = hashlib.blake2b(key, digest_size=_PIECES).digest()
+    bounds = [size * i // _PIECES for i in range(_PIECES + 1)]
+    return [_table(bounds[i + 1] - bounds[i])[digest[i]] for i in range(_PIECES)]
+
+
 def embedding(text: str, model: str, size: int, *, normalize: bool = True) -> list[float]:
     """A deterministic vector for ``text`` under ``model``.
 
@@ -318,14 +402,16 @@ def embedding(text: str, model: str, size: int, *, normalize: bool = True) -> li
         text: the input.
         model: the model's identity, so that two models give different vectors.
         size: the number of dimensions.
-        normalize: L2-normalise and round to float32 (``/api/embed``); otherwise raw float64
-            values as the legacy ``/api/embeddings`` returns them.
+        normalize: L2-normalised float32 values (``/api/embed``); otherwise raw float64
+            values, not of unit norm, as the legacy ``/api/embeddings`` returns them.
     """
-    rng = random.Random(_hash("embed", model, text))
-    values = [rng.gauss(0.0, 1.0) for _ in range(size)]
-    if not normalize:
-        return values
-    return normalise(values)
+    values = [value for piece, _ in _pieces(text, model, size) for value in piece]
+    return values if normalize else [value * 8.0 for value in values]
+
+
+def embedding_json(text: str, model: str, size: int) -> bytes:
+    """``embedding(text, model, size)`` as JSON text, joined from pre-encoded pieces."""
+    return b"[" + b",".join(encoded for _, encoded in _pieces(text, model, size)) + b"]"
 
 
 def normalise(values: Sequence[float]) -> list[float]:
@@ -399,7 +485,9 @@ class Engine(Protocol):
 
     The emulator validates each request as the server does and hands the engine only what
     passed. Every method blocks: the emulator calls them in a worker thread, one request at a
-    time per engine, so an engine needs no locking of its own.
+    time per engine, so an engine needs no locking of its own; an engine with an integer
+    attribute ``parallel`` above 1 is given that many requests at once (and must be
+    thread-safe).
     """
 
     def describe(self, name: ModelName) -> Model:

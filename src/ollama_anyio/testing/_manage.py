@@ -51,8 +51,8 @@ def ps(ctx: Context, body: bytes) -> Response:
     entries: list[dict[str, Any]] = []
     for loaded in ctx.store.running(now):
         model = loaded.model
-        # A KV cache of about 128 KiB per context token on top of the weights.
-        size = model.size + loaded.context_length * 131_072
+        # The weights and the KV cache of the allocated context; all in VRAM or all in RAM.
+        size = model.size + loaded.context_length * model.kv_bytes_per_token
         entries.append(
             {
                 "name": model.name.display,
@@ -61,7 +61,7 @@ def ps(ctx: Context, body: bytes) -> Response:
                 "digest": model.digest,
                 "details": model.details(with_lengths=False),
                 "expires_at": local_timestamp(loaded.expires_at),
-                "size_vram": size,
+                "size_vram": size if model.on_gpu else 0,
                 "context_length": loaded.context_length,
             }
         )

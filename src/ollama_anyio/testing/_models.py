@@ -93,6 +93,10 @@ class Model:
     # The thinking controls the model declares (SPEC 9.1), shown by /api/show; none: any.
     thinking_values: tuple[bool | str, ...] = ()
     thinking_default: bool | str | None = None
+    # What ps reports of a loaded model: the KV cache's bytes per context token on top of the
+    # weights, and whether they sit in GPU memory (size_vram) or in RAM (size_vram 0).
+    kv_bytes_per_token: int = 131_072
+    on_gpu: bool = True
 
     def thinking_level(self, think: bool | str | None) -> bool | str | None:
         """The control the model runs with: a level it declares, else its default level."""

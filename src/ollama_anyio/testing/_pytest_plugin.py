@@ -10,6 +10,11 @@ The ``ollama_emulator`` marker passes keyword arguments to the emulator, e.g. a 
 
     @pytest.mark.ollama_emulator(models=["llama3.2", "smollm2"])
     def test_real_answer(ollama_emulator): ...
+
+or a server for bulk work, whose model answers one request at a time in 100 ms::
+
+    @pytest.mark.ollama_emulator(service_time=0.1, num_parallel=1)
+    def test_bulk(ollama_emulator): ...
 """
 
 from __future__ import annotations

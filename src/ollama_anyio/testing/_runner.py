@@ -1,8 +1,9 @@
 """Serving a model from an :class:`~._engine.Engine`: its queue, its worker thread, its chunks.
 
-A :class:`Runner` is what Ollama calls a model's runner: one request at a time, the others
-waiting their turn on an :class:`anyio.Lock` (a waiting request holds no thread), and a 503
-"server busy" once too many wait. The engine's blocking ``generate`` runs in a worker thread
+A :class:`Runner` is what Ollama calls a model's runner: as many requests at a time as the
+engine has slots (its ``parallel``, 1 unless it says otherwise), the others waiting their turn
+on an :class:`anyio.Semaphore` (a waiting request holds no thread), and a 503 "server busy"
+once too many wait. The engine's blocking ``generate`` runs in a worker thread
 that hands its events to the event loop through a small memory object stream, read in the
 connection's own task; when that task stops reading (the client left, the request was
 cancelled, the response ended), the stream is closed, ``stop`` is set, and the worker ends at
@@ -69,14 +70,17 @@ class Runner:
 
     Args:
         engine: what answers.
-        max_queue: how many requests may wait while one runs; one more is answered 503.
+        max_queue: how many requests may wait while the engine's slots are busy; one more is
+            answered 503.
     """
 
     def __init__(self, engine: Engine, *, max_queue: int = DEFAULT_MAX_QUEUE) -> None:
         self.engine = engine
         self.max_queue = max_queue
+        # An engine that answers several requests at once says so (OLLAMA_NUM_PARALLEL).
+        self.slots = max(1, int(getattr(engine, "parallel", 1)))
         self._pending = 0  # running and waiting; touched only on the event loop
-        self._lock: anyio.Lock | None = None
+        self._free: anyio.Semaphore | None = None
 
     def admit(self) -> None:
         """Refuse a request when the queue is full.
@@ -84,16 +88,17 @@ class Runner:
         Raises:
             ApiError: 503 with the server's "server busy" message.
         """
-        if self._pending > self.max_queue:
+        if self._pending - self.slots >= self.max_queue:
             raise ApiError(503, BUSY_MESSAGE)
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncGenerator[None, None]:
         self._pending += 1
         try:
-            if self._lock is None:
-                self._lock = anyio.Lock()  # made on first use: a lock belongs to a loop
-            async with self._lock:
+            if self._free is None:
+                # Made on first use: a semaphore belongs to a loop.
+                self._free = anyio.Semaphore(self.slots)
+            async with self._free:
                 yield
         finally:
             self._pending -= 1
