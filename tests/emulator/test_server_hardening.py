@@ -113,6 +113,29 @@ async def test_dense_json_is_refused_before_it_is_parsed(emu: OllamaEmulator) ->
     assert emu.errors == []
 
 
+@pytest.mark.parametrize("path", ["/api/generate", "/api/chat"])
+async def test_a_prompt_longer_than_the_context_window_is_truncated_to_it(
+    emu: OllamaEmulator, path: str
+) -> None:
+    # As Ollama truncates a prompt that does not fit (keeping its end): a 4 MiB prompt of
+    # two-million words is answered with at most num_ctx prompt tokens, rather than a context
+    # of millions of token ids (a 60 MiB prompt cost the emulator 5.6 GB and 80 s).
+    prompt = "a " * (2 * 1024 * 1024)
+    request: dict[str, object] = {"model": "llama3.2", "stream": False}
+    request["options"] = {"num_ctx": 1024}
+    if path == "/api/chat":
+        request["messages"] = [{"role": "user", "content": prompt}]
+    else:
+        request["prompt"] = prompt
+    status, answer = await exchange(emu.url, post(path, json.dumps(request).encode()))
+    assert status == 200
+    result = json.loads(answer)
+    # (The emulator's template adds 4 end-of-turn tokens to the window's.)
+    assert 0 < result["prompt_eval_count"] <= 1024 + 4
+    assert len(result.get("context", [])) <= 1024 + 4 + result["eval_count"]
+    assert emu.errors == []
+
+
 @pytest.mark.parametrize("at_once", [False, True], ids=["after", "at-once"])
 async def test_a_pipelined_flood_waits_in_the_kernel_while_a_response_hangs(
     emu: OllamaEmulator, at_once: bool
