@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 
 import anyio
 import anyio.abc
@@ -133,6 +134,22 @@ async def test_a_prompt_longer_than_the_context_window_is_truncated_to_it(
     # (The emulator's template adds 4 end-of-turn tokens to the window's.)
     assert 0 < result["prompt_eval_count"] <= 1024 + 4
     assert len(result.get("context", [])) <= 1024 + 4 + result["eval_count"]
+    assert emu.errors == []
+
+
+async def test_a_huge_prompt_costs_the_default_reply_little(emu: OllamaEmulator) -> None:
+    # The default reply looked at every word of the prompt: 900 MB at the peak for 8 MiB.
+    body = json.dumps({"model": "llama3.2", "prompt": "a " * (4 * 1024 * 1024), "stream": False})
+    tracemalloc.start()
+    try:
+        status, answer = await exchange(emu.url, post("/api/generate", body.encode()))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert status == 200
+    assert json.loads(answer)["response"]
+    # The request's bytes, their decoded string, the recorded request: a few copies of 8 MiB.
+    assert peak < 128 * 1024 * 1024
     assert emu.errors == []
 
 
