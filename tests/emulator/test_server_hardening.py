@@ -114,7 +114,7 @@ async def test_dense_json_is_refused_before_it_is_parsed(emu: OllamaEmulator) ->
     assert emu.errors == []
 
 
-@pytest.mark.parametrize("path", ["/api/generate", "/api/chat"])
+@pytest.mark.parametrize("path", ["/api/generate", "/api/chat", "/api/embed"])
 async def test_a_prompt_longer_than_the_context_window_is_truncated_to_it(
     emu: OllamaEmulator, path: str
 ) -> None:
@@ -126,6 +126,8 @@ async def test_a_prompt_longer_than_the_context_window_is_truncated_to_it(
     request["options"] = {"num_ctx": 1024}
     if path == "/api/chat":
         request["messages"] = [{"role": "user", "content": prompt}]
+    elif path == "/api/embed":
+        request["input"] = prompt
     else:
         request["prompt"] = prompt
     status, answer = await exchange(emu.url, post(path, json.dumps(request).encode()))
@@ -133,21 +135,25 @@ async def test_a_prompt_longer_than_the_context_window_is_truncated_to_it(
     result = json.loads(answer)
     # (The emulator's template adds 4 end-of-turn tokens to the window's.)
     assert 0 < result["prompt_eval_count"] <= 1024 + 4
-    assert len(result.get("context", [])) <= 1024 + 4 + result["eval_count"]
+    assert len(result.get("context", [])) <= 1024 + 4 + result.get("eval_count", 0)
     assert emu.errors == []
 
 
-async def test_a_huge_prompt_costs_the_default_reply_little(emu: OllamaEmulator) -> None:
-    # The default reply looked at every word of the prompt: 900 MB at the peak for 8 MiB.
-    body = json.dumps({"model": "llama3.2", "prompt": "a " * (4 * 1024 * 1024), "stream": False})
+@pytest.mark.parametrize("path", ["/api/generate", "/api/embed"])
+async def test_a_huge_prompt_costs_the_emulator_little(emu: OllamaEmulator, path: str) -> None:
+    # The default reply looked at every word of the prompt, and embed split all of its input:
+    # 900 MB at the peak for 8 MiB.
+    text = "a " * (4 * 1024 * 1024)
+    request = {"model": "all-minilm" if path == "/api/embed" else "llama3.2", "stream": False}
+    request["input" if path == "/api/embed" else "prompt"] = text
     tracemalloc.start()
     try:
-        status, answer = await exchange(emu.url, post("/api/generate", body.encode()))
+        status, answer = await exchange(emu.url, post(path, json.dumps(request).encode()))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert status == 200
-    assert json.loads(answer)["response"]
+    assert json.loads(answer)["response" if path == "/api/generate" else "embeddings"]
     # The request's bytes, their decoded string, the recorded request: a few copies of 8 MiB.
     assert peak < 128 * 1024 * 1024
     assert emu.errors == []
