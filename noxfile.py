@@ -138,3 +138,20 @@ def compat(session: nox.Session) -> None:
     # llama-index-embeddings-ollama requires pytest-asyncio at run time; its plugin would warn
     # at start-up, an error under our filterwarnings.
     session.run("pytest", "-p", "no:asyncio", "tests/compat", *session.posargs)
+
+
+# What code built on the official client uses beyond it (tests/dropin): pydantic models and
+# FastAPI around our types, and the two OpenTelemetry instrumentations published for ollama.
+DROPIN_PACKAGES = [
+    "fastapi",
+    "opentelemetry-sdk",
+    "opentelemetry-instrumentation-ollama",
+    "openinference-instrumentation-ollama",
+]
+
+
+@nox.session
+def dropin(session: nox.Session) -> None:
+    """Our types in pydantic models and FastAPI, and the instrumentations' spans, as on ollama."""
+    session.install("-e", ".[test]", *DROPIN_PACKAGES)
+    session.run("pytest", "tests/dropin", *session.posargs)

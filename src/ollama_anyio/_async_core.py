@@ -276,6 +276,8 @@ class AsyncCore:
                 "web_search and web_fetch need an ollama.com API key: set OLLAMA_API_KEY or "
                 "pass api_key="
             )
+        if type(json) is _requests.JsonBody:
+            json = json.struct  # (the Struct itself: encoded directly, and read by telemetry)
         if json is not None:
             content = _requests.encoder.encode(json)
         idempotent = not path.startswith(_WRITES)
@@ -290,6 +292,7 @@ class AsyncCore:
                 url,
                 read_timeout=session.timeouts["read"],
                 max_line_size=session.limits(url).line,
+                owner=self,
                 watch=None if telemetry is None else telemetry.stream(url, _path(url), json),
             )
             self._streams.add(opened)

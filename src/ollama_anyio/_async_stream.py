@@ -63,9 +63,13 @@ class AsyncStream(Generic[T]):
         read_timeout: float | None = None,
         max_line_size: int | None = None,
         watch: Any = None,
+        owner: object = None,
     ) -> None:
         self._send = start
         self._watch = watch
+        # The client, held until the stream ends or is closed, so that a stream of a client
+        # nobody else holds (``await AsyncClient().chat(..., stream=True)``) keeps its pool.
+        self._owner = owner
         self._type = item_type
         self._is_final = is_final
         self._url = url
@@ -218,6 +222,7 @@ class AsyncStream(Generic[T]):
         if self._closed:
             return
         self._closed = True
+        self._owner = None
         if self._watch is not None:
             self._end_watch()
         self._buffer.clear()

@@ -198,7 +198,7 @@ class AsyncEndpoints(AsyncCore):
             GenerateResponse,
             "POST",
             "/api/generate",
-            json=body,
+            json=_requests.JsonBody(body),
             stream=stream,
         )
 
@@ -299,7 +299,9 @@ class AsyncEndpoints(AsyncCore):
             truncate=truncate,
             shift=shift,
         )
-        return await self._request(ChatResponse, "POST", "/api/chat", json=body, stream=stream)
+        return await self._request(
+            ChatResponse, "POST", "/api/chat", json=_requests.JsonBody(body), stream=stream
+        )
 
     @overload
     async def embed(
@@ -367,7 +369,7 @@ class AsyncEndpoints(AsyncCore):
         )
         cls: type[EmbedResponse | EmbedArraysResponse]
         cls = EmbedArraysResponse if as_arrays else EmbedResponse
-        return await self._request(cls, "POST", "/api/embed", json=body)
+        return await self._request(cls, "POST", "/api/embed", json=_requests.JsonBody(body))
 
     @endpoint()
     async def embeddings(
@@ -379,7 +381,9 @@ class AsyncEndpoints(AsyncCore):
     ) -> EmbeddingsResponse:
         """Embed one text with the legacy endpoint (``POST /api/embeddings``)."""
         body = _requests.embeddings(model, prompt, options=options, keep_alive=keep_alive)
-        return await self._request(EmbeddingsResponse, "POST", "/api/embeddings", json=body)
+        return await self._request(
+            EmbeddingsResponse, "POST", "/api/embeddings", json=_requests.JsonBody(body)
+        )
 
     # -----------------------------------------------------------------------------------------
     # Models
@@ -405,7 +409,9 @@ class AsyncEndpoints(AsyncCore):
     ) -> ProgressResponse | AsyncStream[ProgressResponse]:
         """Download a model from a registry (``POST /api/pull``), with progress if streamed."""
         body = _requests.pull(model, insecure=insecure, stream=stream)
-        return await self._request(ProgressResponse, "POST", "/api/pull", json=body, stream=stream)
+        return await self._request(
+            ProgressResponse, "POST", "/api/pull", json=_requests.JsonBody(body), stream=stream
+        )
 
     @overload
     async def push(
@@ -428,7 +434,9 @@ class AsyncEndpoints(AsyncCore):
     ) -> ProgressResponse | AsyncStream[ProgressResponse]:
         """Upload a model to a registry (``POST /api/push``), with progress if streamed."""
         body = _requests.push(model, insecure=insecure, stream=stream)
-        return await self._request(ProgressResponse, "POST", "/api/push", json=body, stream=stream)
+        return await self._request(
+            ProgressResponse, "POST", "/api/push", json=_requests.JsonBody(body), stream=stream
+        )
 
     @overload
     async def create(
@@ -517,7 +525,7 @@ class AsyncEndpoints(AsyncCore):
             ProgressResponse,
             "POST",
             "/api/create",
-            json=body,
+            json=_requests.JsonBody(body),
             stream=stream,
         )
 
@@ -556,7 +564,7 @@ class AsyncEndpoints(AsyncCore):
         ``verbose=True`` also returns large array metadata such as the tokenizer vocabulary.
         """
         body = _requests.show(model, verbose=verbose)
-        return await self._request(ShowResponse, "POST", "/api/show", json=body)
+        return await self._request(ShowResponse, "POST", "/api/show", json=_requests.JsonBody(body))
 
     @endpoint()
     async def ps(self) -> ProcessResponse:
@@ -566,13 +574,13 @@ class AsyncEndpoints(AsyncCore):
     @endpoint()
     async def copy(self, source: str, destination: str) -> StatusResponse:
         """Copy a model under a new name (``POST /api/copy``)."""
-        body = _requests.copy(source, destination)
+        body = _requests.JsonBody(_requests.copy(source, destination))
         return await self._request(StatusResponse, "POST", "/api/copy", json=body)
 
     @endpoint()
     async def delete(self, model: str) -> StatusResponse:
         """Delete a model (``DELETE /api/delete``)."""
-        body = _requests.delete(model)
+        body = _requests.JsonBody(_requests.delete(model))
         return await self._request(StatusResponse, "DELETE", "/api/delete", json=body)
 
     @endpoint()
@@ -602,7 +610,9 @@ class AsyncEndpoints(AsyncCore):
             ResponseError: the server answered with an error.
         """
         body = _requests.systemone(model, state, questions, keep_alive=keep_alive)
-        return await self._request(SystemOneResponse, "POST", "/v1/systemone", json=body)
+        return await self._request(
+            SystemOneResponse, "POST", "/v1/systemone", json=_requests.JsonBody(body)
+        )
 
     @endpoint(module_function=False)
     async def version(self) -> str:
@@ -618,11 +628,11 @@ class AsyncEndpoints(AsyncCore):
         """Search the web through ollama.com (needs an API key)."""
         body = _requests.web_search(query, max_results)
         url = _config.WEB_URL + "/api/web_search"
-        return await self._request(WebSearchResponse, "POST", url, json=body)
+        return await self._request(WebSearchResponse, "POST", url, json=_requests.JsonBody(body))
 
     @endpoint()
     async def web_fetch(self, url: str) -> WebFetchResponse:
         """Fetch a web page's title, text and links through ollama.com (needs an API key)."""
         body = _requests.web_fetch(url)
         where = _config.WEB_URL + "/api/web_fetch"
-        return await self._request(WebFetchResponse, "POST", where, json=body)
+        return await self._request(WebFetchResponse, "POST", where, json=_requests.JsonBody(body))

@@ -973,7 +973,7 @@ class Client(ClientCore):
             GenerateResponse,
             "POST",
             "/api/generate",
-            json=body,
+            json=_requests.JsonBody(body),
             stream=stream,
         )
 
@@ -1073,7 +1073,9 @@ class Client(ClientCore):
             truncate=truncate,
             shift=shift,
         )
-        return self._request(ChatResponse, "POST", "/api/chat", json=body, stream=stream)
+        return self._request(
+            ChatResponse, "POST", "/api/chat", json=_requests.JsonBody(body), stream=stream
+        )
 
     @overload
     def embed(
@@ -1140,7 +1142,7 @@ class Client(ClientCore):
         )
         cls: type[EmbedResponse | EmbedArraysResponse]
         cls = EmbedArraysResponse if as_arrays else EmbedResponse
-        return self._request(cls, "POST", "/api/embed", json=body)
+        return self._request(cls, "POST", "/api/embed", json=_requests.JsonBody(body))
 
     def embeddings(
         self,
@@ -1151,7 +1153,9 @@ class Client(ClientCore):
     ) -> EmbeddingsResponse:
         """Embed one text with the legacy endpoint (``POST /api/embeddings``)."""
         body = _requests.embeddings(model, prompt, options=options, keep_alive=keep_alive)
-        return self._request(EmbeddingsResponse, "POST", "/api/embeddings", json=body)
+        return self._request(
+            EmbeddingsResponse, "POST", "/api/embeddings", json=_requests.JsonBody(body)
+        )
 
     @overload
     def pull(
@@ -1189,7 +1193,9 @@ class Client(ClientCore):
     ) -> ProgressResponse | Stream[ProgressResponse]:
         """Download a model from a registry (``POST /api/pull``), with progress if streamed."""
         body = _requests.pull(model, insecure=insecure, stream=stream)
-        return self._request(ProgressResponse, "POST", "/api/pull", json=body, stream=stream)
+        return self._request(
+            ProgressResponse, "POST", "/api/pull", json=_requests.JsonBody(body), stream=stream
+        )
 
     @overload
     def push(
@@ -1227,7 +1233,9 @@ class Client(ClientCore):
     ) -> ProgressResponse | Stream[ProgressResponse]:
         """Upload a model to a registry (``POST /api/push``), with progress if streamed."""
         body = _requests.push(model, insecure=insecure, stream=stream)
-        return self._request(ProgressResponse, "POST", "/api/push", json=body, stream=stream)
+        return self._request(
+            ProgressResponse, "POST", "/api/push", json=_requests.JsonBody(body), stream=stream
+        )
 
     @overload
     def create(
@@ -1315,7 +1323,7 @@ class Client(ClientCore):
             ProgressResponse,
             "POST",
             "/api/create",
-            json=body,
+            json=_requests.JsonBody(body),
             stream=stream,
         )
 
@@ -1350,7 +1358,7 @@ class Client(ClientCore):
         ``verbose=True`` also returns large array metadata such as the tokenizer vocabulary.
         """
         body = _requests.show(model, verbose=verbose)
-        return self._request(ShowResponse, "POST", "/api/show", json=body)
+        return self._request(ShowResponse, "POST", "/api/show", json=_requests.JsonBody(body))
 
     def ps(self) -> ProcessResponse:
         """The models loaded in memory (``GET /api/ps``)."""
@@ -1358,12 +1366,12 @@ class Client(ClientCore):
 
     def copy(self, source: str, destination: str) -> StatusResponse:
         """Copy a model under a new name (``POST /api/copy``)."""
-        body = _requests.copy(source, destination)
+        body = _requests.JsonBody(_requests.copy(source, destination))
         return self._request(StatusResponse, "POST", "/api/copy", json=body)
 
     def delete(self, model: str) -> StatusResponse:
         """Delete a model (``DELETE /api/delete``)."""
-        body = _requests.delete(model)
+        body = _requests.JsonBody(_requests.delete(model))
         return self._request(StatusResponse, "DELETE", "/api/delete", json=body)
 
     def systemone(
@@ -1392,7 +1400,9 @@ class Client(ClientCore):
             ResponseError: the server answered with an error.
         """
         body = _requests.systemone(model, state, questions, keep_alive=keep_alive)
-        return self._request(SystemOneResponse, "POST", "/v1/systemone", json=body)
+        return self._request(
+            SystemOneResponse, "POST", "/v1/systemone", json=_requests.JsonBody(body)
+        )
 
     def version(self) -> str:
         """The server's version, e.g. ``"0.12.6"`` (``GET /api/version``)."""
@@ -1403,10 +1413,10 @@ class Client(ClientCore):
         """Search the web through ollama.com (needs an API key)."""
         body = _requests.web_search(query, max_results)
         url = _config.WEB_URL + "/api/web_search"
-        return self._request(WebSearchResponse, "POST", url, json=body)
+        return self._request(WebSearchResponse, "POST", url, json=_requests.JsonBody(body))
 
     def web_fetch(self, url: str) -> WebFetchResponse:
         """Fetch a web page's title, text and links through ollama.com (needs an API key)."""
         body = _requests.web_fetch(url)
         where = _config.WEB_URL + "/api/web_fetch"
-        return self._request(WebFetchResponse, "POST", where, json=body)
+        return self._request(WebFetchResponse, "POST", where, json=_requests.JsonBody(body))

@@ -12,9 +12,10 @@ import base64
 import binascii
 import os
 from collections.abc import Sequence
-from typing import TypeAlias, Union
+from typing import Any, TypeAlias, Union
 
 from ._errors import RequestError
+from ._pydantic import image_core_schema
 from ._types_base import DUMPED_WHOLE, SubscriptableStruct, dump_encoder
 
 __all__ = ["Image", "ImageArg", "ImageLike", "encode_image", "encode_images", "needs_io"]
@@ -25,7 +26,7 @@ class Image(SubscriptableStruct, kw_only=True):
 
     value: Union[str, bytes, os.PathLike[str]]  # noqa: UP007  (msgspec reads this at run time)
 
-    def model_dump(self, *, exclude_none: bool = False) -> str:  # type: ignore[override]
+    def model_dump(self, **options: Any) -> str:  # type: ignore[override]
         """The image as the base64 text sent to the server (a file is read).
 
         Raises:
@@ -34,9 +35,15 @@ class Image(SubscriptableStruct, kw_only=True):
         """
         return encode_image(self)
 
-    def model_dump_json(self, *, exclude_none: bool = False) -> str:
+    def model_dump_json(
+        self, *, indent: int | None = None, exclude_none: bool = False, **options: Any
+    ) -> str:
         """`model_dump` as a JSON string."""
         return dump_encoder.encode(self.model_dump()).decode()
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        return image_core_schema(cls)
 
 
 DUMPED_WHOLE.add(Image)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, cast
 
@@ -17,6 +17,7 @@ import msgspec
 
 from . import _images, _structured, _tools
 from ._errors import RequestError
+from ._pydantic import construct
 from ._types import (
     ChatRequest,
     CopyRequest,
@@ -45,6 +46,7 @@ from ._types import (
 )
 
 __all__ = [
+    "JsonBody",
     "check_digest",
     "check_keep_alive",
     "check_model",
@@ -53,6 +55,45 @@ __all__ = [
 ]
 
 encoder = msgspec.json.Encoder()
+
+# The bodies below are copies of blank instances with their fields replaced (msgspec's replace,
+# a C call): calling the classes would run their argument checks (`_pydantic.ModelMeta`), which
+# the values built here have passed. Each copy replaces every field whose blank value must not
+# be shared (a required field, a list): ``model``, chat's ``messages`` and ``tools``, ``input``.
+_copy = msgspec.structs.replace
+
+
+class JsonBody(Mapping[str, Any]):
+    """A request body as ``_request(json=...)`` shows it: a mapping of what is sent, as the
+    official client passes a dict there, for the tools that wrap ``_request`` and read it.
+
+    Its dict is built only when it is first read (``msgspec.to_builtins``); ``_request``
+    encodes the Struct itself, so an unwrapped call pays one small object for it.
+    """
+
+    __slots__ = ("_dict", "struct")
+
+    def __init__(self, struct: Any) -> None:
+        self.struct = struct
+        self._dict: dict[str, Any] | None = None
+
+    def _built(self) -> dict[str, Any]:
+        if self._dict is None:
+            self._dict = cast("dict[str, Any]", msgspec.to_builtins(self.struct))
+        return self._dict
+
+    def __getitem__(self, key: str) -> Any:
+        return self._built()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    def __repr__(self) -> str:
+        return f"JsonBody({self.struct!r})"
+
 
 # SPEC 1.10: [host/][namespace/]model[:tag]; a cloud name may carry a second tag (":cloud").
 _MODEL_NAME = re.compile(
@@ -201,7 +242,7 @@ def _message(value: object, where: str) -> Message:
         plain = cast("dict[str, object]", value)
         role, content = plain.get("role"), plain.get("content")
         if isinstance(role, str) and role and isinstance(content, str):
-            return Message(role=role, content=content)
+            return _copy(_MESSAGE, role=role, content=content)
     if isinstance(value, Message):
         message = value
     elif isinstance(value, Mapping):
@@ -309,7 +350,8 @@ def generate(
     steps: int | None,
 ) -> GenerateRequest:
     """The body of ``generate()``; reads image files given as paths."""
-    return GenerateRequest(
+    return _copy(
+        _GENERATE,
         model=check_model(model),
         stream=bool(stream),
         options=_options(options),
@@ -349,7 +391,8 @@ def chat(
     shift: bool | None,
 ) -> ChatRequest:
     """The body of ``chat()``; reads image files given as paths."""
-    return ChatRequest(
+    return _copy(
+        _CHAT,
         model=check_model(model),
         stream=bool(stream),
         options=_options(options),
@@ -385,7 +428,8 @@ def embed(
         input = list(input)
     if _int(dimensions, "dimensions") is not None and dimensions is not None and dimensions < 1:
         raise RequestError(f"dimensions must be a positive integer, got {dimensions}")
-    return EmbedRequest(
+    return _copy(
+        _EMBED,
         model=check_model(model),
         input=input,
         truncate=_bool(truncate, "truncate"),
@@ -556,3 +600,14 @@ def systemone(
         questions={name: _question(name, q) for name, q in questions.items()},
         keep_alive=check_keep_alive(keep_alive),
     )
+
+
+def message_list(messages: object) -> list[Message]:
+    """The ``messages`` of a ``chat`` body, each checked and converted (images encoded)."""
+    return _messages(messages)
+
+
+_MESSAGE = construct(Message)
+_GENERATE = construct(GenerateRequest, model="")
+_CHAT = construct(ChatRequest, model="", messages=[], tools=[])
+_EMBED = construct(EmbedRequest, model="", input="")

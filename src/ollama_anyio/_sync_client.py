@@ -310,9 +310,12 @@ class Stream(Generic[T]):
     # As in AsyncStream: created by the first accumulating read only.
     _accumulator: Accumulator[T] | None = None
 
-    def __init__(self, stream: AsyncStream[T], loop: _Loop) -> None:
+    def __init__(self, stream: AsyncStream[T], loop: _Loop, owner: object = None) -> None:
         self._astream = stream
         self._loop = loop
+        # The client, held until the stream ends or is closed: collecting it would stop the
+        # portal under the stream (``for part in Client().chat(..., stream=True)``).
+        self._owner = owner
         self._portal = loop.portal
         self._buffer: deque[T] = deque()
         self._error: BaseException | None = None
@@ -403,10 +406,12 @@ class Stream(Generic[T]):
         self._buffer.clear()
         self._error = None
         if self._ended and self._producer is None:
+            self._owner = None
             return
         self._ended = True
         astream = self._astream
         if self._producer is None:
+            self._owner = None
             _close_watch(astream)  # never started: nothing runs in the portal
             return
         if self._scope is not None:
@@ -421,6 +426,7 @@ class Stream(Generic[T]):
         receive = self._receive
         if receive is not None and not self._in_portal(lambda: self._portal.call(receive.close)):
             receive.close()  # the portal has stopped: nothing in it uses the stream any more
+        self._owner = None
 
     def _in_portal(self, func: Callable[[], object]) -> bool:
         """Do ``func`` in the portal; False if another thread's ``close()`` had stopped it
@@ -560,6 +566,7 @@ class ClientCore:
         self._state = _Portal(backend)
         self._state.async_client = self._async
         self._finalizer = weakref.finalize(self, _Portal.close, self._state)
+        self._origin: ClientCore | None = None
 
     @property
     def base_url(self) -> str:
@@ -581,6 +588,9 @@ class ClientCore:
         clone._async = self._async.with_options(timeout=timeout, max_retries=max_retries)
         clone._state = self._state
         clone._finalizer = self._finalizer
+        # The finalizer is the first client's: a view keeps it alive, so that
+        # ``Client().with_options(...).chat(...)`` does not close the thread under the call.
+        clone._origin = self
         return clone
 
     def __enter__(self: _C) -> _C:
@@ -657,7 +667,7 @@ class ClientCore:
             loop, lambda: send(cls, method, path, json=json, stream=stream, content=content)
         )
         if _is_stream(result):
-            return Stream(result, loop)
+            return Stream(result, loop, self)
         return cast(T, result)
 
     @staticmethod
@@ -681,5 +691,5 @@ class ClientCore:
         loop = self._state.get()
         result = _call(loop, call)
         if _is_stream(result):
-            return Stream(result, loop)
+            return Stream(result, loop, self)
         return cast(_R, result)  # not a stream (the guard narrows only the other branch)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal, TypeVar, Union, cast
+from typing import Any, ClassVar, Literal, TypeVar, Union, cast
 
 import msgspec
 
-from . import _structured
+from . import _pydantic, _structured
 
 _T = TypeVar("_T")
 
@@ -27,7 +27,13 @@ Think = Union[bool, str]  # noqa: UP007
 KeepAlive = Union[float, str]  # noqa: UP007
 
 
-class SubscriptableStruct(msgspec.Struct, kw_only=True, gc=False):
+class SubscriptableStruct(
+    msgspec.Struct,
+    _pydantic.PydanticModelAPI,
+    kw_only=True,
+    gc=False,
+    metaclass=_pydantic.ModelMeta,
+):
     """A Struct that can also be read like the official client's models: ``r["key"]``.
 
     As there (SPEC 9.4): iterating gives ``(name, value)`` for every declared field, so
@@ -36,6 +42,9 @@ class SubscriptableStruct(msgspec.Struct, kw_only=True, gc=False):
     ``r["x"]`` raises `KeyError` where ``in`` is false; ``r.get("x", d)`` is the attribute of
     a declared field (so None for an absent one) and ``d`` for an undeclared name.
     """
+
+    # As dataclasses, with the official fields (see `DataclassFields`).
+    __dataclass_fields__: ClassVar[Any] = _pydantic.DataclassFields(lambda cls: _extra_fields(cls))
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         tag = self.__struct_config__.tag_field
@@ -83,14 +92,63 @@ class SubscriptableStruct(msgspec.Struct, kw_only=True, gc=False):
         """The attribute ``key`` (None for a declared field left out), else ``default``."""
         return getattr(self, key, default)
 
-    def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
-        """Every declared field, None ones included (unless ``exclude_none``), nested values
-        as dicts and lists."""
-        return cast("dict[str, Any]", _dump(self, exclude_none))
+    @property
+    def model_fields_set(self) -> set[str]:
+        """The fields given: sent by the server, or set to other than their default."""
+        absent = _absent_fields(type(self))
+        given: set[str] = set()
+        for name, default in _pydantic.defaults(type(self)).items():
+            slot = absent.get(name)
+            if slot is not None:
+                if slot.__get__(self) is not msgspec.UNSET:
+                    given.add(name)
+            elif getattr(self, name) != default:
+                given.add(name)
+        return given
 
-    def model_dump_json(self, *, exclude_none: bool = False) -> str:
-        """`model_dump` as a JSON string."""
-        return dump_encoder.encode(_dump(self, exclude_none)).decode()
+    def model_dump(
+        self,
+        *,
+        mode: Literal["python", "json"] | str = "python",
+        include: Any = None,
+        exclude: Any = None,
+        by_alias: bool | None = None,
+        exclude_unset: bool = False,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        **unused: Any,
+    ) -> dict[str, Any]:
+        """Every declared field, None ones included (unless ``exclude_none``), nested values
+        as dicts and lists, as the official models' ``model_dump``.
+
+        Args:
+            mode: ``"json"`` gives only JSON types (a datetime as its ISO text).
+            include, exclude: the field names to keep, or to leave out (a set, or a dict's keys).
+            by_alias: accepted for the official signature; fields have their names on the wire.
+            exclude_unset: leave out the fields not given (see `model_fields_set`).
+            exclude_defaults: leave out the fields at their default.
+            exclude_none: leave out the fields that are None.
+            **unused: pydantic's other options (``round_trip``, ``warnings``, ...), ignored.
+        """
+        skip = _pydantic.skipped(self, include, exclude, exclude_unset, exclude_defaults)
+        names = DUMP_NAMES.get(type(self), {})
+        dumped = {
+            names.get(name, name): _dump(item, exclude_none, exclude_unset, exclude_defaults)
+            for name, item in self
+            if name not in skip and not (exclude_none and item is None)
+        }
+        if mode == "json":
+            return cast("dict[str, Any]", msgspec.to_builtins(dumped))
+        return dumped
+
+    def model_dump_json(
+        self, *, indent: int | None = None, exclude_none: bool = False, **options: Any
+    ) -> str:
+        """`model_dump` as a JSON string (``indent`` spaces deep if given); the same options."""
+        text = dump_encoder.encode(self.model_dump(exclude_none=exclude_none, **options))
+        if indent is not None:
+            text = msgspec.json.format(text, indent=indent)
+        return text.decode()
 
 
 # A field declared ``x: T | None = ABSENT`` stores msgspec's UNSET while the payload leaves it
@@ -159,21 +217,25 @@ def read_absent_as_none(cls: type[Any]) -> None:
             setattr(cls, name, _AbsentAsNone(slot))
 
 
-def _dump(value: object, exclude_none: bool) -> object:
+def _dump(
+    value: object, exclude_none: bool, exclude_unset: bool = False, exclude_defaults: bool = False
+) -> object:
     if isinstance(value, SubscriptableStruct):
         if type(value) in DUMPED_WHOLE:
             return value.model_dump()
-        names = DUMP_NAMES.get(type(value), {})
-        return {
-            names.get(name, name): _dump(item, exclude_none)
-            for name, item in value
-            if not (exclude_none and item is None)
-        }
+        return value.model_dump(
+            exclude_none=exclude_none,
+            exclude_unset=exclude_unset,
+            exclude_defaults=exclude_defaults,
+        )
     if isinstance(value, (list, tuple)):
-        return [_dump(item, exclude_none) for item in cast("Sequence[object]", value)]
+        items = cast("Sequence[object]", value)
+        return [_dump(item, exclude_none, exclude_unset, exclude_defaults) for item in items]
     if isinstance(value, dict):
-        items = cast("dict[object, object]", value).items()
-        return {key: _dump(item, exclude_none) for key, item in items}
+        pairs = cast("dict[object, object]", value).items()
+        return {
+            key: _dump(item, exclude_none, exclude_unset, exclude_defaults) for key, item in pairs
+        }
     if isinstance(value, array.array):
         return cast("array.array[float]", value).tolist()
     return value
@@ -292,8 +354,9 @@ class Message(RequestStruct, kw_only=True, omit_defaults=True):
     content: str = ""
     thinking: str | None = None
     images: list[Any] | None = None
-    tool_calls: list[_ToolCall] | None = None
+    # (tool_name before tool_calls, in the official model's order: dumps list keys alike)
     tool_name: str | None = None
+    tool_calls: list[_ToolCall] | None = None
     tool_call_id: str | None = None
 
     def parse(self, cls: type[_T]) -> _T:
