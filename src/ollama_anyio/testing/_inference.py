@@ -495,9 +495,9 @@ def embed(ctx: Context, body: bytes) -> Response | DeferredResponse:
     for text in inputs:
         # Only what can fit is split (a run of whitespace aside, a token is shorter than
         # _CHARS_PER_TOKEN): a 60 MiB input cost 2.5 GB.
-        head = text[: (context + 1) * _CHARS_PER_TOKEN]
-        tokens = split_tokens(head)
-        if len(tokens) > context or len(head) < len(text):
+        start = text[: (context + 1) * _CHARS_PER_TOKEN]
+        tokens = split_tokens(start)
+        if len(tokens) > context or len(start) < len(text):
             if req.get("truncate") is False:
                 raise ApiError(400, "the input length exceeds the context length")
             text = "".join(tokens[:context])
