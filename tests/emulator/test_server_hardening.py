@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 
 import anyio
 import anyio.abc
@@ -65,6 +66,8 @@ def post(path: str, body: bytes, *headers: bytes) -> bytes:
         (b"[" * 100_000 + b"]" * 100_000, "exceeded max depth"),
         (b'{"model": "llama3.2", "messages": ' + b"[" * 5000 + b"]" * 5000 + b"}", None),
         (b"{not json", None),
+        # Past Python's 4,300-digit limit json.loads raises a plain ValueError.
+        (b'{"model": "llama3.2", "messages": [], "keep_alive": ' + b"9" * 5000 + b"}", None),
     ],
 )
 async def test_invalid_or_too_deep_json_is_a_400_in_ollamas_shape(
@@ -111,8 +114,54 @@ async def test_dense_json_is_refused_before_it_is_parsed(emu: OllamaEmulator) ->
     assert emu.errors == []
 
 
+@pytest.mark.parametrize("path", ["/api/generate", "/api/chat", "/api/embed"])
+async def test_a_prompt_longer_than_the_context_window_is_truncated_to_it(
+    emu: OllamaEmulator, path: str
+) -> None:
+    # As Ollama truncates a prompt that does not fit (keeping its end): a 4 MiB prompt of
+    # two-million words is answered with at most num_ctx prompt tokens, rather than a context
+    # of millions of token ids (a 60 MiB prompt cost the emulator 5.6 GB and 80 s).
+    prompt = "a " * (2 * 1024 * 1024)
+    request: dict[str, object] = {"model": "llama3.2", "stream": False}
+    request["options"] = {"num_ctx": 1024}
+    if path == "/api/chat":
+        request["messages"] = [{"role": "user", "content": prompt}]
+    elif path == "/api/embed":
+        request["input"] = prompt
+    else:
+        request["prompt"] = prompt
+    status, answer = await exchange(emu.url, post(path, json.dumps(request).encode()))
+    assert status == 200
+    result = json.loads(answer)
+    # (The emulator's template adds 4 end-of-turn tokens to the window's.)
+    assert 0 < result["prompt_eval_count"] <= 1024 + 4
+    assert len(result.get("context", [])) <= 1024 + 4 + result.get("eval_count", 0)
+    assert emu.errors == []
+
+
+@pytest.mark.parametrize("path", ["/api/generate", "/api/embed"])
+async def test_a_huge_prompt_costs_the_emulator_little(emu: OllamaEmulator, path: str) -> None:
+    # The default reply looked at every word of the prompt, and embed split all of its input:
+    # 900 MB at the peak for 8 MiB.
+    text = "a " * (4 * 1024 * 1024)
+    request = {"model": "all-minilm" if path == "/api/embed" else "llama3.2", "stream": False}
+    request["input" if path == "/api/embed" else "prompt"] = text
+    tracemalloc.start()
+    try:
+        status, answer = await exchange(emu.url, post(path, json.dumps(request).encode()))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert status == 200
+    assert json.loads(answer)["response" if path == "/api/generate" else "embeddings"]
+    # The request's bytes, their decoded string, the recorded request: a few copies of 8 MiB.
+    assert peak < 128 * 1024 * 1024
+    assert emu.errors == []
+
+
+@pytest.mark.parametrize("at_once", [False, True], ids=["after", "at-once"])
 async def test_a_pipelined_flood_waits_in_the_kernel_while_a_response_hangs(
-    emu: OllamaEmulator,
+    emu: OllamaEmulator, at_once: bool
 ) -> None:
     emu.faults.add(Fault.hang(path="/api/chat"))
     request = post("/api/chat", b'{"model":"llama3.2","messages":[],"stream":true}')
@@ -120,7 +169,14 @@ async def test_a_pipelined_flood_waits_in_the_kernel_while_a_response_hangs(
     flood = b"GET /api/tags HTTP/1.1\r\nHost: x\r\n\r\n" * 2000  # 74 KB a piece
     sent = 0
     with socket.create_connection((host, int(port)), timeout=WAIT) as sock:
-        sock.sendall(request)
+        if at_once:
+            # The flood is there before the server has even accepted the connection (so
+            # before its first read): on asyncio, anyio's accepted streams read until a
+            # read finds nothing waiting, which a flood never lets happen.
+            sock.sendall(request + flood)
+            sent = len(flood)
+        else:
+            sock.sendall(request)
         await emu.wait_for_requests(1)
         sock.setblocking(False)
         # Stop when the peer's buffers are full: a send that would block for long.

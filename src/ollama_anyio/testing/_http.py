@@ -72,7 +72,19 @@ async def serve(
                 raise
             await anyio.sleep(_CAPACITY_PAUSE)
             continue
+        _pause_reading(stream)
         group.start_soon(handler, stream)
+
+
+def _pause_reading(stream: anyio.abc.SocketStream) -> None:
+    # anyio's asyncio backend reads a socket only while a receive() waits, pausing its
+    # transport after each wait, but leaves an accepted one reading, and a receive() that
+    # finds bytes waiting does not pause it: a client flooding from its first byte would be
+    # read into memory without end. Paused here, the stream reads only when asked to. (trio
+    # reads only when asked to: nothing to do.)
+    pause = getattr(getattr(stream, "_transport", None), "pause_reading", None)
+    if pause is not None:
+        pause()
 
 
 @dataclass(frozen=True)

@@ -283,6 +283,20 @@ def _runner(ctx: Context, model: Model) -> Runner | None:
     return None if len(ctx.replies) else ctx.engines.get(model.name.key)
 
 
+# More characters than any token but a run of whitespace: how much of a prompt's end is split.
+_CHARS_PER_TOKEN = 64
+
+
+def _window(text: str, options: dict[str, Any], model: Model) -> list[str]:
+    """The tokens of ``text`` that fit the context window (``num_ctx``, at most the model's).
+
+    Ollama truncates a prompt that does not fit, keeping its end; only the end is split, so a
+    huge prompt costs no more than the window (a 60 MiB one took 5.6 GB and 80 s).
+    """
+    size = max(1, min(int(options.get("num_ctx", 4096)), model.context_length))
+    return split_tokens(text[-size * _CHARS_PER_TOKEN :])[-size:]
+
+
 def _prepare(
     ctx: Context, req: dict[str, Any], model: Model, keep_alive: float
 ) -> tuple[dict[str, Any], bool]:
@@ -339,7 +353,7 @@ def generate(ctx: Context, body: bytes) -> Response | StreamResponse | DeferredR
         sent=sent,
         chat=False,
         reply=reply,
-        prompt_tokens=split_tokens(system + prompt) + ["<eot>"] * 4,
+        prompt_tokens=_window(system + prompt, options, model) + ["<eot>"] * 4,
         logprobs=bool(req.get("logprobs")),
         top_logprobs=top,
         num_predict=int(options.get("num_predict", -1)),
@@ -414,7 +428,10 @@ def chat(ctx: Context, body: bytes) -> Response | StreamResponse | DeferredRespo
         reply = Reply(
             reply.content, f"({think}) {reply.thinking}", reply.tool_calls, reply.done_reason
         )
-    tokens = [p for m in history for p in ["<msg>", *split_tokens(str(m.get("content", "")))]]
+    tokens = [
+        p for m in history for p in ["<msg>", *_window(str(m.get("content", "")), options, model)]
+    ]
+    tokens = tokens[-max(1, min(int(options.get("num_ctx", 4096)), model.context_length)) :]
     run = _Run(
         sent=sent,
         chat=True,
@@ -476,8 +493,11 @@ def embed(ctx: Context, body: bytes) -> Response | DeferredResponse:
     count = 0
     dims = int(req.get("dimensions", 0))
     for text in inputs:
-        tokens = split_tokens(text)
-        if len(tokens) > context:
+        # Only what can fit is split (a run of whitespace aside, a token is shorter than
+        # _CHARS_PER_TOKEN): a 60 MiB input cost 2.5 GB.
+        start = text[: (context + 1) * _CHARS_PER_TOKEN]
+        tokens = split_tokens(start)
+        if len(tokens) > context or len(start) < len(text):
             if req.get("truncate") is False:
                 raise ApiError(400, "the input length exceeds the context length")
             text = "".join(tokens[:context])

@@ -307,6 +307,8 @@ def decode_body(
         raise ApiError(400, "invalid character looking for beginning of value") from None
     except RecursionError:  # Go's decoder stops at 10,000 levels with these words
         raise ApiError(400, "exceeded max depth") from None
+    except ValueError:  # an integer past Python's digit limit (4,300): too big for Go's too
+        raise ApiError(400, "json: cannot unmarshal number into Go value of type int") from None
     if data is None:
         return {}
     obj = json_object(data)
