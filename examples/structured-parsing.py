@@ -1,4 +1,4 @@
-"""format=<type> and reply.parse(<type>): typed answers, and what happens when one does not fit.
+"""format=<type>: typed answers (reply.parsed), and what happens when one does not fit.
 
 Any msgspec Struct, dataclass or TypedDict works (a pydantic model too, if you use pydantic).
 """
@@ -18,16 +18,16 @@ class Recipe:
 
 ask = [{"role": "user", "content": "A quick pancake recipe, as JSON."}]
 reply = ollama.chat("llama3.2", messages=ask, format=Recipe)
-recipe = reply.parse(Recipe)  # a Recipe, typed as one
+recipe = reply.parsed  # a Recipe, typed as one: the type is named once, at the call
 print(f"{recipe.title}: {recipe.minutes} min, {len(recipe.ingredients)} ingredients")
 
 # Streamed: collect the chunks into the whole answer, then parse it.
 with ollama.generate("llama3.2", "A pancake recipe as JSON.", format=Recipe, stream=True) as parts:
     print("streamed:", parts.collect().parse(Recipe).title)
 
-# Too few tokens to finish the JSON: the error says so and keeps the raw text.
-short = ollama.chat("llama3.2", messages=ask, format=Recipe, options={"num_predict": 5})
+# Too few tokens to finish the JSON: the call raises, saying so, with the raw text (and the
+# whole reply, as error.reply). StructuredOutputError is a ValueError, as pydantic's is.
 try:
-    short.parse(Recipe)
+    ollama.chat("llama3.2", messages=ask, format=Recipe, options={"num_predict": 5})
 except StructuredOutputError as error:
     print(f"not a Recipe (cut at the length limit: {error.truncated}): {error.text!r}")

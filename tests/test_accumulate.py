@@ -22,6 +22,7 @@ from ollama_anyio import (
     GenerateResponse,
     IncompleteStreamError,
     ProgressResponse,
+    ProtocolError,
 )
 from ollama_anyio._accumulate import Accumulator
 from ollama_anyio.testing import OllamaEmulator, Reply, ToolCall
@@ -203,13 +204,49 @@ async def test_accumulate_yields_every_chunk_and_final_follows(emu_client: Async
     assert stream.final.response == "".join(chunk.response or "" for chunk in chunks)
 
 
-async def test_a_plain_loop_accumulates_nothing(emu_client: AsyncClient) -> None:
-    async with await emu_client.generate("llama3.2", "Hello", stream=True) as stream:
-        async for _ in stream:
-            pass
-    assert stream._accumulator is None
-    with pytest.raises(RuntimeError, match="nothing was accumulated"):
+async def test_a_plain_loop_read_to_the_end_leaves_the_whole_answer(
+    emu_client: AsyncClient,
+) -> None:
+    whole = await emu_client.generate("llama3.2", "Why is the sky blue?")
+    async with await emu_client.generate("llama3.2", "Why is the sky blue?", stream=True) as s:
+        pieces = [chunk.response async for chunk in s]
+    assert s.final.response == "".join(p or "" for p in pieces) == whole.response
+    assert s.final.eval_count == whole.eval_count
+
+
+async def test_collect_after_a_partial_loop_includes_the_chunks_already_read(
+    emu_client: AsyncClient,
+) -> None:
+    whole = await emu_client.chat("llama3.2", ASK)
+    async with await emu_client.chat("llama3.2", ASK, stream=True) as stream:
+        first = await stream.__anext__()
+        assert first.message.content  # a piece of the answer was read by hand
+        with pytest.raises(IncompleteStreamError, match="final chunk"):
+            _ = stream.final  # not there yet: never a partial answer
+        collected = await stream.collect()
+    assert collected.message.content == whole.message.content
+    assert collected.message.content.startswith(first.message.content)
+
+
+async def test_a_stream_closed_early_never_gives_a_partial_whole(emu_client: AsyncClient) -> None:
+    async with await emu_client.chat("llama3.2", ASK, stream=True) as stream:
+        await stream.__anext__()
+    with pytest.raises(IncompleteStreamError):
+        await stream.collect()
+    with pytest.raises(IncompleteStreamError):
         _ = stream.final
+
+
+async def test_an_answer_past_max_body_size_is_not_kept_but_still_streams(
+    emu: OllamaEmulator,
+) -> None:
+    emu.script(Reply(content="word " * 40))
+    async with AsyncClient(emu.url, max_body_size=64) as client:
+        async with await client.chat("llama3.2", ASK, stream=True) as stream:
+            text = "".join([piece async for piece in stream.text()])
+        assert text == "word " * 40  # every chunk reached the loop
+        with pytest.raises(ProtocolError, match="max_body_size"):
+            _ = stream.final
 
 
 def test_the_blocking_stream_accumulates_the_same(portal_backend: str) -> None:
@@ -227,3 +264,10 @@ def test_the_blocking_stream_accumulates_the_same(portal_backend: str) -> None:
         with c.generate("llama3.2", "Hello", stream=True) as parts:
             assert list(parts.accumulate())[-1].done
             assert parts.final.done
+        with c.chat("llama3.2", ASK, stream=True) as chunks:
+            first = next(chunks)
+            rest = [chunk.message.content for chunk in chunks]  # a plain loop
+        assert chunks.final.message.content == first.message.content + "".join(rest)
+        with c.chat("llama3.2", ASK, stream=True) as chunks:
+            next(chunks)
+            assert chunks.collect().message.content == c.chat("llama3.2", ASK).message.content

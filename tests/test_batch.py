@@ -16,7 +16,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from ollama_anyio import AsyncClient, BadRequestError, Client, RequestError
+from ollama_anyio import AsyncClient, BadRequestError, BatchUsage, Client, RequestError
 from ollama_anyio._batch import run_bounded
 from ollama_anyio.testing import Fault, OllamaEmulator, ThreadedEmulator, run_emulator_in_thread
 from ollama_anyio.testing._names import parse_name
@@ -127,6 +127,45 @@ async def test_errors_return_puts_the_exception_in_place_of_each_vector_of_its_b
     assert all(isinstance(vectors[i], BadRequestError) for i in failed)
     assert vectors[:500] == expected[:500]
     assert vectors[600:] == expected[600:]
+    # One exception object per failed input, each the batch's error (its cause) copied.
+    assert len({id(vectors[i]) for i in failed}) == 100
+    batch_error = vectors.answers[5]
+    assert isinstance(batch_error, BadRequestError)
+    assert all(getattr(vectors[i], "__cause__", None) is batch_error for i in failed)
+    assert {str(vectors[i]) for i in failed} == {str(batch_error)}
+    assert [index for index, _ in vectors.errors] == failed
+
+
+async def test_progress_reaches_the_total_when_a_batch_fails(client: AsyncClient) -> None:
+    texts = TEXTS[:1000]
+    texts[512] = TOO_LONG
+    seen: list[tuple[int, int]] = []
+    await client.batch.embed(
+        TINY,
+        texts,
+        batch_size=100,
+        truncate=False,
+        errors="return",
+        on_progress=lambda *figures: seen.append(figures),
+    )
+    assert seen[-1] == (1000, 1000)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+async def test_embed_batch_keeps_each_batch_usage_and_the_sums(client: AsyncClient) -> None:
+    texts = TEXTS[:250]
+    result = await client.batch.embed(TINY, texts, batch_size=100)
+    answers = result.answers
+    assert [len(a.embeddings) for a in answers] == [100, 100, 50]
+    assert all(a.prompt_eval_count and a.total_duration for a in answers)
+    usage = result.usage
+    assert isinstance(usage, BatchUsage)
+    assert usage.requests == 3
+    assert usage.failed == 0
+    assert usage.prompt_eval_count == sum(a.prompt_eval_count for a in answers)
+    assert usage.total_duration == sum(a.total_duration for a in answers)
+    assert usage.load_duration == sum(a.load_duration or 0 for a in answers)
+    assert list(result) == [v for a in answers for v in a.embeddings]  # still the vectors
 
 
 async def test_cancelling_the_caller_cancels_every_request_in_flight(
@@ -203,6 +242,12 @@ async def test_chat_batch_answers_each_conversation_in_order_and_returns_errors(
     assert getattr(answers[1], "status_code", None) == 502
     contents = [a.message.content for a in answers if not isinstance(a, Exception)]
     assert contents == expected[:1] + expected[2:]
+    usage = answers.usage
+    assert (usage.requests, usage.failed) == (5, 1)
+    ok = [a for a in answers if not isinstance(a, Exception)]
+    assert usage.eval_count == sum(a.eval_count or 0 for a in ok) > 0
+    assert usage.prompt_eval_count == sum(a.prompt_eval_count or 0 for a in ok) > 0
+    assert usage.eval_duration == sum(a.eval_duration or 0 for a in ok) > 0
 
 
 async def test_chat_batch_checks_every_conversation_before_sending(

@@ -137,7 +137,7 @@ async def test_a_raising_tool_and_an_unknown_one_are_reported_to_the_model(
     )
     run = await emu_client.tools.run("llama3.2", ASK, [explode, get_time])
     results = [m.content for m in run.messages[2:5]]
-    assert results[0] == "error: ValueError: no data for Oslo"
+    assert results[0] == "error: explode failed: ValueError: no data for Oslo"
     assert results[1] == "error: there is no tool 'teleport' (the tools are: explode, get_time)"
     assert results[2] == '{"city":"Lima","time":"12:00"}'
     assert run.reply.message.content == "done"
@@ -266,7 +266,7 @@ async def test_errors_in_the_streamed_form_reach_the_reader(
     ("tools", "options", "match"),
     [
         ([], {}, "non-empty list"),
-        ([{"type": "function"}], {}, "needs a function"),
+        ([{"type": "function"}], {}, "name of its own"),
         ([get_weather, get_weather], {}, "name of its own"),
         ([get_weather], {"max_steps": 0}, "max_steps"),
         ([get_weather], {"tool_errors": "ignore"}, "tool_errors"),

@@ -17,7 +17,9 @@ import pytest
 
 from ollama_anyio import (
     AsyncClient,
+    ChatResponse,
     Client,
+    GenerateResponse,
     OllamaError,
     RequestError,
     StructuredOutputError,
@@ -78,8 +80,31 @@ async def test_a_type_is_sent_as_its_schema_and_the_chat_answer_parses_into_it(
     assert sent == schema_of(cls)
     assert sent["type"] == "object"
     assert set(sent["required"]) == set(sent["properties"])
+    _check(reply.parsed, cls)  # already read as the type: named once, at the call
     _check(reply.parse(cls), cls)
     _check(reply.message.parse(cls), cls)
+    assert isinstance(reply, ChatResponse)
+    assert msgspec.json.encode(reply) == msgspec.json.encode(
+        msgspec.json.decode(msgspec.json.encode(reply), type=ChatResponse)
+    )  # the official shape: the parsed value is no field of the reply
+    assert "parsed" not in reply.model_dump()
+
+
+@pytest.mark.parametrize("cls", SHAPES, ids=lambda cls: cls.__name__)
+async def test_a_generate_answer_to_a_type_is_parsed_at_once(
+    emu_client: AsyncClient, cls: type[Any]
+) -> None:
+    reply = await emu_client.generate("llama3.2", "Describe one.", format=cls)
+    _check(reply.parsed, cls)
+    assert isinstance(reply, GenerateResponse)
+    raw = await emu_client.with_raw_response.generate("llama3.2", "Describe one.", format=cls)
+    _check(raw.parsed.parsed, cls)
+
+
+async def test_a_json_or_schema_format_gives_a_plain_answer(emu_client: AsyncClient) -> None:
+    reply = await emu_client.chat("llama3.2", PROMPT, format="json")
+    assert type(reply) is ChatResponse
+    assert not hasattr(reply, "parsed")
 
 
 @pytest.mark.parametrize("cls", SHAPES, ids=lambda cls: cls.__name__)
@@ -105,21 +130,25 @@ async def test_a_non_conforming_answer_raises_with_the_raw_text(
     emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     emu.script('{"name": "Rex", "kind": "parrot", "age": 3}')
-    reply = await emu_client.chat("llama3.2", PROMPT, format=Pet)
     with pytest.raises(StructuredOutputError) as caught:
-        reply.parse(Pet)
+        await emu_client.chat("llama3.2", PROMPT, format=Pet)
     error = caught.value
     assert isinstance(error, OllamaError)
+    assert isinstance(error, ValueError)  # as pydantic's ValidationError is
     assert error.text == '{"name": "Rex", "kind": "parrot", "age": 3}'
     assert "kind" in error.error
     assert error.truncated is False
+    assert isinstance(error.reply, ChatResponse)  # the whole answer is kept
+    assert error.reply.message.content == error.text
+    with pytest.raises(ValueError, match="does not conform"):
+        error.reply.parse(Pet)
 
 
 async def test_an_answer_cut_at_the_length_limit_says_so(emu_client: AsyncClient) -> None:
-    reply = await emu_client.chat("llama3.2", PROMPT, format=City, options={"num_predict": 4})
-    assert reply.done_reason == "length"
     with pytest.raises(StructuredOutputError) as caught:
-        reply.parse(City)
+        await emu_client.chat("llama3.2", PROMPT, format=City, options={"num_predict": 4})
+    reply = caught.value.reply
+    assert reply.done_reason == "length"
     assert caught.value.truncated is True
     assert caught.value.text == reply.message.content
     assert "length limit" in str(caught.value)
@@ -129,9 +158,8 @@ async def test_a_text_that_is_not_json_raises_the_typed_error(
     emu: OllamaEmulator, emu_client: AsyncClient
 ) -> None:
     emu.script(Reply(content="Sure! Here is a pet: Rex."))
-    reply = await emu_client.generate("llama3.2", "x", format=Pet)
     with pytest.raises(StructuredOutputError) as caught:
-        reply.parse(Pet)
+        await emu_client.generate("llama3.2", "x", format=Pet)
     assert caught.value.text == "Sure! Here is a pet: Rex."
 
 
@@ -152,6 +180,8 @@ def test_the_blocking_client_takes_a_type_too(portal_backend: str) -> None:
         Client(emu.url, backend=cast(Any, portal_backend)) as c,
     ):
         assert isinstance(c.chat("llama3.2", PROMPT, format=Pet).parse(Pet), Pet)
+        assert isinstance(c.chat("llama3.2", PROMPT, format=Pet).parsed, Pet)
+        assert isinstance(c.generate("llama3.2", "x", format=City).parsed, City)
         with c.chat("llama3.2", PROMPT, format=Pet, stream=True) as parts:
             assert isinstance(parts.collect().parse(Pet), Pet)
 

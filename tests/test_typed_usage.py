@@ -46,6 +46,9 @@ def blocking(client: Client) -> None:
     reveal_type(reply.parse(Pet))
     reveal_type(reply.message.parse(City))
     reveal_type(client.generate("m", "p", format=Book).parse(Book))
+    reveal_type(reply.parsed)
+    reveal_type(client.generate("m", "p", format=City).parsed.name)
+    reveal_type(client.chat("m", [], format="json"))
     with client.chat("m", [], stream=True) as stream:
         reveal_type(stream.collect())
         for piece in stream.text():
@@ -64,6 +67,8 @@ async def asynchronous(client: AsyncClient) -> None:
         final = await stream.collect()
     reveal_type(final.parse(Pet))
     reveal_type(stream.final)
+    reveal_type((await client.chat("m", [], format=City)).parsed)
+    reveal_type((await client.with_raw_response.generate("m", "p", format=Pet)).parsed.parsed)
     run = await client.tools.run("m", [], [tool])
     reveal_type(run.messages)
     events = await client.tools.run("m", [], [tool], stream=True)
@@ -77,6 +82,9 @@ EXPECTED = [
     "usage.Pet",
     "usage.City",
     "TypedDict('usage.Book', {'title': builtins.str})",
+    "usage.Pet",
+    "builtins.str",
+    "ollama_anyio._types_responses.ChatResponse",
     "ollama_anyio._types_responses.ChatResponse",
     "builtins.str",
     "ollama_anyio._tool_run.ToolRun",
@@ -84,6 +92,8 @@ EXPECTED = [
     "ollama_anyio._tool_run.ToolRunEvent",
     "usage.Pet",
     "ollama_anyio._types_responses.GenerateResponse",
+    "usage.City",
+    "usage.Pet",
     "builtins.list[ollama_anyio._types_base.Message]",
     "ollama_anyio._tool_run.ToolRunEvent",
 ]

@@ -455,9 +455,10 @@ def _raw_method(endpoint: Endpoint, *, is_async: bool) -> list[str]:
         if o.returns is None or "AsyncStream" not in ast.unparse(o.returns)
     ]
     implementation = endpoint.implementation
-    if endpoint.streams:  # the ``stream: Literal[False]`` overload is the whole signature
-        [implementation] = overloads
-        overloads = []
+    if endpoint.streams:  # the last ``stream: Literal[False]`` overload is the whole signature
+        implementation = overloads[-1]
+        if len(overloads) == 1:  # no other overload: it is the signature alone
+            overloads = []
     lines: list[str] = []
     for overload in overloads:
         lines += _raw_def(source, overload, "    ", is_async=is_async, overload=True)
@@ -496,6 +497,82 @@ def _raw_class(endpoints: list[Endpoint], *, is_async: bool) -> list[str]:
     return body
 
 
+STREAMING_ASYNC_DOC = """    \"\"\"``AsyncClient.with_streaming_response``: responses as they come.
+
+    Each call (with ``stream=True``) gives an `AsyncStreamedResponse` to enter with ``async
+    with``: status and headers at once, then the body as lines, bytes or decoded chunks. An
+    endpoint that answers one object at once is not here (an ``AttributeError`` says so).
+    \"\"\""""
+STREAMING_SYNC_DOC = """    \"\"\"``Client.with_streaming_response``: responses as they come.
+
+    Each call (with ``stream=True``) gives a `StreamedResponse` to enter with ``with``: status
+    and headers at once, then the body as lines, bytes or decoded chunks.
+    \"\"\""""
+STREAMING_ACCESSOR_DOC = """\
+        \"\"\"The streaming endpoints, each giving its HTTP response as it comes: ``with
+        client.with_streaming_response.chat(..., stream=True) as response``, then
+        ``response.status_code``, ``response.headers`` and ``response.iter_lines()``.\"\"\""""
+
+
+def _streaming_method(endpoint: Endpoint, *, is_async: bool) -> list[str]:
+    """One endpoint of `AsyncStreamingClient` or `StreamingClient`: its streaming overload."""
+    source = endpoint.source
+    [overload] = [
+        o
+        for o in endpoint.overloads
+        if o.returns is not None and ast.unparse(o.returns).startswith("AsyncStream[")
+    ]
+    assert overload.returns is not None
+    item = source.segment(overload.returns).removeprefix("AsyncStream[")[:-1]
+    kind = "AsyncStreamedResponse" if is_async else "StreamedResponse"
+    parameters = _parameters(source, overload.args, method=True)
+    lines = _call(f"def {endpoint.name}", parameters, "    ", f" -> {kind}[{item}]:")
+    docstring = source.docstring(endpoint.implementation, "        ")
+    if docstring is not None:
+        summary = docstring.strip().strip('"').splitlines()[0].strip()
+        lines.append(f'        """{summary}"""')
+    arguments = _arguments(overload.args)
+    if is_async:
+        target, head, first = f"lambda: self._client.{endpoint.name}", kind, "stream"
+    else:
+        target, head, first = f"self._streaming.{endpoint.name}", kind, "self._client"
+    flat = f"        return {head}({first}, {target}({', '.join(arguments)}))"
+    if len(flat) <= _LINE:
+        return [*lines, flat]
+    inner = _call(target, arguments, "            ")
+    tail = [*inner[:-1], f"{inner[-1]},", "        )"]
+    return [*lines, f"        return {head}(", f"            {first},", *tail]
+
+
+def _streaming_class(endpoints: list[Endpoint], *, is_async: bool) -> list[str]:
+    if is_async:
+        cls, doc, owner, name = (
+            "AsyncStreamingClient",
+            STREAMING_ASYNC_DOC,
+            "AsyncEndpoints",
+            "AsyncClient",
+        )
+        init = ["        self._client = client"]
+    else:
+        cls, doc, owner = "StreamingClient", STREAMING_SYNC_DOC, "ClientCore"
+        name = "Client"
+        init = [
+            "        self._client = client",
+            "        self._streaming = AsyncStreamingClient(client._async)",
+        ]
+    body = [f"class {cls}:", doc, "", f"    def __init__(self, client: {owner}) -> None:", *init]
+    for endpoint in endpoints:
+        if endpoint.streams:
+            body.append("")
+            body += _streaming_method(endpoint, is_async=is_async)
+    body += [
+        "",
+        "    def __getattr__(self, name: str) -> NoReturn:",
+        f'        not_streamed("{name}", name)',
+    ]
+    return body
+
+
 def _used(names: dict[str, tuple[str, str]], text: str) -> dict[str, tuple[str, str]]:
     words = set(re.findall(r"\w+", text))
     return {name: where for name, where in names.items() if name in words}
@@ -504,9 +581,12 @@ def _used(names: dict[str, tuple[str, str]], text: str) -> dict[str, tuple[str, 
 def client_module(endpoints: list[Endpoint], groups: list[Group], core_docstring: str) -> str:
     helpers = [method for group in groups for method in group.methods]
     raw = [e for e in endpoints if e.raw]
-    names_all = sorted(["Client", "RawClient", *(g.blocking_class for g in groups)])
+    names_all = sorted(
+        ["Client", "RawClient", "StreamingClient", *(g.blocking_class for g in groups)]
+    )
     body = ["", "__all__ = [" + ", ".join(f'"{n}"' for n in names_all) + "]"]
     body += ["", "", *_raw_class(raw, is_async=False)]
+    body += ["", "", *_streaming_class(endpoints, is_async=False)]
     for group in groups:
         body += ["", "", f"class {group.blocking_class}:"]
         group_doc = group.methods[0].source.class_docstring(group.async_class)
@@ -533,6 +613,8 @@ def client_module(endpoints: list[Endpoint], groups: list[Group], core_docstring
         body.append(f"        return {group.blocking_class}(self)")
     body += ["", "    @property", "    def with_raw_response(self) -> RawClient:", RAW_ACCESSOR_DOC]
     body.append("        return RawClient(self)")
+    body += ["", "    @property", "    def with_streaming_response(self) -> StreamingClient:"]
+    body += [STREAMING_ACCESSOR_DOC, "        return StreamingClient(self)"]
     for endpoint in endpoints:
         body.append("")
         body += _function(endpoint, "    ", kind="client")
@@ -543,9 +625,12 @@ def client_module(endpoints: list[Endpoint], groups: list[Group], core_docstring
     lines = [HEADER.format(what=what), "# pyright: reportPrivateUsage=false"]
     extra = {
         "functools": {"cached_property"},
-        "._generated_raw": {"AsyncRawClient"},
+        "._generated_raw": {"AsyncRawClient", "AsyncStreamingClient"},
         "._raw": {"RawResponse"},
+        "._raw_stream": {"not_streamed"},
+        "._sync_streamed": {"StreamedResponse"},
         "._sync_client": {"ClientCore", "Stream"},
+        "typing": {"NoReturn"},
     }
     lines += _imports(names, extra)
     return "\n".join(lines + body) + "\n"
@@ -567,15 +652,27 @@ def functions_module(endpoints: list[Endpoint]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def raw_module(endpoints: list[Endpoint]) -> str:
-    endpoints = [e for e in endpoints if e.raw]
-    what = "`with_raw_response`: the endpoints, each returning a `RawResponse`."
+def raw_module(all_endpoints: list[Endpoint]) -> str:
+    endpoints = [e for e in all_endpoints if e.raw]
+    streaming = [e for e in all_endpoints if e.streams]
+    what = (
+        "`with_raw_response` and `with_streaming_response`: the endpoints, each returning a\n"
+        "`RawResponse`, and the streaming ones, each giving a streamed response."
+    )
     lines = [HEADER.format(what=what)]
-    body = ["", '__all__ = ["AsyncRawClient"]', "", "", *_raw_class(endpoints, is_async=True)]
+    body = ["", '__all__ = ["AsyncRawClient", "AsyncStreamingClient"]', "", ""]
+    body += [*_raw_class(endpoints, is_async=True), "", ""]
+    body += _streaming_class(streaming, is_async=True)
     # The raw methods leave the streaming overloads out: import only the names they use.
-    names = _used(_names_used(endpoints), "\n".join(body))
+    names = _used(_names_used(endpoints) | _names_used(streaming), "\n".join(body))
     lines += _imports(
-        names, {"._raw": {"RawResponse", "capture"}}, {"._endpoints": {"AsyncEndpoints"}}
+        names,
+        {
+            "._raw": {"RawResponse", "capture"},
+            "._raw_stream": {"AsyncStreamedResponse", "not_streamed"},
+            "typing": {"NoReturn"},
+        },
+        {"._endpoints": {"AsyncEndpoints"}},
     )
     return "\n".join(lines + body) + "\n"
 

@@ -11,6 +11,8 @@ Switch from the official client by changing one import::
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from ._batch_result import BatchResult as BatchResult
+from ._batch_result import BatchUsage as BatchUsage
 from ._errors import BadGatewayError as BadGatewayError
 from ._errors import BadRequestError as BadRequestError
 from ._errors import ClientClosedError as ClientClosedError
@@ -30,6 +32,7 @@ from ._errors import ServerBusyError as ServerBusyError
 from ._errors import StructuredOutputError as StructuredOutputError
 from ._errors import UnauthorizedError as UnauthorizedError
 from ._errors import UsageLimitError as UsageLimitError
+from ._progress import EnsureResult as EnsureResult
 from ._progress import TransferProgress as TransferProgress
 from ._tool_run import ChunkEvent as ChunkEvent
 from ._tool_run import DoneEvent as DoneEvent
@@ -38,6 +41,8 @@ from ._tool_run import ToolCallEvent as ToolCallEvent
 from ._tool_run import ToolResultEvent as ToolResultEvent
 from ._tool_run import ToolRun as ToolRun
 from ._tool_run import ToolRunEvent as ToolRunEvent
+from ._tool_run import ToolTurn as ToolTurn
+from ._tool_run import TurnCall as TurnCall
 from ._types import ChatResponse as ChatResponse
 from ._types import EmbedArraysResponse as EmbedArraysResponse
 from ._types import EmbeddingsResponse as EmbeddingsResponse
@@ -49,6 +54,8 @@ from ._types import Logprob as Logprob
 from ._types import Message as Message
 from ._types import ModelDetails as ModelDetails
 from ._types import Options as Options
+from ._types import ParsedChatResponse as ParsedChatResponse
+from ._types import ParsedGenerateResponse as ParsedGenerateResponse
 from ._types import ProcessResponse as ProcessResponse
 from ._types import ProgressResponse as ProgressResponse
 from ._types import ShowResponse as ShowResponse
@@ -133,6 +140,8 @@ __all__ = [
     "AsyncStream",
     "BadGatewayError",
     "BadRequestError",
+    "BatchResult",
+    "BatchUsage",
     "ChatResponse",
     "ChunkEvent",
     "Client",
@@ -141,6 +150,7 @@ __all__ = [
     "EmbedArraysResponse",
     "EmbedResponse",
     "EmbeddingsResponse",
+    "EnsureResult",
     "ForbiddenError",
     "GatewayTimeoutError",
     "GenerateResponse",
@@ -156,6 +166,8 @@ __all__ = [
     "OllamaError",
     "OllamaTimeoutError",
     "Options",
+    "ParsedChatResponse",
+    "ParsedGenerateResponse",
     "ProcessResponse",
     "ProgressResponse",
     "ProtocolError",
@@ -190,7 +202,9 @@ __all__ = [
     "ToolResultEvent",
     "ToolRun",
     "ToolRunEvent",
+    "ToolTurn",
     "TransferProgress",
+    "TurnCall",
     "UnauthorizedError",
     "UsageLimitError",
     "WebFetchResponse",

@@ -7,8 +7,13 @@ concatenated, tool calls gathered in order from every chunk, and every other fie
 has ``done`` true or a non-empty ``done_reason`` (SPEC §9.2). Progress streams (pull, push,
 create) aggregate to their last event.
 
-`Accumulator` is pure and fed chunk by chunk; the stream classes only call it, and only when
-asked to (``collect()``, ``text()``, ``accumulate()``), so a plain loop pays nothing for it.
+`Accumulator` is pure. Every stream feeds one from its first chunk (in ``next_batch``, so the
+blocking `Stream` shares it), whichever way the stream is read: a plain loop, ``text()``, or
+``collect()`` after a partial loop all see the whole answer, never a part of it. It keeps the
+chunks (one list extend per batch) and folds them only when the whole is asked for. Its memory
+is bounded like a whole answer's: once the stream has carried more than ``max_body_size``
+bytes, the chunks are let go and asking for the whole raises `ProtocolError`; the stream
+itself reads on.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import msgspec
 
-from ._errors import IncompleteStreamError
+from ._errors import IncompleteStreamError, ProtocolError
 from ._types import ABSENT, ChatResponse, GenerateResponse, Logprob, ToolCall
 
 __all__ = [
@@ -27,7 +32,6 @@ __all__ = [
     "Tap",
     "chunk_of",
     "content_of",
-    "final_of",
     "is_final",
     "thinking_of",
 ]
@@ -59,17 +63,23 @@ def thinking_of(chunk: object) -> str:
 
 
 class Accumulator(Generic[T]):
-    """Chunks in (`feed`), the aggregated answer out (`result`)."""
+    """Chunks in (`feed`, or a stream's `extend`), the aggregated answer out (`result`).
 
-    __slots__ = ("_calls", "_content", "_final", "_last", "_logprobs", "_thinking")
+    The chunks are kept as they come (a stream's batch costs one list extend) and folded only
+    when `result` is asked for, so a loop that never asks pays next to nothing per chunk.
 
-    def __init__(self) -> None:
-        self._content: list[str] = []
-        self._thinking: list[str] = []
-        self._calls: list[ToolCall] = []
-        self._logprobs: list[Logprob] = []
+    Args:
+        last_only: keep only the latest chunk (a progress stream, whose answer is its last
+            event).
+    """
+
+    __slots__ = ("_chunks", "_dropped", "_final", "_last_only")
+
+    def __init__(self, *, last_only: bool = False) -> None:
+        self._chunks: list[T] = []
         self._final: T | None = None
-        self._last: T | None = None
+        self._last_only = last_only
+        self._dropped: str | None = None  # why the chunks were let go, if they were
 
     @property
     def done(self) -> bool:
@@ -78,56 +88,104 @@ class Accumulator(Generic[T]):
 
     def feed(self, chunk: T) -> None:
         """Take one chunk, in stream order."""
-        self._last = chunk
-        part: ChatResponse | GenerateResponse
-        if isinstance(chunk, ChatResponse):
-            part = chunk
-            message = chunk.message
-            self._content.append(message.content)
-            thinking, calls = message.thinking, message.tool_calls
-        elif isinstance(chunk, GenerateResponse):
-            part = chunk
-            self._content.append(chunk.response or "")
-            thinking, calls = chunk.thinking, chunk.tool_calls
-        else:  # a progress event: the last one, "success", is the answer
-            if getattr(chunk, "status", None) == "success":
-                self._final = chunk
+        self.extend([chunk], final=_ends(chunk))
+
+    def extend(self, chunks: list[T], *, final: bool) -> None:
+        """Take a batch of chunks, in stream order; ``final``: its last one ends the stream."""
+        if not chunks:
             return
-        if thinking:
-            self._thinking.append(thinking)
-        if calls:
-            self._calls.extend(calls)
-        if part.logprobs:
-            self._logprobs.extend(part.logprobs)
-        if self._final is None and is_final(part):
-            self._final = chunk
+        if self._last_only:
+            self._chunks = chunks[-1:]
+        elif self._dropped is None:
+            self._chunks += chunks
+        if final and self._final is None:
+            self._final = chunks[-1]
+
+    def drop(self, why: str) -> None:
+        """Let go of the chunks kept so far and of those to come (a bound was passed)."""
+        if not self._last_only:
+            self._dropped = why
+            self._chunks = []
 
     def result(self) -> T:
         """The aggregated answer.
 
         Raises:
             IncompleteStreamError: the final chunk has not been fed.
+            ProtocolError: the chunks were let go (`drop`: the answer passed a bound).
         """
         final = self._final
         if final is None:
-            raise IncompleteStreamError("the stream has not delivered its final chunk yet")
-        # Nothing gathered: the field stays absent, as in an answer whose payload leaves it out
-        # (it reads None, and ``"thinking" in answer`` is false, as with the server's own).
-        # Message is a request type too, whose fields default to None rather than absent.
-        logprobs = self._logprobs or ABSENT
-        thinking = "".join(self._thinking) or ABSENT
-        calls = self._calls or ABSENT
-        content = "".join(self._content)
+            raise IncompleteStreamError("the stream has not delivered its final chunk")
+        if self._dropped is not None:
+            raise ProtocolError(self._dropped)
         if isinstance(final, ChatResponse):
-            message = msgspec.structs.replace(
-                final.message, content=content, thinking=thinking or None, tool_calls=calls or None
-            )
-            return cast(T, msgspec.structs.replace(final, message=message, logprobs=logprobs))
+            return cast(T, _fold_chat(cast("list[ChatResponse]", self._chunks), final))
         if isinstance(final, GenerateResponse):
-            changes: dict[str, Any] = {"response": content, "thinking": thinking}
-            changes.update(tool_calls=calls, logprobs=logprobs)
-            return cast(T, msgspec.structs.replace(final, **changes))
+            return cast(T, _fold_generate(cast("list[GenerateResponse]", self._chunks), final))
         return final
+
+
+def _ends(chunk: object) -> bool:
+    if isinstance(chunk, (ChatResponse, GenerateResponse)):
+        return is_final(chunk)
+    return getattr(chunk, "status", None) == "success"
+
+
+def _gathered(parts: list[Any]) -> Any:
+    # Nothing gathered: the field stays absent, as in an answer whose payload leaves it out
+    # (it reads None, and ``"thinking" in answer`` is false, as with the server's own).
+    return parts or ABSENT
+
+
+def _fold_chat(chunks: list[ChatResponse], final: ChatResponse) -> ChatResponse:
+    content: list[str] = []
+    thinking: list[str] = []
+    calls: list[ToolCall] = []
+    logprobs: list[Logprob] = []
+    for chunk in chunks:
+        message = chunk.message
+        content.append(message.content)
+        if message.thinking:
+            thinking.append(message.thinking)
+        if message.tool_calls:
+            calls += message.tool_calls
+        if chunk.logprobs:
+            logprobs += chunk.logprobs
+        if chunk is final:
+            break
+    # Message is a request type too, whose fields default to None rather than absent.
+    message = msgspec.structs.replace(
+        final.message,
+        content="".join(content),
+        thinking="".join(thinking) or None,
+        tool_calls=calls or None,
+    )
+    return msgspec.structs.replace(final, message=message, logprobs=_gathered(logprobs))
+
+
+def _fold_generate(chunks: list[GenerateResponse], final: GenerateResponse) -> GenerateResponse:
+    content: list[str] = []
+    thinking: list[str] = []
+    calls: list[ToolCall] = []
+    logprobs: list[Logprob] = []
+    for chunk in chunks:
+        content.append(chunk.response or "")
+        if chunk.thinking:
+            thinking.append(chunk.thinking)
+        if chunk.tool_calls:
+            calls += chunk.tool_calls
+        if chunk.logprobs:
+            logprobs += chunk.logprobs
+        if chunk is final:
+            break
+    return msgspec.structs.replace(
+        final,
+        response="".join(content),
+        thinking="".join(thinking) or ABSENT,
+        tool_calls=_gathered(calls),
+        logprobs=_gathered(logprobs),
+    )
 
 
 R = TypeVar("R")
@@ -139,19 +197,15 @@ def chunk_of(chunk: T) -> T:
 
 
 class Tap(Generic[T, R]):
-    """Iterates a blocking stream, feeding every chunk to an accumulator on the way.
+    """Iterates a blocking stream, yielding ``pick(chunk)`` where it is not empty.
 
-    Yields ``pick(chunk)`` for each chunk where it is not empty (the chunk itself, its text,
-    or its thinking).
+    The chunk itself, its text, or its thinking. The stream accumulates on its own.
     """
 
-    __slots__ = ("_accumulator", "_chunks", "_pick")
+    __slots__ = ("_chunks", "_pick")
 
-    def __init__(
-        self, chunks: Iterator[T], accumulator: Accumulator[T], pick: Callable[[T], R]
-    ) -> None:
+    def __init__(self, chunks: Iterator[T], pick: Callable[[T], R]) -> None:
         self._chunks = chunks
-        self._accumulator = accumulator
         self._pick = pick
 
     def __iter__(self) -> Tap[T, R]:
@@ -159,9 +213,7 @@ class Tap(Generic[T, R]):
 
     def __next__(self) -> R:
         while True:
-            chunk = next(self._chunks)
-            self._accumulator.feed(chunk)
-            picked = self._pick(chunk)
+            picked = self._pick(next(self._chunks))
             if picked:
                 return picked
 
@@ -169,13 +221,10 @@ class Tap(Generic[T, R]):
 class AsyncTap(Generic[T, R]):
     """`Tap` for an async stream."""
 
-    __slots__ = ("_accumulator", "_chunks", "_pick")
+    __slots__ = ("_chunks", "_pick")
 
-    def __init__(
-        self, chunks: AsyncIterator[T], accumulator: Accumulator[T], pick: Callable[[T], R]
-    ) -> None:
+    def __init__(self, chunks: AsyncIterator[T], pick: Callable[[T], R]) -> None:
         self._chunks = chunks
-        self._accumulator = accumulator
         self._pick = pick
 
     def __aiter__(self) -> AsyncTap[T, R]:
@@ -183,18 +232,6 @@ class AsyncTap(Generic[T, R]):
 
     async def __anext__(self) -> R:
         while True:
-            chunk = await self._chunks.__anext__()
-            self._accumulator.feed(chunk)
-            picked = self._pick(chunk)
+            picked = self._pick(await self._chunks.__anext__())
             if picked:
                 return picked
-
-
-def final_of(accumulator: Accumulator[T] | None) -> T:
-    """The `final` property of both stream classes."""
-    if accumulator is None:
-        raise RuntimeError(
-            "nothing was accumulated: read the stream through collect(), text(), thinking() "
-            "or accumulate()"
-        )
-    return accumulator.result()

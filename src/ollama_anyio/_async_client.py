@@ -2,7 +2,8 @@
 
 The groups are built on the first use of their accessor (``client.models``, ``client.batch``,
 ``client.tools``), as openai-python attaches its resources, and each sees only the
-`AsyncEndpoints` below it. ``with_raw_response`` gives every endpoint's `RawResponse`.
+`AsyncEndpoints` below it. ``with_raw_response`` gives every endpoint's `RawResponse`, and
+``with_streaming_response`` the HTTP response of a streaming endpoint as it comes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from functools import cached_property
 
 from ._batch import AsyncBatch
 from ._endpoints import AsyncEndpoints
-from ._generated_raw import AsyncRawClient
+from ._generated_raw import AsyncRawClient, AsyncStreamingClient
 from ._management import AsyncModels
 from ._tool_runner import AsyncTools
 
@@ -50,10 +51,16 @@ class AsyncClient(AsyncEndpoints):
         follow_redirects, **kwargs: passed on to ``httpx.AsyncClient`` (e.g. ``transport``,
             ``verify``, ``proxy``); ``limits=httpx.Limits(...)`` caps our transport's
             connections per server (default 100) and idle ones (default 64).
+        http_client: your own ``httpx.AsyncClient`` (proxies, mTLS, event hooks,
+            instrumentation), used as given: its transport, limits, hooks, auth and headers
+            apply, our headers and ``timeout`` are added to each request, and errors,
+            retries, read limits and streams behave as on our transport. It stays yours:
+            ``aclose()`` leaves it open. Not with the httpx options above. (The blocking
+            ``Client`` takes an ``httpx.Client``, used from worker threads.)
 
     Beyond the official endpoints, our helpers come in groups: ``client.models`` (exists,
     ensure, is_loaded, load, unload), ``client.batch`` (embed, chat, generate over many
-    inputs) and ``client.tools`` (the tool runner, ``run``).
+    inputs) and ``client.tools`` (the tool runner: ``run``, and ``turns`` to steer it).
 
     Use it as ``async with AsyncClient() as client:``, or call ``aclose()`` when done.
     """
@@ -72,13 +79,23 @@ class AsyncClient(AsyncEndpoints):
 
     @cached_property
     def tools(self) -> AsyncTools:
-        """The tool runner: `run` chats, runs the tools the model calls, and repeats."""
+        """The tool runner: `run` chats, runs the tools the model calls, and repeats; `turns`
+        does the same turn by turn, for you to run, edit, refuse or answer each call."""
         return AsyncTools(self)
 
     @property
     def with_raw_response(self) -> AsyncRawClient:
         """The same endpoints, each returning a `RawResponse`: the result, with the HTTP
         status, headers and elapsed time of its answer (``await
-        client.with_raw_response.chat(...)``). Streaming calls are left out: a stream
-        has ``status_code`` and ``headers`` of its own."""
+        client.with_raw_response.chat(...)``). Streaming calls are left out (``stream=True``
+        raises `RequestError`): see `with_streaming_response`; a stream also has
+        ``status_code`` and ``headers`` of its own."""
         return AsyncRawClient(self)
+
+    @property
+    def with_streaming_response(self) -> AsyncStreamingClient:
+        """The streaming endpoints, each giving its HTTP response as it comes: ``async with
+        client.with_streaming_response.chat(..., stream=True) as response``, then
+        ``response.status_code``, ``response.headers``, and ``response.iter_lines()`` (or
+        ``iter_bytes()``, ``parse()``, ``read()``)."""
+        return AsyncStreamingClient(self)

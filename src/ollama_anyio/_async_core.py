@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar, overload
 
 import anyio
 import anyio.to_thread
+import httpx
 import msgspec
 
 from . import _config, _requests
@@ -126,6 +127,7 @@ class AsyncCore:
         request_id_header: str | None = DEFAULT_REQUEST_ID_HEADER,
         on_request: RequestHook | Sequence[RequestHook] | None = None,
         on_response: ResponseHook | Sequence[ResponseHook] | None = None,
+        http_client: httpx.AsyncClient | httpx.Client | None = None,
         **kwargs: Any,
     ) -> None:
         configure_logging()  # OLLAMA_ANYIO_LOG: read when a client is built, never at import
@@ -146,6 +148,7 @@ class AsyncCore:
             max_body_size=max_body_size,
             options=kwargs,
             observer=Observer(client_headers, request_id_header, on_request, on_response),
+            http_client=http_client,
         )
         self._base_url = self._session.base_url
         self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
@@ -292,6 +295,7 @@ class AsyncCore:
                 url,
                 read_timeout=session.timeouts["read"],
                 max_line_size=session.limits(url).line,
+                max_accumulated=session.limits(url).body,
                 owner=self,
                 watch=None if telemetry is None else telemetry.stream(url, _path(url), json),
             )

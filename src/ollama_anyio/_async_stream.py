@@ -8,6 +8,10 @@ consumer leaves ``async with`` or calls ``aclose()`` early. A plain ``async for`
 stream dropped that way is closed when it is collected, at once on our transport (a plain
 socket close, no task), else with a `ResourceWarning`.
 
+Every chunk is fed to an `Accumulator` as it is decoded, so ``collect()`` and ``final`` give the
+whole answer however the stream was read; its memory is bounded by ``max_body_size``, the bound
+of the same answer unstreamed.
+
 Bounds: the read timeout bounds the wait between two complete lines (not each socket read, so
 a server trickling bytes without finishing a line cannot hold the stream), and a line longer
 than ``max_line_size`` is a `ProtocolError` once that much has been buffered.
@@ -23,11 +27,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 
-from ._accumulate import Accumulator, AsyncTap, chunk_of, content_of, final_of, thinking_of
+from ._accumulate import Accumulator, AsyncTap, chunk_of, content_of, thinking_of
 from ._errors import IncompleteStreamError, OllamaError, OllamaTimeoutError, translate_errors
 from ._http._direct_sender import Reply
 from ._http._observe import last_request_id
 from ._ndjson import NDJSONDecoder
+from ._types import ChatResponse, GenerateResponse
 
 if TYPE_CHECKING:
     import httpx
@@ -47,9 +52,6 @@ class AsyncStream(Generic[T]):
     `OllamaConnectionError` / `OllamaTimeoutError` if the connection fails.
     """
 
-    # Set by the first accumulating read (collect, text, thinking, accumulate); a plain loop
-    # never creates one, so it costs nothing per chunk.
-    _accumulator: Accumulator[T] | None = None
     # The call's span while instrumented (`_otel.StreamWatch`): fed the chunks and the end.
     _watch: Any = None
 
@@ -62,6 +64,7 @@ class AsyncStream(Generic[T]):
         *,
         read_timeout: float | None = None,
         max_line_size: int | None = None,
+        max_accumulated: int | None = None,
         watch: Any = None,
         owner: object = None,
     ) -> None:
@@ -84,6 +87,13 @@ class AsyncStream(Generic[T]):
         self._request_id: str | None = None
         self._closed = False
         self._reply: Reply | None = None  # kept after closing, for its status and headers
+        # Fed every batch from the first, whatever reads the stream (a plain loop included):
+        # one list extend per batch; the fold is paid only by whoever asks for the whole.
+        self._accumulator: Accumulator[T] = Accumulator(
+            last_only=item_type not in (ChatResponse, GenerateResponse)
+        )
+        self._max_accumulated = max_accumulated
+        self._received = 0  # body bytes read, against max_accumulated
 
     @property
     def status_code(self) -> int | None:
@@ -195,6 +205,16 @@ class AsyncStream(Generic[T]):
                     ) from None
                 self._eof = True  # closed by next_batch, once the watch has seen the batch
                 return batch
+            limit = self._max_accumulated
+            if limit is not None:
+                self._received += len(chunk)
+                if self._received > limit:
+                    self._max_accumulated = None
+                    self._accumulator.drop(
+                        f"the stream from {self._url} carried more than max_body_size "
+                        f"({limit} bytes), so its whole answer was not kept: read it chunk "
+                        "by chunk, or raise max_body_size"
+                    )
             batch = self._decoder.feed(chunk)
             if batch:
                 self._check_final(batch)
@@ -203,6 +223,7 @@ class AsyncStream(Generic[T]):
     def _check_final(self, batch: list[T]) -> None:
         if batch and self._is_final(batch[-1]):
             self._finished = True
+        self._accumulator.extend(batch, final=self._finished)
 
     async def _start(self) -> None:
         if self._watch is not None:
@@ -249,51 +270,52 @@ class AsyncStream(Generic[T]):
         else:
             self._watch.closed()
 
-    # Accumulation. Each of these reads the stream in the caller's task, like ``async for``,
-    # and feeds every chunk it reads to one accumulator, which `final` then reads.
-
-    def _accumulating(self) -> Accumulator[T]:
-        if self._accumulator is None:
-            self._accumulator = Accumulator()
-        return self._accumulator
+    # Accumulation: the stream feeds its accumulator itself (`_check_final`); these read the
+    # stream in the caller's task, like ``async for``, and pick from it.
 
     async def collect(self) -> T:
         """Read the stream to its end and return the answer ``stream=False`` would have given.
 
         Text and thinking are concatenated, tool calls and logprobs gathered in order, and the
         other fields (metrics, ``done_reason``) come from the final chunk; a pull, push or
-        create stream gives its last event. Chunks read before the first accumulating call are
-        not included: call it first, or read through `accumulate()`.
+        create stream gives its last event. Every chunk counts, also those a loop read
+        before: the stream accumulates from its first chunk.
+
+        Raises:
+            IncompleteStreamError: the stream was closed before its final chunk.
+            ProtocolError: the answer passed ``max_body_size`` (it was not kept whole).
         """
-        accumulator = self._accumulating()
-        async for chunk in self:
-            accumulator.feed(chunk)
-        return final_of(accumulator)
+        async for _ in self:
+            pass
+        return self.final
 
     def accumulate(self) -> AsyncTap[T, T]:
-        """Iterate the chunks while accumulating them: `final` holds the answer after the loop."""
-        return AsyncTap(self, self._accumulating(), chunk_of)
+        """Iterate the chunks (as ``async for`` does); `final` holds the answer after the loop."""
+        return AsyncTap(self, chunk_of)
 
     def text(self) -> AsyncTap[T, str]:
         """Iterate the answer's text pieces (non-empty ``message.content`` / ``response``).
 
         The whole answer, thinking and tool calls included, is in `final` after the loop.
         """
-        return AsyncTap(self, self._accumulating(), content_of)
+        return AsyncTap(self, content_of)
 
     def thinking(self) -> AsyncTap[T, str]:
         """Iterate the reasoning pieces (non-empty ``thinking``); then read `final`."""
-        return AsyncTap(self, self._accumulating(), thinking_of)
+        return AsyncTap(self, thinking_of)
 
     @property
     def final(self) -> T:
-        """The accumulated answer, once `collect`, `accumulate`, `text` or `thinking` read it all.
+        """The whole answer, once the stream has delivered its final chunk.
+
+        However it was read: ``async for``, `text`, `thinking`, `accumulate` or `collect`.
 
         Raises:
-            RuntimeError: the stream was not read through one of them.
-            IncompleteStreamError: it has not reached its final chunk.
+            IncompleteStreamError: the final chunk has not arrived (not read that far yet, or
+                the stream was closed before it).
+            ProtocolError: the answer passed ``max_body_size`` (it was not kept whole).
         """
-        return final_of(self._accumulator)
+        return self._accumulator.result()
 
     def __del__(self) -> None:
         # Dropped half-read: after a plain ``async for`` left by ``break``, which gives the

@@ -13,7 +13,13 @@ Errors, as the caller chooses:
 - ``errors="raise"`` (default): the first failure cancels every other request in flight and the
   call raises it; where several had already failed when the cancellation reached them, an
   ``ExceptionGroup`` of those (only then);
-- ``errors="return"``: every job runs; a failed job's exception stands in its results' place.
+- ``errors="return"``: every job runs; a failed job's exception stands in its results' place,
+  one exception object per input (`item_error`: for ``embed``, each input of a failed batch
+  gets a copy of the batch's error).
+
+Progress counts inputs handled, failed ones included, so a bar reaches the total whatever
+happens to a batch. Results are a `BatchResult`: the list of results, with each request's
+answer (its counters and durations) and their sums.
 
 Cancelling the caller cancels the task group, so every request in flight is cancelled (its
 response closed at once); nothing started here outlives the call.
@@ -24,7 +30,6 @@ from __future__ import annotations
 import array
 import builtins
 import importlib
-import itertools
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
@@ -32,6 +37,7 @@ from typing import Any, Literal, TypeVar, overload
 import anyio
 
 from . import _requests
+from ._batch_result import BatchResult, item_error
 from ._endpoints import AsyncEndpoints
 from ._errors import RequestError
 from ._http import _observe
@@ -82,7 +88,8 @@ async def run_bounded(
 ) -> list[R | Exception]:
     """Run ``job(0)`` ... ``job(count - 1)``, at most ``concurrency`` at a time; results in order.
 
-    ``on_done(index)`` is called as each job succeeds. See the module docstring for errors.
+    ``on_done(index)`` is called as each job ends, succeeded or failed (not when cancelled).
+    See the module docstring for errors.
     """
     results: list[R | Exception | None] = [None] * count
     if count == 0:
@@ -110,9 +117,8 @@ async def run_bounded(
                         group.cancel_scope.cancel()
                         return
                     results[index] = exc
-                else:
-                    if on_done is not None:
-                        on_done(index)
+                if on_done is not None:
+                    on_done(index)
 
         for _ in range(workers):
             group.start_soon(worker)
@@ -153,16 +159,17 @@ async def _one_call_each(
     limit: anyio.CapacityLimiter | int,
     return_errors: bool,
     on_progress: Progress | None,
-) -> list[R | Exception]:
+) -> BatchResult[R | Exception]:
     """`run_bounded` for one call per item, progress counted in items."""
     progress = _progress(on_progress, count)
-    return await run_bounded(
+    answers = await run_bounded(
         count,
         call,
         concurrency=limit,
         return_errors=return_errors,
         on_done=None if progress is None else lambda index: progress(1),
     )
+    return BatchResult(answers, answers)
 
 
 def _items(value: object, what: str) -> Sequence[Any]:
@@ -192,7 +199,7 @@ class AsyncBatch:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[builtins.list[float]]: ...
+    ) -> BatchResult[builtins.list[float]]: ...
 
     @overload
     async def embed(
@@ -209,7 +216,7 @@ class AsyncBatch:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[array.array[float]]: ...
+    ) -> BatchResult[array.array[float]]: ...
 
     @overload
     async def embed(
@@ -226,7 +233,7 @@ class AsyncBatch:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[builtins.list[float] | Exception]: ...
+    ) -> BatchResult[builtins.list[float] | Exception]: ...
 
     @overload
     async def embed(
@@ -243,7 +250,7 @@ class AsyncBatch:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[array.array[float] | Exception]: ...
+    ) -> BatchResult[array.array[float] | Exception]: ...
 
     @overload
     async def embed(
@@ -260,7 +267,7 @@ class AsyncBatch:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[Any]: ...
+    ) -> BatchResult[Any]: ...
 
     @helper
     async def embed(
@@ -277,19 +284,23 @@ class AsyncBatch:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[Any]:
+    ) -> BatchResult[Any]:
         """Embed any number of texts: one vector per input, in input order.
 
         The inputs are sent ``batch_size`` at a time (one ``embed`` request each), with at
         most ``concurrency`` requests in flight (a number, or an ``anyio.CapacityLimiter``
         shared with other calls). Each batch is retried by the client's policy.
-        ``on_progress(done, total)`` is called as batches finish (inputs done; the blocking
-        client calls it in its own thread). ``as_arrays=True``: each vector is an
-        ``array.array("f")``, as for `embed`.
+        ``on_progress(done, total)`` is called as batches finish, failed ones included, so
+        it reaches the total (inputs done; the blocking client calls it in its own thread).
+        ``as_arrays=True``: each vector is an ``array.array("f")``, as for `embed`.
+
+        Returns a `BatchResult`: the list of vectors, with ``answers`` (one `EmbedResponse`
+        per batch, with its counters and durations) and ``usage`` (their sums).
 
         ``errors="raise"``: the first failed batch cancels the others and is raised (an
         ``ExceptionGroup`` only if several failed at once). ``errors="return"``: every batch
-        is tried, and each input of a failed batch gets its exception in place of a vector.
+        is tried, and each input of a failed batch gets an exception of its own in place of
+        a vector (a copy of the batch's error, which is its ``__cause__``).
 
         Raises:
             RequestError: an argument or input is invalid (nothing was sent).
@@ -318,7 +329,7 @@ class AsyncBatch:
 
         async def one(number: int) -> Any:
             start = starts[number]
-            answer = await self._client.embed(
+            return await self._client.embed(
                 model,
                 list(texts[start : start + batch_size]),
                 truncate=truncate,
@@ -327,7 +338,6 @@ class AsyncBatch:
                 dimensions=dimensions,
                 as_arrays=as_arrays,
             )
-            return answer.embeddings
 
         def done(number: int) -> None:
             if progress is not None:
@@ -344,10 +354,12 @@ class AsyncBatch:
         vectors: list[Any] = []
         for number, batch in enumerate(batches):
             if isinstance(batch, Exception):
-                vectors += itertools.repeat(batch, min(batch_size, len(texts) - starts[number]))
+                start = starts[number]
+                size = min(batch_size, len(texts) - start)
+                vectors += [item_error(batch, start + i) for i in range(size)]
             else:
-                vectors += batch
-        return vectors
+                vectors += batch.embeddings
+        return BatchResult(vectors, batches)
 
     @overload
     async def chat(
@@ -363,7 +375,7 @@ class AsyncBatch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse]: ...
+    ) -> BatchResult[ChatResponse]: ...
 
     @overload
     async def chat(
@@ -379,7 +391,7 @@ class AsyncBatch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse | Exception]: ...
+    ) -> BatchResult[ChatResponse | Exception]: ...
 
     @overload
     async def chat(
@@ -395,7 +407,7 @@ class AsyncBatch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse] | builtins.list[ChatResponse | Exception]: ...
+    ) -> BatchResult[ChatResponse] | BatchResult[ChatResponse | Exception]: ...
 
     @helper
     async def chat(
@@ -411,11 +423,12 @@ class AsyncBatch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse] | builtins.list[ChatResponse | Exception]:
+    ) -> BatchResult[ChatResponse] | BatchResult[ChatResponse | Exception]:
         """Answer many conversations, at most ``concurrency`` at a time; answers in order.
 
         Each conversation is one ``chat`` call with the shared arguments. ``on_progress`` and
-        ``errors`` work as for ``batch.embed``, per conversation.
+        ``errors`` work as for ``batch.embed``, per conversation. Returns a `BatchResult`:
+        the answers, with ``usage`` (tokens and durations summed over the answers).
 
         Raises:
             RequestError: an argument or conversation is invalid (nothing was sent).
@@ -474,7 +487,7 @@ class AsyncBatch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse]: ...
+    ) -> BatchResult[GenerateResponse]: ...
 
     @overload
     async def generate(
@@ -490,7 +503,7 @@ class AsyncBatch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse | Exception]: ...
+    ) -> BatchResult[GenerateResponse | Exception]: ...
 
     @overload
     async def generate(
@@ -506,7 +519,7 @@ class AsyncBatch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse] | builtins.list[GenerateResponse | Exception]: ...
+    ) -> BatchResult[GenerateResponse] | BatchResult[GenerateResponse | Exception]: ...
 
     @helper
     async def generate(
@@ -522,7 +535,7 @@ class AsyncBatch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse] | builtins.list[GenerateResponse | Exception]:
+    ) -> BatchResult[GenerateResponse] | BatchResult[GenerateResponse | Exception]:
         """Complete many prompts, at most ``concurrency`` at a time; answers in order.
 
         Each prompt is one ``generate`` call with the shared arguments. ``on_progress`` and

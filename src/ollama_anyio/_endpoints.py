@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 from . import _blobs, _config, _requests
 from ._async_core import AsyncCore
@@ -44,8 +44,16 @@ from ._types import (
     WebFetchResponse,
     WebSearchResponse,
 )
+from ._types_responses import (
+    ParsedChatResponse,
+    ParsedGenerateResponse,
+    answer_type,
+    with_parsed,
+)
 
 __all__ = ["AsyncEndpoints"]
+
+FormatT = TypeVar("FormatT")
 
 
 class AsyncEndpoints(AsyncCore):
@@ -57,6 +65,32 @@ class AsyncEndpoints(AsyncCore):
 
     # -----------------------------------------------------------------------------------------
     # Generation
+
+    @overload
+    async def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: type[FormatT],
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ParsedGenerateResponse[FormatT]: ...
 
     @overload
     async def generate(
@@ -194,13 +228,29 @@ class AsyncEndpoints(AsyncCore):
             height=height,
             steps=steps,
         )
-        return await self._request(
-            GenerateResponse,
-            "POST",
-            "/api/generate",
-            json=_requests.JsonBody(body),
-            stream=stream,
+        cls = answer_type(GenerateResponse, format, stream)
+        reply = await self._request(
+            cls, "POST", "/api/generate", json=_requests.JsonBody(body), stream=stream
         )
+        return with_parsed(reply, format)
+
+    @overload
+    async def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: type[FormatT],
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ParsedChatResponse[FormatT]: ...
 
     @overload
     async def chat(
@@ -299,9 +349,11 @@ class AsyncEndpoints(AsyncCore):
             truncate=truncate,
             shift=shift,
         )
-        return await self._request(
-            ChatResponse, "POST", "/api/chat", json=_requests.JsonBody(body), stream=stream
+        cls = answer_type(ChatResponse, format, stream)
+        reply = await self._request(
+            cls, "POST", "/api/chat", json=_requests.JsonBody(body), stream=stream
         )
+        return with_parsed(reply, format)
 
     @overload
     async def embed(

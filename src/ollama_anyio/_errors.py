@@ -20,7 +20,7 @@ The tree::
     ├── OllamaTimeoutError (also TimeoutError) connect, read, write or pool timeout
     ├── ProtocolError                         the server sent something that is not the Ollama API
     │   └── IncompleteStreamError             a stream ended before its final chunk
-    ├── StructuredOutputError                 an answer did not conform to the ``format=`` type
+    ├── StructuredOutputError (also ValueError) an answer did not conform to the ``format=`` type
     └── MaxStepsError                         a tool run reached ``max_steps`` still calling tools
 
 Code that catches the builtin ``ConnectionError``, ``TimeoutError`` or ``ValueError`` keeps
@@ -168,8 +168,11 @@ class IncompleteStreamError(ProtocolError):
     """A stream ended without its final chunk (``done: true`` or ``status: success``)."""
 
 
-class StructuredOutputError(OllamaError):
+class StructuredOutputError(OllamaError, ValueError):
     """A model's answer could not be read as the type asked for with ``format=``.
+
+    Also a ``ValueError``, as pydantic's ``ValidationError`` is: code that catches a failed
+    validation that way catches this too.
 
     Attributes:
         text: the answer's raw text, as the model wrote it.
@@ -177,6 +180,8 @@ class StructuredOutputError(OllamaError):
         truncated: whether generation stopped at the length limit (``done_reason ==
             "length"``), the usual cause of JSON cut short: raise ``num_predict`` or
             ``num_ctx``.
+        reply: the whole answer (metrics, ``done_reason``) when ``chat`` or ``generate``
+            raised it for ``format=T``; None when raised by ``parse``.
     """
 
     def __init__(self, text: str, error: str, *, truncated: bool = False) -> None:
@@ -185,6 +190,7 @@ class StructuredOutputError(OllamaError):
         self.text = text
         self.error = error
         self.truncated = truncated
+        self.reply: Any = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_structured_error, (self.text, self.error, self.truncated))

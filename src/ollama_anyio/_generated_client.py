@@ -11,17 +11,21 @@ import builtins
 import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import Any, Literal, overload
+from typing import Any, Literal, NoReturn, overload
 
 import anyio
 
 from . import _blobs, _config, _requests
+from ._batch_result import BatchResult
+from ._endpoints import FormatT
 from ._errors import ResponseError
-from ._generated_raw import AsyncRawClient
-from ._progress import TransferProgress
+from ._generated_raw import AsyncRawClient, AsyncStreamingClient
+from ._progress import EnsureResult, TransferProgress
 from ._raw import RawResponse
+from ._raw_stream import not_streamed
 from ._sync_client import ClientCore, Stream
-from ._tool_run import ToolRun, ToolRunEvent
+from ._sync_streamed import StreamedResponse
+from ._tool_run import ToolRun, ToolRunEvent, ToolTurn
 from ._types import (
     ChatResponse,
     EmbedArraysResponse,
@@ -47,8 +51,9 @@ from ._types import (
     WebFetchResponse,
     WebSearchResponse,
 )
+from ._types_responses import ParsedChatResponse, ParsedGenerateResponse, answer_type, with_parsed
 
-__all__ = ["Batch", "Client", "Models", "RawClient", "Tools"]
+__all__ = ["Batch", "Client", "Models", "RawClient", "StreamingClient", "Tools"]
 
 
 class RawClient:
@@ -61,6 +66,58 @@ class RawClient:
     def __init__(self, client: ClientCore) -> None:
         self._client = client
         self._raw = AsyncRawClient(client._async)
+
+    @overload
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: type[FormatT],
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> RawResponse[ParsedGenerateResponse[FormatT]]: ...
+
+    @overload
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format | None = None,
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> RawResponse[GenerateResponse]: ...
 
     def generate(
         self,
@@ -111,6 +168,42 @@ class RawClient:
                 shift=shift,
             )
         )
+
+    @overload
+    def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: type[FormatT],
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> RawResponse[ParsedChatResponse[FormatT]]: ...
+
+    @overload
+    def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> RawResponse[ChatResponse]: ...
 
     def chat(
         self,
@@ -322,6 +415,166 @@ class RawClient:
         return self._client._run(lambda: self._raw.web_fetch(url))
 
 
+class StreamingClient:
+    """``Client.with_streaming_response``: responses as they come.
+
+    Each call (with ``stream=True``) gives a `StreamedResponse` to enter with ``with``: status
+    and headers at once, then the body as lines, bytes or decoded chunks.
+    """
+
+    def __init__(self, client: ClientCore) -> None:
+        self._client = client
+        self._streaming = AsyncStreamingClient(client._async)
+
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[True],
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: Format | None = None,
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> StreamedResponse[GenerateResponse]:
+        """Complete a prompt (``POST /api/generate``)."""
+        return StreamedResponse(
+            self._client,
+            self._streaming.generate(
+                model,
+                prompt,
+                suffix,
+                system=system,
+                template=template,
+                context=context,
+                stream=stream,
+                think=think,
+                logprobs=logprobs,
+                top_logprobs=top_logprobs,
+                raw=raw,
+                format=format,
+                images=images,
+                options=options,
+                keep_alive=keep_alive,
+                width=width,
+                height=height,
+                steps=steps,
+                truncate=truncate,
+                shift=shift,
+            ),
+        )
+
+    def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: Literal[True],
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: Format | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> StreamedResponse[ChatResponse]:
+        """Answer a conversation (``POST /api/chat``)."""
+        return StreamedResponse(
+            self._client,
+            self._streaming.chat(
+                model,
+                messages,
+                tools=tools,
+                stream=stream,
+                think=think,
+                logprobs=logprobs,
+                top_logprobs=top_logprobs,
+                format=format,
+                options=options,
+                keep_alive=keep_alive,
+                truncate=truncate,
+                shift=shift,
+            ),
+        )
+
+    def pull(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: Literal[True],
+    ) -> StreamedResponse[ProgressResponse]:
+        """Download a model from a registry (``POST /api/pull``), with progress if streamed."""
+        return StreamedResponse(
+            self._client,
+            self._streaming.pull(model, insecure=insecure, stream=stream),
+        )
+
+    def push(
+        self,
+        model: str,
+        *,
+        insecure: bool = False,
+        stream: Literal[True],
+    ) -> StreamedResponse[ProgressResponse]:
+        """Upload a model to a registry (``POST /api/push``), with progress if streamed."""
+        return StreamedResponse(
+            self._client,
+            self._streaming.push(model, insecure=insecure, stream=stream),
+        )
+
+    def create(
+        self,
+        model: str,
+        quantize: str | None = None,
+        from_: str | None = None,
+        files: Mapping[str, str] | None = None,
+        adapters: Mapping[str, str] | None = None,
+        template: str | None = None,
+        license: str | Sequence[str] | None = None,
+        system: str | None = None,
+        parameters: OptionsArg | None = None,
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        stream: Literal[True],
+    ) -> StreamedResponse[ProgressResponse]:
+        """Create a model from an existing one (``from_``) or from uploaded blobs (``files``)."""
+        return StreamedResponse(
+            self._client,
+            self._streaming.create(
+                model,
+                quantize,
+                from_,
+                files,
+                adapters,
+                template,
+                license,
+                system,
+                parameters,
+                messages,
+                stream=stream,
+            ),
+        )
+
+    def __getattr__(self, name: str) -> NoReturn:
+        not_streamed("Client", name)
+
+
 class Models:
     """``client.models``: whether a model is there or loaded; pull, load and unload it."""
 
@@ -330,7 +583,11 @@ class Models:
         self._async = client._async.models
 
     def exists(self, model: str) -> bool:
-        """Whether the server has ``model`` (``POST /api/show`` answers, rather than 404)."""
+        """Whether the server has ``model``: stored, by any form of its name.
+
+        One ``GET /api/tags``, the cheapest request that answers it (``/api/show`` would read
+        the model's metadata); a cloud-routed name (``:cloud``) is asked with ``/api/show``.
+        """
         return self._client._run(lambda: self._async.exists(model))
 
     def ensure(
@@ -339,12 +596,15 @@ class Models:
         *,
         insecure: bool = False,
         on_progress: Callable[[TransferProgress], object] | None = None,
-    ) -> bool:
-        """Pull ``model`` if the server does not have it; returns whether it was pulled.
+    ) -> EnsureResult:
+        """Pull ``model`` if the server does not have it; returns what it did.
 
-        ``on_progress`` is called with one `TransferProgress` after each progress chunk: bytes
-        ``completed`` of ``total`` over every layer, a ``fraction`` that never goes backwards,
-        and the ``status`` line. (The blocking client calls it in its own thread.)
+        An `EnsureResult`: ``pulled`` (true when it pulled, and then the result is truthy),
+        and the bytes ``completed`` of ``total``. ``on_progress`` is called with one
+        `TransferProgress` after each progress chunk: bytes ``completed`` of ``total`` over
+        every layer, a ``fraction`` that never goes backwards and reaches 1.0 only when the
+        layers are over, and the ``status`` line. (The blocking client calls it in its own
+        thread.)
 
         Raises:
             ResponseError: the pull failed (e.g. no such model in the registry).
@@ -392,7 +652,7 @@ class Batch:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[builtins.list[float]]: ...
+    ) -> BatchResult[builtins.list[float]]: ...
 
     @overload
     def embed(
@@ -409,7 +669,7 @@ class Batch:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[array.array[float]]: ...
+    ) -> BatchResult[array.array[float]]: ...
 
     @overload
     def embed(
@@ -426,7 +686,7 @@ class Batch:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[builtins.list[float] | Exception]: ...
+    ) -> BatchResult[builtins.list[float] | Exception]: ...
 
     @overload
     def embed(
@@ -443,7 +703,7 @@ class Batch:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[array.array[float] | Exception]: ...
+    ) -> BatchResult[array.array[float] | Exception]: ...
 
     @overload
     def embed(
@@ -460,7 +720,7 @@ class Batch:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[Any]: ...
+    ) -> BatchResult[Any]: ...
 
     def embed(
         self,
@@ -476,19 +736,23 @@ class Batch:
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
-    ) -> builtins.list[Any]:
+    ) -> BatchResult[Any]:
         """Embed any number of texts: one vector per input, in input order.
 
         The inputs are sent ``batch_size`` at a time (one ``embed`` request each), with at
         most ``concurrency`` requests in flight (a number, or an ``anyio.CapacityLimiter``
         shared with other calls). Each batch is retried by the client's policy.
-        ``on_progress(done, total)`` is called as batches finish (inputs done; the blocking
-        client calls it in its own thread). ``as_arrays=True``: each vector is an
-        ``array.array("f")``, as for `embed`.
+        ``on_progress(done, total)`` is called as batches finish, failed ones included, so
+        it reaches the total (inputs done; the blocking client calls it in its own thread).
+        ``as_arrays=True``: each vector is an ``array.array("f")``, as for `embed`.
+
+        Returns a `BatchResult`: the list of vectors, with ``answers`` (one `EmbedResponse`
+        per batch, with its counters and durations) and ``usage`` (their sums).
 
         ``errors="raise"``: the first failed batch cancels the others and is raised (an
         ``ExceptionGroup`` only if several failed at once). ``errors="return"``: every batch
-        is tried, and each input of a failed batch gets its exception in place of a vector.
+        is tried, and each input of a failed batch gets an exception of its own in place of
+        a vector (a copy of the batch's error, which is its ``__cause__``).
 
         Raises:
             RequestError: an argument or input is invalid (nothing was sent).
@@ -524,7 +788,7 @@ class Batch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse]: ...
+    ) -> BatchResult[ChatResponse]: ...
 
     @overload
     def chat(
@@ -540,7 +804,7 @@ class Batch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse | Exception]: ...
+    ) -> BatchResult[ChatResponse | Exception]: ...
 
     @overload
     def chat(
@@ -556,7 +820,7 @@ class Batch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse] | builtins.list[ChatResponse | Exception]: ...
+    ) -> BatchResult[ChatResponse] | BatchResult[ChatResponse | Exception]: ...
 
     def chat(
         self,
@@ -571,11 +835,12 @@ class Batch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[ChatResponse] | builtins.list[ChatResponse | Exception]:
+    ) -> BatchResult[ChatResponse] | BatchResult[ChatResponse | Exception]:
         """Answer many conversations, at most ``concurrency`` at a time; answers in order.
 
         Each conversation is one ``chat`` call with the shared arguments. ``on_progress`` and
-        ``errors`` work as for ``batch.embed``, per conversation.
+        ``errors`` work as for ``batch.embed``, per conversation. Returns a `BatchResult`:
+        the answers, with ``usage`` (tokens and durations summed over the answers).
 
         Raises:
             RequestError: an argument or conversation is invalid (nothing was sent).
@@ -610,7 +875,7 @@ class Batch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse]: ...
+    ) -> BatchResult[GenerateResponse]: ...
 
     @overload
     def generate(
@@ -626,7 +891,7 @@ class Batch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse | Exception]: ...
+    ) -> BatchResult[GenerateResponse | Exception]: ...
 
     @overload
     def generate(
@@ -642,7 +907,7 @@ class Batch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse] | builtins.list[GenerateResponse | Exception]: ...
+    ) -> BatchResult[GenerateResponse] | BatchResult[GenerateResponse | Exception]: ...
 
     def generate(
         self,
@@ -657,7 +922,7 @@ class Batch:
         format: Format | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
-    ) -> builtins.list[GenerateResponse] | builtins.list[GenerateResponse | Exception]:
+    ) -> BatchResult[GenerateResponse] | BatchResult[GenerateResponse | Exception]:
         """Complete many prompts, at most ``concurrency`` at a time; answers in order.
 
         Each prompt is one ``generate`` call with the shared arguments. ``on_progress`` and
@@ -695,7 +960,7 @@ class Tools:
         self,
         model: str,
         messages: Sequence[Mapping[str, Any] | Message] | None,
-        tools: Sequence[Callable[..., Any]],
+        tools: Sequence[ToolLike],
         *,
         stream: Literal[False] = False,
         max_steps: int = 10,
@@ -705,6 +970,7 @@ class Tools:
         think: Think | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
+        tool_timeout: float | Mapping[str, float] | None = None,
     ) -> ToolRun: ...
 
     @overload
@@ -712,7 +978,7 @@ class Tools:
         self,
         model: str,
         messages: Sequence[Mapping[str, Any] | Message] | None,
-        tools: Sequence[Callable[..., Any]],
+        tools: Sequence[ToolLike],
         *,
         stream: Literal[True],
         max_steps: int = 10,
@@ -722,6 +988,7 @@ class Tools:
         think: Think | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
+        tool_timeout: float | Mapping[str, float] | None = None,
     ) -> Stream[ToolRunEvent]: ...
 
     @overload
@@ -729,7 +996,7 @@ class Tools:
         self,
         model: str,
         messages: Sequence[Mapping[str, Any] | Message] | None,
-        tools: Sequence[Callable[..., Any]],
+        tools: Sequence[ToolLike],
         *,
         stream: bool,
         max_steps: int = 10,
@@ -739,13 +1006,14 @@ class Tools:
         think: Think | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
+        tool_timeout: float | Mapping[str, float] | None = None,
     ) -> ToolRun | Stream[ToolRunEvent]: ...
 
     def run(
         self,
         model: str,
         messages: Sequence[Mapping[str, Any] | Message] | None,
-        tools: Sequence[Callable[..., Any]],
+        tools: Sequence[ToolLike],
         *,
         stream: bool = False,
         max_steps: int = 10,
@@ -755,26 +1023,36 @@ class Tools:
         think: Think | None = None,
         options: OptionsArg | None = None,
         keep_alive: KeepAlive | None = None,
+        tool_timeout: float | Mapping[str, float] | None = None,
     ) -> ToolRun | Stream[ToolRunEvent]:
         """Chat with tools until the model answers without calling one.
 
         Each step is one chat call; the tool calls of a step run concurrently (async functions
         as tasks, plain ones in worker threads, at most ``max_threads`` at once) and their
-        results go back as ``tool`` messages with ``tool_name`` and ``tool_call_id``. A tool
-        that raises has its error sent to the model as its result (``tool_errors="raise"``:
-        raised instead), and so has a call of an unknown tool. Cancelling the call cancels
-        the running tools.
+        results go back as ``tool`` messages with ``tool_name`` and ``tool_call_id``. A call
+        whose arguments do not fit the tool's schema is not run: the model is told what was
+        wrong (argument names and JSON types). A tool that raises has its error sent to the
+        model as its result (``tool_errors="raise"``: raised instead), and so has a call of
+        an unknown tool. Cancelling the call cancels the running tools.
 
         Args:
             tools: the functions the model may call, described from their signatures and
-                docstrings as for ``chat(tools=...)``.
+                docstrings as for ``chat(tools=...)``; and schema-only tools (`Tool` objects
+                or mappings, as ``chat`` takes), whose calls are handed back to you: the run
+                stops after running the other calls of that reply, with them in
+                ``ToolRun.pending``.
             max_steps: the most chat calls to make; a reply still calling tools at the last
                 one raises `MaxStepsError` (``at_max_steps="return"``: it is returned).
             stream: return a `Stream` of `ToolRunEvent` (chunks, tool calls, tool
                 results as they happen, then a `DoneEvent`); read it in ``async with``.
+            tool_timeout: seconds each call may take, for every function or by tool name
+                (``{"search": 30}``). Past it the model is told the tool did not finish
+                (``tool_errors="raise"``: a ``TimeoutError``); a plain function's thread is
+                then left to finish on its own.
 
         Returns:
-            A `ToolRun`: the last reply, the whole transcript and the number of steps.
+            A `ToolRun`: the last reply, the whole transcript, the number of steps, and the
+            calls of schema-only tools left for you (``pending``).
 
         Raises:
             RequestError: an argument is invalid (nothing was sent).
@@ -793,6 +1071,54 @@ class Tools:
                 think=think,
                 options=options,
                 keep_alive=keep_alive,
+                tool_timeout=tool_timeout,
+            )
+        )
+
+    def turns(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any] | Message] | None,
+        tools: Sequence[ToolLike],
+        *,
+        max_steps: int = 10,
+        tool_errors: Literal["report", "raise"] = "report",
+        at_max_steps: Literal["raise", "return"] = "raise",
+        max_threads: int = 4,
+        think: Think | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        tool_timeout: float | Mapping[str, float] | None = None,
+    ) -> Stream[ToolTurn]:
+        """The tool run of `run`, turn by turn, for you to steer.
+
+        ``async with await client.tools.turns(...) as turns: async for turn in turns:``.
+        Each `ToolTurn` is one reply of the model with its ``calls`` (`TurnCall`): run one
+        (the default for a function; ``call.arguments`` may be edited first), ``refuse``
+        it (the model is told why) or ``answer`` it yourself (a schema-only tool's calls
+        must be answered, or the run stops there with them in ``ToolRun.pending``). The
+        next turn carries out your decisions, then calls the model again; nothing runs
+        ahead of you. The last turn has no calls, and its ``run`` is the `ToolRun` (after
+        the loop, the last turn's ``run`` has it however the run ended). The arguments are
+        those of `run`.
+
+        Raises:
+            RequestError: an argument is invalid (nothing was sent).
+            MaxStepsError: ``max_steps`` was reached, with ``at_max_steps="raise"``.
+        """
+        return self._client._run_stream(
+            lambda: self._async.turns(
+                model,
+                messages,
+                tools,
+                max_steps=max_steps,
+                tool_errors=tool_errors,
+                at_max_steps=at_max_steps,
+                max_threads=max_threads,
+                think=think,
+                options=options,
+                keep_alive=keep_alive,
+                tool_timeout=tool_timeout,
             )
         )
 
@@ -804,6 +1130,9 @@ class Client(ClientCore):
 
     Args:
         backend: the event loop its portal thread runs, ``"asyncio"`` (default) or ``"trio"``.
+        http_client: your own ``httpx.Client``, used as given (each blocking step of it in a
+            worker thread of the portal); ``close()`` leaves it open. An ``httpx.AsyncClient``
+            works too, used in the portal's event loop.
 
     Use it as ``with Client() as client:``, or call ``close()``; a client never closed is closed
     when it is garbage collected or at interpreter exit. It may be shared by many threads, and
@@ -824,7 +1153,8 @@ class Client(ClientCore):
 
     @cached_property
     def tools(self) -> Tools:
-        """The tool runner: `run` chats, runs the tools the model calls, and repeats."""
+        """The tool runner: `run` chats, runs the tools the model calls, and repeats; `turns`
+        does the same turn by turn, for you to run, edit, refuse or answer each call."""
         return Tools(self)
 
     @property
@@ -833,6 +1163,39 @@ class Client(ClientCore):
         status, headers and elapsed time of its answer (``client.with_raw_response.chat(...)``).
         Streaming calls are left out: a `Stream` has ``status_code`` and ``headers``."""
         return RawClient(self)
+
+    @property
+    def with_streaming_response(self) -> StreamingClient:
+        """The streaming endpoints, each giving its HTTP response as it comes: ``with
+        client.with_streaming_response.chat(..., stream=True) as response``, then
+        ``response.status_code``, ``response.headers`` and ``response.iter_lines()``."""
+        return StreamingClient(self)
+
+    @overload
+    def generate(
+        self,
+        model: str = "",
+        prompt: str | None = None,
+        suffix: str | None = None,
+        *,
+        system: str | None = None,
+        template: str | None = None,
+        context: Sequence[int] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        raw: bool | None = None,
+        format: type[FormatT],
+        images: Sequence[ImageLike] | None = None,
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ParsedGenerateResponse[FormatT]: ...
 
     @overload
     def generate(
@@ -969,13 +1332,29 @@ class Client(ClientCore):
             height=height,
             steps=steps,
         )
-        return self._request(
-            GenerateResponse,
-            "POST",
-            "/api/generate",
-            json=_requests.JsonBody(body),
-            stream=stream,
+        cls = answer_type(GenerateResponse, format, stream)
+        reply = self._request(
+            cls, "POST", "/api/generate", json=_requests.JsonBody(body), stream=stream
         )
+        return with_parsed(reply, format)
+
+    @overload
+    def chat(
+        self,
+        model: str = "",
+        messages: Sequence[Mapping[str, Any] | Message] | None = None,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        stream: Literal[False] = False,
+        think: Think | None = None,
+        logprobs: bool | None = None,
+        top_logprobs: int | None = None,
+        format: type[FormatT],
+        options: OptionsArg | None = None,
+        keep_alive: KeepAlive | None = None,
+        truncate: bool | None = None,
+        shift: bool | None = None,
+    ) -> ParsedChatResponse[FormatT]: ...
 
     @overload
     def chat(
@@ -1073,9 +1452,11 @@ class Client(ClientCore):
             truncate=truncate,
             shift=shift,
         )
-        return self._request(
-            ChatResponse, "POST", "/api/chat", json=_requests.JsonBody(body), stream=stream
+        cls = answer_type(ChatResponse, format, stream)
+        reply = self._request(
+            cls, "POST", "/api/chat", json=_requests.JsonBody(body), stream=stream
         )
+        return with_parsed(reply, format)
 
     @overload
     def embed(

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, overload
 
 from ._default import default_client
+from ._endpoints import FormatT
 from ._sync_client import Stream
 from ._types import (
     ChatResponse,
@@ -35,6 +36,7 @@ from ._types import (
     WebFetchResponse,
     WebSearchResponse,
 )
+from ._types_responses import ParsedChatResponse, ParsedGenerateResponse
 
 __all__ = [
     "chat",
@@ -54,6 +56,32 @@ __all__ = [
     "web_fetch",
     "web_search",
 ]
+
+
+@overload
+def generate(
+    model: str = "",
+    prompt: str | None = None,
+    suffix: str | None = None,
+    *,
+    system: str | None = None,
+    template: str | None = None,
+    context: Sequence[int] | None = None,
+    stream: Literal[False] = False,
+    think: Think | None = None,
+    logprobs: bool | None = None,
+    top_logprobs: int | None = None,
+    raw: bool | None = None,
+    format: type[FormatT],
+    images: Sequence[ImageLike] | None = None,
+    options: OptionsArg | None = None,
+    keep_alive: KeepAlive | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    steps: int | None = None,
+    truncate: bool | None = None,
+    shift: bool | None = None,
+) -> ParsedGenerateResponse[FormatT]: ...
 
 
 @overload
@@ -188,6 +216,24 @@ def generate(
         truncate=truncate,
         shift=shift,
     )
+
+
+@overload
+def chat(
+    model: str = "",
+    messages: Sequence[Mapping[str, Any] | Message] | None = None,
+    *,
+    tools: Sequence[ToolLike] | None = None,
+    stream: Literal[False] = False,
+    think: Think | None = None,
+    logprobs: bool | None = None,
+    top_logprobs: int | None = None,
+    format: type[FormatT],
+    options: OptionsArg | None = None,
+    keep_alive: KeepAlive | None = None,
+    truncate: bool | None = None,
+    shift: bool | None = None,
+) -> ParsedChatResponse[FormatT]: ...
 
 
 @overload

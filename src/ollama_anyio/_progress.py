@@ -2,17 +2,48 @@
 
 The server reports progress per layer (``status``, ``digest``, ``completed``, ``total``), one
 layer after another, and a layer's count may be repeated or (after a resumed download) start
-lower. A progress bar wants one figure that only moves forwards: bytes done over the bytes of
-every layer seen so far, and the latest status line. Each layer's count is kept at its
-highest, so ``completed`` and ``total`` never decrease, and ``fraction`` never goes backwards
-when a new layer raises the total.
+lower. Nothing says how many layers are to come, so the bytes known grow as layers appear.
+A progress bar wants one figure that is honest and only moves forwards:
+
+- ``completed`` and ``total``: bytes done over the bytes of every layer seen so far, each
+  layer's count kept at its highest, so neither decreases;
+- ``fraction``: ``completed / total`` while a layer is in progress; when a new layer makes
+  that ratio fall, it holds its value until the ratio passes it again (never backwards);
+  when every layer seen is complete, it holds too, since more layers may follow, and it
+  reaches 1.0 only when the layers are over: a status line without a byte count after the
+  counted ones (``verifying sha256 digest``, ``writing manifest``, ``pushing manifest``) or
+  ``success``.
 """
 
 from __future__ import annotations
 
+import msgspec
+
 from ._types import ProgressResponse
 
-__all__ = ["TransferProgress"]
+__all__ = ["EnsureResult", "TransferProgress"]
+
+
+class EnsureResult(msgspec.Struct, kw_only=True, frozen=True):
+    """What ``ensure()`` did.
+
+    True when it pulled the model, False when the server had it already (so ``if await
+    client.ensure(...)`` reads as "it was pulled").
+
+    Attributes:
+        model: the name asked for.
+        pulled: whether the model was pulled (False: the server had it).
+        completed: bytes done over every layer of the pull (0 when nothing was pulled).
+        total: bytes of every layer of the pull, already present ones included (0 likewise).
+    """
+
+    model: str
+    pulled: bool
+    completed: int = 0
+    total: int = 0
+
+    def __bool__(self) -> bool:
+        return self.pulled
 
 
 class TransferProgress:
@@ -40,7 +71,19 @@ class TransferProgress:
         self.status = part.status or self.status
         if part.total:
             self._update((part.digest or "", part.status or ""), part.completed or 0, part.total)
+        elif self._total or part.status == "success":
+            self.layers_over()
         return self
+
+    def layers_over(self) -> None:
+        """Record that no more layers follow (``feed`` sees it from the status lines).
+
+        ``fraction`` becomes ``completed / total``: 1.0 when every layer is complete.
+        """
+        if self._total:
+            self._fraction = max(self._fraction, self._completed / self._total)
+        else:
+            self._fraction = 1.0  # nothing to transfer: every layer was there already
 
     def _update(self, key: tuple[str, str], completed: int, total: int) -> None:
         layer = self._layers.get(key)
@@ -51,7 +94,7 @@ class TransferProgress:
         self._total += new_total - layer[1]
         self._completed += new_completed - layer[0]
         layer[0], layer[1] = new_completed, new_total
-        if self._total:
+        if self._completed < self._total:  # a layer in progress: the ratio is a fact
             self._fraction = max(self._fraction, self._completed / self._total)
 
     @property
@@ -66,7 +109,11 @@ class TransferProgress:
 
     @property
     def fraction(self) -> float:
-        """The highest ``completed / total`` seen, between 0 and 1; never decreases."""
+        """Between 0 and 1, never decreasing; 1.0 only once the layers are over.
+
+        ``completed / total`` while a layer is in progress; held (not lowered) when a new
+        layer makes that ratio fall, and while every layer seen is complete but more may come.
+        """
         return self._fraction
 
     @property

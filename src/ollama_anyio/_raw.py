@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 
 import httpx
 
+from ._errors import RequestError
 from ._http._direct_sender import Reply
 from ._http._observe import raw_record, reply_headers
 
@@ -100,6 +101,14 @@ async def capture(call: Callable[[], Awaitable[T]]) -> RawResponse[T]:
         parsed = await call()
     finally:
         raw_record.reset(token)
+    if callable(getattr(parsed, "next_batch", None)):  # a stream: it has sent nothing yet
+        await parsed.aclose()  # type: ignore[attr-defined]
+        raise RequestError(
+            "with_raw_response has no streaming form: use "
+            "with_streaming_response.<endpoint>(..., stream=True) for the response's status "
+            "and headers at once and then its lines, or read status_code and headers on the "
+            "stream itself"
+        )
     reply = record.reply
     if reply is None:  # pragma: no cover - every endpoint sends a request
         raise RuntimeError("the call sent no request")

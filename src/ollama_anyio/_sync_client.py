@@ -45,7 +45,7 @@ from anyio.lowlevel import EventLoopToken
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import _config
-from ._accumulate import Accumulator, Tap, chunk_of, content_of, final_of, thinking_of
+from ._accumulate import Tap, chunk_of, content_of, thinking_of
 from ._async_client import AsyncClient
 from ._async_stream import AsyncStream
 from ._backends import require_backend
@@ -307,9 +307,6 @@ class Stream(Generic[T]):
     reference to it closes the response at once.
     """
 
-    # As in AsyncStream: created by the first accumulating read only.
-    _accumulator: Accumulator[T] | None = None
-
     def __init__(self, stream: AsyncStream[T], loop: _Loop, owner: object = None) -> None:
         self._astream = stream
         self._loop = loop
@@ -351,6 +348,20 @@ class Stream(Generic[T]):
         return self._buffer.popleft()
 
     def _fill(self) -> None:
+        if getattr(self._astream, "lockstep", False):
+            # Each item when the caller asks, in one crossing (a steered tool run: nothing
+            # may run ahead of the caller's decisions).
+            try:
+                batch = _call(self._loop, self._astream.next_batch)
+            except BaseException:
+                self._ended = True
+                self._owner = None
+                raise
+            self._buffer.extend(batch)
+            if not batch:
+                self._ended = True
+                self._owner = None
+            return
         if self._producer is None:
             # The producer holds the AsyncStream, never this object: dropping the last reference
             # to a half-read Stream must reach __del__, which stops the producer.
@@ -441,36 +452,31 @@ class Stream(Generic[T]):
             return False
         return True
 
-    # Accumulation, as in AsyncStream (the same accumulator, fed on this side of the portal).
-
-    def _accumulating(self) -> Accumulator[T]:
-        if self._accumulator is None:
-            self._accumulator = Accumulator()
-        return self._accumulator
+    # Accumulation: the AsyncStream's own accumulator, fed in the portal as each batch is
+    # decoded; it is read here once the final chunk has crossed (or the producer is past it).
 
     def collect(self) -> T:
         """Read the stream to its end; the answer ``stream=False`` gives (`AsyncStream.collect`)."""
-        accumulator = self._accumulating()
-        for chunk in self:
-            accumulator.feed(chunk)
-        return final_of(accumulator)
+        for _ in self:
+            pass
+        return self.final
 
     def accumulate(self) -> Tap[T, T]:
-        """Iterate the chunks while accumulating them into `final`."""
-        return Tap(self, self._accumulating(), chunk_of)
+        """Iterate the chunks (as ``for`` does); `final` holds the answer after the loop."""
+        return Tap(self, chunk_of)
 
     def text(self) -> Tap[T, str]:
-        """Iterate the non-empty text pieces, accumulating into `final`."""
-        return Tap(self, self._accumulating(), content_of)
+        """Iterate the non-empty text pieces; `final` holds the whole answer after the loop."""
+        return Tap(self, content_of)
 
     def thinking(self) -> Tap[T, str]:
-        """Iterate the non-empty thinking pieces, accumulating into `final`."""
-        return Tap(self, self._accumulating(), thinking_of)
+        """Iterate the non-empty thinking pieces; then read `final`."""
+        return Tap(self, thinking_of)
 
     @property
     def final(self) -> T:
-        """The accumulated answer (see `AsyncStream.final`)."""
-        return final_of(self._accumulator)
+        """The whole answer, once the final chunk has arrived (see `AsyncStream.final`)."""
+        return self._astream.final
 
     def __del__(self) -> None:
         # A stream dropped half-read (e.g. a ``for`` loop left by ``break``): stop its producer
@@ -546,6 +552,9 @@ class ClientCore:
 
     Args:
         backend: the event loop its portal thread runs, ``"asyncio"`` (default) or ``"trio"``.
+        http_client: your own ``httpx.Client``, used as given (each blocking step of it in a
+            worker thread of the portal); ``close()`` leaves it open. An ``httpx.AsyncClient``
+            works too, used in the portal's event loop.
 
     Use it as ``with Client() as client:``, or call ``close()``; a client never closed is closed
     when it is garbage collected or at interpreter exit. It may be shared by many threads, and
@@ -683,6 +692,14 @@ class ClientCore:
 
     def _run(self, call: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return _call(self._state.get(), call)
+
+    @overload
+    def _run_stream(self, call: Callable[[], Coroutine[Any, Any, AsyncStream[T]]]) -> Stream[T]: ...
+
+    @overload
+    def _run_stream(
+        self, call: Callable[[], Coroutine[Any, Any, _R | AsyncStream[T]]]
+    ) -> _R | Stream[T]: ...
 
     def _run_stream(
         self, call: Callable[[], Coroutine[Any, Any, _R | AsyncStream[T]]]

@@ -63,6 +63,8 @@ from ._types_responses import EmbedResponse as EmbedResponse
 from ._types_responses import GenerateResponse as GenerateResponse
 from ._types_responses import ListModel
 from ._types_responses import ListResponse as ListResponse
+from ._types_responses import ParsedChatResponse as ParsedChatResponse
+from ._types_responses import ParsedGenerateResponse as ParsedGenerateResponse
 from ._types_responses import ProcessResponse as ProcessResponse
 from ._types_responses import ProgressResponse as ProgressResponse
 from ._types_responses import RawEmbedResponse as RawEmbedResponse
@@ -105,6 +107,8 @@ __all__ = [
     "Message",
     "ModelDetails",
     "Options",
+    "ParsedChatResponse",
+    "ParsedGenerateResponse",
     "ProcessResponse",
     "ProgressResponse",
     "PullRequest",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import array
 import datetime
-from typing import Any, TypeVar, Union
+from typing import Any, Generic, TypeVar, Union, cast
 
 import msgspec
 
 from . import _structured
+from ._errors import StructuredOutputError
 from ._pydantic import construct
 from ._types_base import (
     ABSENT,
@@ -91,6 +92,75 @@ class ChatResponse(_BaseGenerateResponse, kw_only=True):
                 generation stopped at the length limit.
         """
         return _structured.parse(self.message.content, cls, done_reason=self.done_reason)
+
+
+# Structured output typed once: ``chat(..., format=Pet)`` answers a ParsedChatResponse[Pet],
+# a ChatResponse (every field, repr and dump the official shape) whose ``parsed`` is the Pet,
+# read when the answer arrived. The value is kept outside the fields (``dict=True``), so it is
+# never sent, dumped or compared; the classes need ``gc=True`` for that.
+
+_S = TypeVar("_S")
+
+
+_PARSED_VALUE = "_parsed_value"  # the attribute (not a field) that holds it
+
+
+def _parsed(reply: object) -> Any:
+    try:
+        return getattr(reply, _PARSED_VALUE)
+    except AttributeError:
+        raise AttributeError(
+            "this copy of the reply does not keep its parsed value: use .parse(T)"
+        ) from None
+
+
+class ParsedChatResponse(ChatResponse, Generic[_S], kw_only=True, dict=True, gc=True):
+    """A ``chat`` answer to ``format=T`` (a type): a `ChatResponse` whose `parsed` is a T."""
+
+    @property
+    def parsed(self) -> _S:
+        """``message.content`` read as the type given as ``format=`` when the answer came."""
+        return cast(_S, _parsed(self))
+
+
+class ParsedGenerateResponse(GenerateResponse, Generic[_S], kw_only=True, dict=True, gc=True):
+    """A ``generate`` answer to ``format=T`` (a type): a `GenerateResponse`, `parsed` a T."""
+
+    @property
+    def parsed(self) -> _S:
+        """``response`` read as the type given as ``format=`` when the answer came."""
+        return cast(_S, _parsed(self))
+
+
+_PARSED: dict[type[Any], type[Any]] = {
+    ChatResponse: ParsedChatResponse,
+    GenerateResponse: ParsedGenerateResponse,
+}
+_PARSED_TYPES = frozenset(_PARSED.values())
+
+
+def answer_type(cls: type[Any], format: object, stream: bool) -> type[Any]:
+    """The class a chat/generate answer decodes into: the parsed twin for a type ``format``."""
+    if stream or not _structured.is_schema_type(format):
+        return cls
+    return _PARSED.get(cls, cls)
+
+
+def with_parsed(reply: _T, format: object) -> _T:
+    """``reply``, with its ``parsed`` value read as ``format`` if it is a parsed twin.
+
+    Raises:
+        StructuredOutputError: the answer does not conform (the error's ``reply`` is it).
+    """
+    answer: object = reply
+    if isinstance(answer, (ChatResponse, GenerateResponse)) and type(answer) in _PARSED_TYPES:
+        try:
+            value = answer.parse(cast("type[Any]", format))
+        except StructuredOutputError as exc:
+            exc.reply = answer
+            raise
+        setattr(answer, _PARSED_VALUE, value)
+    return reply
 
 
 class EmbedResponse(_BaseGenerateResponse, kw_only=True):

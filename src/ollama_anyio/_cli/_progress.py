@@ -70,6 +70,16 @@ def render_bar(status: str, progress: Progress, width: int = 80, unicode: bool =
     return line[-(width - 1) :] if len(line) > width - 1 else line
 
 
+def _update_layer(
+    layer: Progress, key: tuple[str, str], completed: int, total: int, now: float
+) -> None:
+    # One layer's own bar: that layer complete is all there is to it (the overall fraction
+    # waits for the end of the layers, as more may follow; one layer's does not).
+    layer.update(key, completed, total, now)
+    if completed >= total:
+        layer.layers_over()
+
+
 class ProgressView:
     """Turns progress events into the text to write to stderr.
 
@@ -109,6 +119,8 @@ class ProgressView:
             if not self.tty:
                 return self._once(status)
             return self._draw(key, status, completed or 0, total, now)
+        if self.progress.total:  # a status without a count after counted ones: layers over
+            self.progress.layers_over()
         return self.finish() + self._once(status)
 
     def _draw(
@@ -117,13 +129,13 @@ class ProgressView:
         index = next((i for i, (k, _, _) in enumerate(self._bars) if k == key), None)
         if index is None:  # a new layer: a line of its own below the others
             layer = Progress()
-            layer.update(key, completed, total, now)
+            _update_layer(layer, key, completed, total, now)
             line = render_bar(status, layer, self.width, self.unicode)
             start = "\n" if self._bars else ""
             self._bars.append((key, layer, line))
             return f"{start}\r{line}{_ERASE_LINE}"
         _, layer, shown = self._bars[index]
-        layer.update(key, completed, total, now)
+        _update_layer(layer, key, completed, total, now)
         line = render_bar(status, layer, self.width, self.unicode)
         if line == shown:
             return ""

@@ -11,7 +11,8 @@ Which path: with no httpx option at all, requests go straight to our transport (
 which hands the client over to httpx when an answer needs httpx's client (a cookie to keep).
 A redirect met there is followed from that answer, by `_redirect`, with httpx's rules. With
 httpx options but none that shape its transport, httpx's client runs on our transport; with
-a transport option (or a proxy in the environment, which httpx routes by), on its own.
+a transport option (or a proxy in the environment, which httpx routes by), on its own. With
+``http_client=``, on the caller's client, as given (`_user_client`): never closed here.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from ._limits import DECODE_BUDGET, Limits, decoded_cost, limits_for
 from ._observe import Observer
 from ._retry import Retry, RetryPolicy
 from ._transport import MAX_IDLE, AnyIOTransport
+from ._user_client import user_client
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "DEFAULT_MAX_LINE_SIZE", "ERROR_EXCERPT", "Session"]
 
@@ -105,16 +107,21 @@ class _Pool:
         factory: Callable[[], tuple[httpx.AsyncClient, DirectSender | None]],
         *,
         per_loop: bool,
+        owned: bool = True,
     ) -> None:
         self._factory = factory
         self._http, self.direct = factory()
         self._per_loop = per_loop
         self._loop: object = None
+        self.owned = owned  # False: the caller's http_client, whose life is the caller's
+        self._closed = False
         self._generation = _fork.generation()
 
     def _after_fork(self) -> None:
         """In a forked child: a new httpx client, the parent's left untouched (see `_fork`)."""
         self._generation = _fork.generation()
+        if not self.owned:
+            return  # the caller's http_client: what a fork does to it is the caller's affair
         if self._http.is_closed:
             return  # closed before the fork: it stays closed
         transport = getattr(self._http, "_transport", None)
@@ -140,9 +147,12 @@ class _Pool:
 
     @property
     def closed(self) -> bool:
-        return self._http.is_closed
+        return self._closed or self._http.is_closed
 
     async def aclose(self) -> None:
+        self._closed = True
+        if not self.owned:
+            return  # the caller's client: closing it is the caller's to do
         if self._generation != _fork.generation():
             self._after_fork()
         if not self._per_loop or self._loop in (None, anyio.lowlevel.current_token()):
@@ -189,6 +199,8 @@ class Session:
         options: options for ``httpx.AsyncClient``.
         observer: the request id header and the hooks (`_observe`); default: the request id
             in ``X-Request-Id``, no hooks.
+        http_client: the caller's own ``httpx.AsyncClient`` (or ``httpx.Client``, used from
+            worker threads), used as given and never closed here; excludes ``options``.
     """
 
     def __init__(
@@ -205,6 +217,7 @@ class Session:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         options: dict[str, Any],
         observer: Observer | None = None,
+        http_client: object = None,
     ) -> None:
         for name, size in (("max_line_size", max_line_size), ("max_body_size", max_body_size)):
             if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
@@ -225,7 +238,12 @@ class Session:
         self._follow_redirects = follow_redirects
         self._urls: dict[str, httpx.URL] = {}
         self.observer = observer or Observer(headers, "X-Request-Id", None, None)
-        self._pool = self._new_pool(dict(options))
+        self._users = http_client is not None
+        if http_client is not None:
+            given: Any = user_client(http_client, options)
+            self._pool = _Pool(lambda: (given, None), per_loop=False, owned=False)
+        else:
+            self._pool = self._new_pool(dict(options))
 
     def _new_pool(self, options: dict[str, Any]) -> _Pool:
         limits = options.get("limits")
@@ -454,15 +472,30 @@ class Session:
     async def _through_httpx(
         self, http: httpx.AsyncClient, method: str, url: str, content: Any, own: dict[str, str]
     ) -> Reply:
-        request = http.build_request(
-            method,
-            self._url(url),
-            content=content,
-            headers=self._request_headers(url, own),
-            timeout=httpx.USE_CLIENT_DEFAULT if self._timeout_is_default else self.timeout,
-        )
+        if self._users:
+            # The caller's client: its own headers, auth and hooks apply, and ours (and the
+            # key) are added to each request, with our timeout and redirect choice.
+            if self._pool.closed:
+                raise RuntimeError("this client is closed")
+            request = http.build_request(
+                method,
+                self._url(url),
+                content=content,
+                headers={**self._headers, **(self._request_headers(url, own) or {})},
+                timeout=self.timeout,
+            )
+            sent = http.send(request, stream=True, follow_redirects=self._follow_redirects)
+        else:
+            request = http.build_request(
+                method,
+                self._url(url),
+                content=content,
+                headers=self._request_headers(url, own),
+                timeout=httpx.USE_CLIENT_DEFAULT if self._timeout_is_default else self.timeout,
+            )
+            sent = http.send(request, stream=True)
         try:
-            return HttpxReply(await http.send(request, stream=True))
+            return HttpxReply(await sent)
         except Failure:
             raise
         except Exception as exc:
