@@ -115,11 +115,11 @@ class _Pool:
         self._loop: object = None
         self.owned = owned  # False: the caller's http_client, whose life is the caller's
         self._closed = False
-        self._generation = _fork.generation()
+        self._generation = _fork.current
 
     def _after_fork(self) -> None:
         """In a forked child: a new httpx client, the parent's left untouched (see `_fork`)."""
-        self._generation = _fork.generation()
+        self._generation = _fork.current
         if not self.owned:
             return  # the caller's http_client: what a fork does to it is the caller's affair
         if self._http.is_closed:
@@ -135,7 +135,7 @@ class _Pool:
 
     def http_client(self) -> httpx.AsyncClient:
         """The httpx client of the running event loop (the one client, if not ``per_loop``)."""
-        if self._generation != _fork.generation():
+        if self._generation != _fork.current:
             self._after_fork()
         if self._per_loop:
             loop = anyio.lowlevel.current_token()
@@ -153,7 +153,7 @@ class _Pool:
         self._closed = True
         if not self.owned:
             return  # the caller's client: closing it is the caller's to do
-        if self._generation != _fork.generation():
+        if self._generation != _fork.current:
             self._after_fork()
         if not self._per_loop or self._loop in (None, anyio.lowlevel.current_token()):
             await self._http.aclose()
