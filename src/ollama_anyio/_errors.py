@@ -21,6 +21,7 @@ The tree::
     ├── ProtocolError                         the server sent something that is not the Ollama API
     │   └── IncompleteStreamError             a stream ended before its final chunk
     ├── StructuredOutputError (also ValueError) an answer did not conform to the ``format=`` type
+    ├── ClientClosedError (also RuntimeError) a call on a closed client, or one racing ``close()``
     └── MaxStepsError                         a tool run reached ``max_steps`` still calling tools
 
 Code that catches the builtin ``ConnectionError``, ``TimeoutError`` or ``ValueError`` keeps
