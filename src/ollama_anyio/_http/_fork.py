@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["current", "generation", "park"]
 
-current = 0  # the generation: how many forks this process is from the one that imported us
+current: int = 0  # the generation: how many forks this process is from the one that imported us
 # What a child must neither use nor close (a TLS stream whose closing would send the parent's
 # close_notify, an httpx pool of another loop): kept referenced, so no finalizer touches it.
 _parked: list[Any] = []
