@@ -309,7 +309,10 @@ class AsyncCore:
                 json,
                 lambda: self._answer(cls, method, url, content, idempotent),
             )
-        return await self._answer(cls, method, url, content, idempotent)
+        if cls in _EMBED_VECTORS or cls is StatusResponse:
+            return await self._answer(cls, method, url, content, idempotent)
+        # (`_answer`'s common case, without its own coroutine: this is every chat's path.)
+        return _decode(cls, await session.read(method, url, content, idempotent=idempotent), url)
 
     async def _answer(
         self, cls: type[T], method: str, url: str, content: Any, idempotent: bool

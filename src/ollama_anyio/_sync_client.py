@@ -97,7 +97,7 @@ class _Portal:
         self._portal: _Loop | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
-        self._generation = _fork.generation()
+        self._generation = _fork.current
         self.async_client: AsyncClient | None = None
         # The calls running in the loop (touched in the loop's thread only): close() cancels
         # them, and waits for them to end, before it stops the loop.
@@ -114,10 +114,10 @@ class _Portal:
         self._portal, self._thread = None, None
         self.calls = set()
         self._idle = None
-        self._generation = _fork.generation()
+        self._generation = _fork.current
 
     def get(self) -> _Loop:
-        if self._generation != _fork.generation():
+        if self._generation != _fork.current:
             self._after_fork()
         loop = self._portal
         if loop is not None:
@@ -168,7 +168,7 @@ class _Portal:
             self._idle.set()
 
     def close(self) -> None:
-        if self._generation != _fork.generation():
+        if self._generation != _fork.current:
             self._after_fork()  # the parent's loop is not ours to stop
         with self._lock:
             if self._closed:

@@ -141,8 +141,8 @@ _PARSED_TYPES = frozenset(_PARSED.values())
 
 def answer_type(cls: type[Any], format: object, stream: bool) -> type[Any]:
     """The class a chat/generate answer decodes into: the parsed twin for a type ``format``."""
-    if stream or not _structured.is_schema_type(format):
-        return cls
+    if format is None or stream or not _structured.is_schema_type(format):
+        return cls  # (None first: the common call pays one comparison)
     return _PARSED.get(cls, cls)
 
 
@@ -152,8 +152,8 @@ def with_parsed(reply: _T, format: object) -> _T:
     Raises:
         StructuredOutputError: the answer does not conform (the error's ``reply`` is it).
     """
-    answer: object = reply
-    if isinstance(answer, (ChatResponse, GenerateResponse)) and type(answer) in _PARSED_TYPES:
+    answer: Any = reply
+    if type(answer) in _PARSED_TYPES:  # (the parsed twins only: exactly these types)
         try:
             value = answer.parse(cast("type[Any]", format))
         except StructuredOutputError as exc:

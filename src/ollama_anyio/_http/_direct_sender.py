@@ -264,7 +264,8 @@ class DirectSender:
             lines += b"Content-Length: 0\r\n"
         lines += self._headers_elsewhere if elsewhere else self._headers
         if headers:
-            lines += "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode(
+            # (A list, not a generator: join makes one of a generator first anyway.)
+            lines += "".join([f"{name}: {value}\r\n" for name, value in headers.items()]).encode(
                 "ascii"
             )
         if content is not None:

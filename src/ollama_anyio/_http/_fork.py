@@ -3,9 +3,10 @@
 A forked child inherits every object of its parent but only the thread that forked: a portal's
 event-loop thread is gone, a lock another thread held stays held, and a pooled socket is the
 parent's connection too (both processes would read and write one TCP stream). Objects that hold
-such state remember the generation they were made in and, when `generation()` has moved on,
+such state remember the generation they were made in and, when `current` has moved on,
 drop it (never closing what the parent still uses) and start afresh. One integer compare per
-use; the hook below is registered at import, which starts nothing and reads nothing.
+use (``_fork.current`` is read, not called: the pool looks at it on every request); the hook
+below is registered at import, which starts nothing and reads nothing.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["generation", "park"]
+__all__ = ["current", "generation", "park"]
 
-_generation = 0
+current: int = 0  # the generation: how many forks this process is from the one that imported us
 # What a child must neither use nor close (a TLS stream whose closing would send the parent's
 # close_notify, an httpx pool of another loop): kept referenced, so no finalizer touches it.
 _parked: list[Any] = []
 
 
 def _after_fork_in_child() -> None:
-    global _generation
-    _generation += 1
+    global current
+    current += 1
 
 
 if hasattr(os, "register_at_fork"):  # (not on Windows, which has no fork)
@@ -32,7 +33,7 @@ if hasattr(os, "register_at_fork"):  # (not on Windows, which has no fork)
 
 def generation() -> int:
     """How many forks this process is from the one that imported this module."""
-    return _generation
+    return current
 
 
 def park(thing: Any) -> None:

@@ -158,13 +158,14 @@ def parse_head(buffer: bytes, searched: int = 0) -> tuple[ResponseHead, bytes] |
     if end > MAX_HEAD:
         raise FramingError("response head longer than 64 KiB")
     block = buffer[:end]
-    if block.count(b"\n") != block.count(b"\r\n"):  # some bare LF line ends (§2.2)
+    pairs = block.count(b"\r\n")
+    if block.count(b"\n") != pairs:  # some bare LF line ends (§2.2)
         block = block.replace(b"\r\n", b"\n")
         lines = block.split(b"\n")
         clean = b"\r" not in block and _CONTROL.search(block) is None
-    else:
+    else:  # (what `_clean` checks, its two LF counts made here already)
         lines = block.split(b"\r\n")
-        clean = _clean(block)
+        clean = block.count(b"\r") == pairs and _CONTROL.search(block) is None
     status_line = lines[0]
     version, _, rest = status_line.partition(b" ")
     code, _, reason = rest.partition(b" ")

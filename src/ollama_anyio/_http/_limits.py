@@ -3,7 +3,7 @@
 A hostile or broken server decides how many bytes it sends, and the JSON it sends decides how
 much memory decoding takes: a body of empty arrays (``[[],[],...]``) becomes about 24 times
 its size in Python objects. So each endpoint gets the limits of what it can legitimately
-return, and any body or stream line of more than `_DENSE` bytes is also weighed before it is
+return, and any body or stream line of more than `DENSE` bytes is also weighed before it is
 decoded (`decoded_cost`): its count of structural characters bounds the objects it can make.
 
 With the defaults, one call to ``chat``, ``generate``, ``show``, ``list`` or ``ps`` holds at
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["DECODE_BUDGET", "Limits", "decoded_cost", "limits_for"]
+__all__ = ["DECODE_BUDGET", "DENSE", "Limits", "decoded_cost", "limits_for"]
 
 MiB = 1024 * 1024
 # The most memory the decoded objects of one body or one stream line may take (estimated).
 DECODE_BUDGET = 256 * MiB
-_DENSE = 1 * MiB  # below this no answer can cost more than DECODE_BUDGET: not weighed
+DENSE = 1 * MiB  # below this no answer can cost more than DECODE_BUDGET: not weighed
 _PER_ELEMENT = 72  # bytes of Python objects per JSON value, at most (an empty dict, measured)
 
 
@@ -80,7 +80,7 @@ def decoded_cost(data: bytes | bytearray) -> int:
     the first in a container follows a comma: counting the three (in strings too, so the bound
     only errs upwards) bounds the number of objects; strings cost at most their bytes.
     """
-    if len(data) < _DENSE:
+    if len(data) < DENSE:
         return 0
     values = data.count(b",") + data.count(b"[") + data.count(b"{")
     return values * _PER_ELEMENT + len(data)

@@ -229,7 +229,7 @@ class Observer:
         headers: dict[str, str] = {}
         request_id = self._fixed_id
         if self.header is not None and request_id is None:
-            request_id = new_request_id()
+            request_id = f"{random.getrandbits(64):016x}"  # (`new_request_id`, uncalled)
             headers[self.header] = request_id
         tracing = telemetry
         if tracing is not None:
@@ -257,7 +257,7 @@ class Observer:
         error: BaseException | None = None,
     ) -> None:
         """Report a request's end to raw responses, the request log and the tracer."""
-        if isinstance(error, OllamaError):
+        if error is not None and isinstance(error, OllamaError):
             error.request_id = event.request_id
         record = raw_record.get()
         tracing = telemetry

@@ -48,7 +48,7 @@ from .._errors import (
 from .._raw import reply_headers
 from . import _fork
 from ._direct_sender import DirectReply, DirectSender, HttpxReply, Reply
-from ._limits import DECODE_BUDGET, Limits, decoded_cost, limits_for
+from ._limits import DECODE_BUDGET, DENSE, Limits, decoded_cost, limits_for
 from ._observe import Observer
 from ._retry import Retry, RetryPolicy
 from ._transport import MAX_IDLE, AnyIOTransport
@@ -115,11 +115,11 @@ class _Pool:
         self._loop: object = None
         self.owned = owned  # False: the caller's http_client, whose life is the caller's
         self._closed = False
-        self._generation = _fork.generation()
+        self._generation = _fork.current
 
     def _after_fork(self) -> None:
         """In a forked child: a new httpx client, the parent's left untouched (see `_fork`)."""
-        self._generation = _fork.generation()
+        self._generation = _fork.current
         if not self.owned:
             return  # the caller's http_client: what a fork does to it is the caller's affair
         if self._http.is_closed:
@@ -135,7 +135,7 @@ class _Pool:
 
     def http_client(self) -> httpx.AsyncClient:
         """The httpx client of the running event loop (the one client, if not ``per_loop``)."""
-        if self._generation != _fork.generation():
+        if self._generation != _fork.current:
             self._after_fork()
         if self._per_loop:
             loop = anyio.lowlevel.current_token()
@@ -153,7 +153,7 @@ class _Pool:
         self._closed = True
         if not self.owned:
             return  # the caller's client: closing it is the caller's to do
-        if self._generation != _fork.generation():
+        if self._generation != _fork.current:
             self._after_fork()
         if not self._per_loop or self._loop in (None, anyio.lowlevel.current_token()):
             await self._http.aclose()
@@ -237,6 +237,7 @@ class Session:
         self.retry = retry
         self._follow_redirects = follow_redirects
         self._urls: dict[str, httpx.URL] = {}
+        self._limits: dict[str, Limits] = {}  # by URL: looked up on every answer
         self.observer = observer or Observer(headers, "X-Request-Id", None, None)
         self._users = http_client is not None
         if http_client is not None:
@@ -541,15 +542,21 @@ class Session:
 
     def limits(self, url: str) -> Limits:
         """The limits of an answer from ``url`` (see `_limits`)."""
+        found = self._limits.get(url)
+        if found is not None:
+            return found
         base = self.base_url
         path = url[len(base) :] if url.startswith(base) else httpx.URL(url).path
-        return limits_for(
+        found = limits_for(
             path.partition("?")[0],
             self.max_body_size,
             self.max_line_size,
             custom_body=self._custom_body,
             custom_line=self._custom_line,
         )
+        if len(self._limits) < 64:  # (the client's few endpoints; a URL per call is not kept)
+            self._limits[url] = found
+        return found
 
     def decode_budget(self, limits: Limits) -> int:
         """The most memory one body or stream line may take decoded (see `_limits`)."""
@@ -610,7 +617,8 @@ class Session:
         limits = self.limits(url)
         await self.each_piece(reply, url, take, limits)
         data: bytes | bytearray = buffer if buffer is not None else (first or b"")
-        self.check_density(data, url, limits)
+        if len(data) >= DENSE:  # (a smaller answer is never weighed: no call for it)
+            self.check_density(data, url, limits)
         return data
 
     async def each_piece(

@@ -382,7 +382,7 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         self._max_connections = max_connections
         self._max_idle = max_idle
         self._idle_expiry = idle_expiry
-        self._generation = _fork.generation()
+        self._generation = _fork.current
 
     def forget_the_parents(self) -> None:
         """In a forked child: drop the connections inherited from the parent, unused.
@@ -391,7 +391,7 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         no FIN is sent); a TLS stream is parked, as closing it would speak TLS on the parent's
         connection.
         """
-        self._generation = _fork.generation()
+        self._generation = _fork.current
         origins, self._origins = self._origins, {}
         for connection in [c for origin in origins.values() for c in origin.idle] + self._to_close:
             if isinstance(connection.stream, _PlainSocket):
@@ -406,7 +406,7 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
             self._closed
             or len(origin.idle) >= self._max_idle
             or connection.buffer
-            or self._generation != _fork.generation()
+            or self._generation != _fork.current
         ):
             if not connection.close_now():
                 self._to_close.append(connection)
@@ -419,7 +419,7 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
         self, key: Origin, timeouts: dict[str, float | None]
     ) -> tuple[_Connection, bool]:
         """An idle connection to ``key`` (True), or a new one (False), waiting if need be."""
-        if self._generation != _fork.generation():
+        if self._generation != _fork.current:
             self.forget_the_parents()
         origin = self._origins.get(key)
         if origin is None:
@@ -635,7 +635,7 @@ class AnyIOTransport(httpx.AsyncBaseTransport):
             ) from exc
 
     async def aclose(self) -> None:
-        if self._generation != _fork.generation():
+        if self._generation != _fork.current:
             self.forget_the_parents()  # a forked child closes only its own connections
         self._closed = True
         origins, self._origins = self._origins, {}
