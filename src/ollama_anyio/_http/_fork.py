@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["current", "generation", "park"]
+__all__ = ["current", "park"]
 
 current: int = 0  # the generation: how many forks this process is from the one that imported us
 # What a child must neither use nor close (a TLS stream whose closing would send the parent's
@@ -29,11 +29,6 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):  # (not on Windows, which has no fork)
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def generation() -> int:
-    """How many forks this process is from the one that imported this module."""
-    return current
 
 
 def park(thing: Any) -> None:

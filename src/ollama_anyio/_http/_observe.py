@@ -182,15 +182,6 @@ def _hooks(value: object, name: str) -> tuple[Callable[[Any], Any], ...]:
     return cast("tuple[Callable[[Any], Any], ...]", hooks)
 
 
-def new_request_id() -> str:
-    """A random id: 16 hex digits (64 bits), like a W3C span id.
-
-    From `random` (an id need not be secret, and it costs a fifth of ``os.urandom``'s system
-    call), whose generator is reseeded in a forked child, so children never repeat ids.
-    """
-    return f"{random.getrandbits(64):016x}"
-
-
 class Observer:
     """A client's observation settings: its request id header and its hooks.
 
@@ -229,7 +220,10 @@ class Observer:
         headers: dict[str, str] = {}
         request_id = self._fixed_id
         if self.header is not None and request_id is None:
-            request_id = f"{random.getrandbits(64):016x}"  # (`new_request_id`, uncalled)
+            # 16 hex digits (64 bits), like a W3C span id, from `random`: an id need not be
+            # secret, it costs a fifth of os.urandom's system call, and `random` is reseeded in
+            # a forked child, so children never repeat their parent's ids.
+            request_id = f"{random.getrandbits(64):016x}"
             headers[self.header] = request_id
         tracing = telemetry
         if tracing is not None:
